@@ -1,0 +1,2 @@
+export type { WanDelayConfig } from './roles/wan-delay-config';
+export { parseBoardConfig, type BoardConfig } from './board-config';

@@ -1,0 +1,92 @@
+// The wan-delay role's configuration (written as JSON by the orchestrator)
+// and its validation, so a bad file fails at startup with the field named.
+import { ConfigError } from '../config-error';
+
+export interface WanDelayConfig {
+  ports: { ifname: string; site: string }[];
+  paths: { from: string; to: string; delayMs: number; jitterMs: number; lossPct: number; rateMbit?: number }[];
+  queueLimit?: number;
+}
+
+/** netem's default limit: frames per path queue before tail drop. */
+export const DEFAULT_QUEUE_LIMIT = 1000;
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function nonEmptyString(obj: Json, key: string, where: string): string {
+  const v = obj[key];
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${where}.${key} must be a non-empty string`);
+  return v;
+}
+
+function numberIn(obj: Json, key: string, where: string, min: number, max: number, minExclusive = false): number {
+  const v = obj[key];
+  const ok = typeof v === 'number' && Number.isFinite(v) && (minExclusive ? v > min : v >= min) && v <= max;
+  if (!ok) {
+    const range = `${minExclusive ? '>' : '>='} ${min}${max === Infinity ? '' : ` and <= ${max}`}`;
+    throw new ConfigError(`${where}.${key} must be a number ${range}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/**
+ * Checks `raw` against WanDelayConfig. Every ordered pair of distinct sites
+ * needs exactly one path; traffic between ports of one site is never delayed,
+ * so a path from a site to itself is rejected rather than silently ignored.
+ */
+export function parseWanDelayConfig(raw: unknown, where = 'wan-delay'): WanDelayConfig {
+  if (!isObject(raw)) throw new ConfigError(`${where} must be an object`);
+  if (!Array.isArray(raw.ports) || raw.ports.length === 0) throw new ConfigError(`${where}.ports must be a non-empty array`);
+  if (!Array.isArray(raw.paths)) throw new ConfigError(`${where}.paths must be an array`);
+
+  const ifnames = new Set<string>();
+  const ports = raw.ports.map((p: unknown, i) => {
+    const at = `${where}.ports[${i}]`;
+    if (!isObject(p)) throw new ConfigError(`${at} must be an object`);
+    const ifname = nonEmptyString(p, 'ifname', at);
+    if (ifnames.has(ifname)) throw new ConfigError(`${at}.ifname '${ifname}' is listed twice`);
+    ifnames.add(ifname);
+    return { ifname, site: nonEmptyString(p, 'site', at) };
+  });
+  const sites = new Set(ports.map((p) => p.site));
+
+  const seen = new Set<string>();
+  const paths = raw.paths.map((p: unknown, i) => {
+    const at = `${where}.paths[${i}]`;
+    if (!isObject(p)) throw new ConfigError(`${at} must be an object`);
+    const from = nonEmptyString(p, 'from', at);
+    const to = nonEmptyString(p, 'to', at);
+    for (const site of [from, to]) {
+      if (!sites.has(site)) throw new ConfigError(`${at}: unknown site '${site}' (no port has it)`);
+    }
+    if (from === to) throw new ConfigError(`${at}: path from site '${from}' to itself (same-site traffic is not delayed)`);
+    const key = `${from}\0${to}`;
+    if (seen.has(key)) throw new ConfigError(`${at}: second path from '${from}' to '${to}'`);
+    seen.add(key);
+    return {
+      from,
+      to,
+      delayMs: numberIn(p, 'delayMs', at, 0, Infinity),
+      jitterMs: numberIn(p, 'jitterMs', at, 0, Infinity),
+      lossPct: numberIn(p, 'lossPct', at, 0, 100),
+      ...(p.rateMbit === undefined ? {} : { rateMbit: numberIn(p, 'rateMbit', at, 0, Infinity, true) }),
+    };
+  });
+
+  for (const from of sites) {
+    for (const to of sites) {
+      if (from !== to && !seen.has(`${from}\0${to}`)) {
+        throw new ConfigError(`${where}.paths: no path from site '${from}' to site '${to}'`);
+      }
+    }
+  }
+
+  if (raw.queueLimit !== undefined && !(Number.isInteger(raw.queueLimit) && (raw.queueLimit as number) > 0)) {
+    throw new ConfigError(`${where}.queueLimit must be a positive integer, got ${JSON.stringify(raw.queueLimit)}`);
+  }
+  return { ports, paths, ...(raw.queueLimit === undefined ? {} : { queueLimit: raw.queueLimit as number }) };
+}

@@ -1,0 +1,61 @@
+// Runs the compiled agent (dist/src/main.js) in a namespace as the orchestrator
+// would, and waits for its ready line.
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const AGENT_MAIN = join(__dirname, '..', '..', 'src', 'main.js');
+
+export interface AgentRun {
+  child: ChildProcess;
+  /** Everything the agent printed on stdout so far. */
+  output(): string;
+  /** Resolves with the exit code once the agent has exited. */
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; removes the config file. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+export function spawnAgent(ns: string, config: unknown): AgentRun {
+  const dir = mkdtempSync(join(tmpdir(), 'srt-dl-agent-'));
+  const configPath = join(dir, 'board.json');
+  writeFileSync(configPath, JSON.stringify(config));
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, AGENT_MAIN, '--config', configPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then(() => rmSync(dir, { recursive: true, force: true }));
+  return {
+    child,
+    output: () => out,
+    exited,
+    async stop(graceMs = 3000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Resolves once a stdout line contains `marker`; rejects if the agent exits first or `timeoutMs` passes. */
+export function waitForOutput(run: AgentRun, marker: string, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = setInterval(() => {
+      if (run.output().includes(marker)) {
+        clearInterval(poll);
+        resolve();
+      } else if (run.child.exitCode !== null || Date.now() - started > timeoutMs) {
+        clearInterval(poll);
+        reject(new Error(`agent did not print '${marker}'; output:\n${run.output()}`));
+      }
+    }, 20);
+  });
+}

@@ -1,0 +1,75 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
+
+// One log line: "<ISO time> <board> | <console text>" for what the board
+// printed, "<ISO time> <board> # <note>" for what the console server says.
+const LINE = /^(\S+) (\S+) ([|#]) (.*)$/;
+
+/** The board's text of a console log line, or undefined for the server's own notes. */
+export function consoleText(logLine: string): string | undefined {
+  const match = LINE.exec(logLine);
+  return match !== null && match[3] === '|' ? match[4] : undefined;
+}
+
+/**
+ * Appends a console's output to its log file line by line, each line stamped
+ * with the time its first byte arrived. A partial line is written after
+ * idleFlushMs without more output, so that a prompt (which has no newline)
+ * shows up in the log while the board waits at it.
+ */
+export class ConsoleLogWriter {
+  private readonly out: WriteStream;
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+  private partialSince = new Date();
+  private idleTimer?: NodeJS.Timeout;
+
+  constructor(
+    logFile: string,
+    private readonly board: string,
+    private readonly idleFlushMs = 250,
+  ) {
+    this.out = createWriteStream(logFile, { flags: 'a' });
+  }
+
+  output(chunk: Buffer): void {
+    const lines = this.decoder.write(chunk).split('\n');
+    const rest = lines.pop() ?? '';
+    for (const line of lines) {
+      this.takeText(line);
+      this.writeLine();
+    }
+    this.takeText(rest);
+    clearTimeout(this.idleTimer);
+    if (this.partial !== '') this.idleTimer = setTimeout(() => this.flushPartial(), this.idleFlushMs);
+  }
+
+  note(text: string): void {
+    this.flushPartial();
+    this.out.write(`${new Date().toISOString()} ${this.board} # ${text}\n`);
+  }
+
+  async close(): Promise<void> {
+    this.flushPartial();
+    this.out.end();
+    await once(this.out, 'close');
+  }
+
+  private takeText(text: string): void {
+    if (this.partial === '') this.partialSince = new Date();
+    this.partial += text;
+  }
+
+  private flushPartial(): void {
+    if (this.partial !== '') this.writeLine();
+  }
+
+  private writeLine(): void {
+    clearTimeout(this.idleTimer);
+    // Serial consoles end lines with CRLF; the CR is not part of the text.
+    const text = this.partial.replace(/\r$/, '');
+    this.partial = '';
+    this.out.write(`${this.partialSince.toISOString()} ${this.board} | ${text}\n`);
+  }
+}

@@ -1,0 +1,13 @@
+export * from './resources';
+export { run, ipBatch, spawnDetached, CommandError, type CommandResult, type RunOptions } from './host-command';
+export { SshShell, type SshConnectOptions, type ExecResult } from './drivers/ssh-shell';
+export { parsePinnedHostKey, fingerprintOf, type PinnedHostKey } from './drivers/ssh-host-key';
+export { generateKeyPair, writeSshdConfig, sshdCommand, ensureSshdRunDir, SSHD_PATH, SSHD_RUN_DIR, type KeyPair, type SshdConfigOptions } from './drivers/sshd-config';
+export { attachConsole, waitForConsole, readConsoleLog } from './drivers/console-client';
+export { ConsoleServer } from './drivers/console-server';
+export { loadConsoleServerConfig, type ConsoleSpec, type ConsoleServerConfig } from './drivers/console-server-config';
+export { consoleText } from './drivers/console-log';
+export { NetnsPowerDriver, type NetnsBoardResource } from './virtual/netns-power';
+export { listNetns, netnsPids, killNetnsProcesses, linksOf, killIfMatches, pidsMentioning } from './virtual/netns';
+export { startSerialCable, waitForPaths } from './virtual/serial-cable';
+export { prepareUtsDir, createUtsNamespace, releaseUtsDir, mountPointsUnder } from './virtual/uts-namespace';

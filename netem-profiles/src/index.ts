@@ -1,0 +1,20 @@
+export { ConfigError } from './errors';
+export type { Role, BoardInterface, Board, Site, Topology } from './topology';
+export { loadTopology } from './topology';
+export { BOARD_NAME } from './topology-rules';
+export type { PathSpec, DelayProfile } from './profile';
+export { loadProfile, oneWayDelay, pathBetween } from './profile';
+export {
+  shippedTopologyPath,
+  shippedProfilePath,
+  listShippedTopologies,
+  listShippedProfiles,
+} from './package-paths';
+export { schemaPath, type SchemaName } from './schema-validation';
+export type { CandidateTiming, SitePrediction } from './predict';
+export { predict } from './predict';
+export { formatPredictionTable } from './prediction-table';
+export type { TcTreeOptions } from './tc-compiler';
+export { compileTcTree, compileTcTeardown, renderTcScript } from './tc-compiler';
+export type { NetemAvailability } from './detect-netem';
+export { detectNetem } from './detect-netem';

@@ -1,0 +1,47 @@
+import { checkTopologyRules } from './topology-rules';
+import { validateAgainstSchema } from './schema-validation';
+import { YamlDocument } from './yaml-document';
+
+export type Role = 'client-host' | 'client-gateway' | 'server-switch' | 'origin-server' | 'replica';
+
+export interface BoardInterface {
+  name: string;
+  network: 'lan' | 'wan';
+  /** CIDR, e.g. 10.1.0.1/24 */
+  address: string;
+  /** Default route via this address; lan-only boards only. */
+  gateway?: string;
+}
+
+export interface Board {
+  name: string;
+  site: string;
+  roles: Role[];
+  interfaces: BoardInterface[];
+}
+
+export interface Site {
+  name: string;
+  city: string;
+  /** CIDR of the site LAN, if it has one. */
+  lan?: string;
+}
+
+export interface Topology {
+  name: string;
+  /** The file it was loaded from. */
+  source: string;
+  management: { subnet: string };
+  wan: { subnet: string };
+  sites: Site[];
+  boards: Board[];
+}
+
+/** Parses, schema-checks and rule-checks a topology file; throws ConfigError. */
+export function loadTopology(file: string): Topology {
+  const doc = YamlDocument.read(file);
+  validateAgainstSchema(doc, 'topology');
+  const topology: Topology = { ...(doc.data as Omit<Topology, 'source'>), source: file };
+  checkTopologyRules(doc, topology);
+  return topology;
+}

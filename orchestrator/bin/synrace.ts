@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+import { runCli } from '../src/cli';
+
+void runCli(process.argv.slice(2));

@@ -1,0 +1,176 @@
+import { parseArgs } from 'node:util';
+import { attachConsole } from '@synrace/hardware';
+import { Lab, type LabUpOptions } from './lab';
+import type { LabState } from './lab-state';
+import { Progress } from './progress';
+import { withinTolerance, type RttSample } from './rtt';
+import { boardTable, netemShow, rttMatrix } from './views';
+
+const USAGE = `usage: synrace <command> [options]
+
+  up [--topology T] [--profile P] [--replace] [--delay auto|userspace]
+                               bring up a lab (T, P: shipped name or file; default world)
+  down                         remove the lab and everything it made
+  status                       boards, power, addresses and the delay mode
+  demo [--topology T] [--profile P]
+                               up, board table, measured RTT matrix beside the profile's, down
+  rtt                          measure the RTT matrix of the live lab
+  exec <board> -- <command>    run a command on a board over SSH
+  console <board>              attach to a board's serial console (Ctrl-] detaches)
+  logs <board> [--tail N]      the board's captured console log
+  power <board> on|off|cycle   switch a board's power
+  netem show                   the delay mode and the profile in force
+  netem apply <profile>        apply another delay profile to the live lab
+
+  --json on any command prints one JSON document on stdout; progress goes to stderr.`;
+
+class UsageError extends Error {}
+
+function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    process.stderr.write(`\n${sig}: stopping at the next step and removing what was created\n`);
+    controller.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return work(controller.signal).finally(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  });
+}
+
+function print(json: boolean, data: unknown, human: string): void {
+  process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : human + '\n');
+}
+
+function rttReport(samples: RttSample[]): { text: string; failed: RttSample[] } {
+  const failed = samples.filter((s) => !withinTolerance(s));
+  const verdict = failed.length === 0
+    ? `all ${samples.length} paths within max(1 ms, 5%) of the profile`
+    : `${failed.length} of ${samples.length} paths outside max(1 ms, 5%): ${failed.map((f) => `${f.from}->${f.to}`).join(', ')}`;
+  return { text: `${rttMatrix(samples)}\n\n${verdict}`, failed };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      topology: { type: 'string' },
+      profile: { type: 'string' },
+      replace: { type: 'boolean', default: false },
+      delay: { type: 'string', default: 'auto' },
+      tail: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  const json = values.json ?? false;
+  const progress = new Progress();
+  if (values.help || !command) {
+    process.stdout.write(USAGE + '\n');
+    return command || values.help ? 0 : 2;
+  }
+  if (values.delay !== 'auto' && values.delay !== 'userspace') throw new UsageError(`--delay must be auto or userspace, not "${values.delay}"`);
+  const upOptions = (signal: AbortSignal): LabUpOptions => ({ topology: values.topology, profile: values.profile, replace: values.replace, delay: values.delay as 'auto' | 'userspace', signal });
+
+  switch (command) {
+    case 'up': {
+      const lab = await interruptible((signal) => Lab.up(upOptions(signal), undefined, progress));
+      const state = lab.state();
+      print(json, state, await boardTable(lab, state));
+      return 0;
+    }
+    case 'down': {
+      const removed = await Lab.attach(undefined, progress).down();
+      print(json, removed, `lab down: ${removed.namespaces} namespaces and ${removed.processes} processes removed${removed.logs ? `; console logs in ${removed.logs}` : ''}`);
+      return 0;
+    }
+    case 'status': {
+      const lab = Lab.attach(undefined, progress);
+      const state: LabState = lab.state();
+      print(json, state, `${await boardTable(lab, state)}\n\ndelay: ${state.delay.mode} (${state.delay.probe})`);
+      return 0;
+    }
+    case 'demo': {
+      const lab = await interruptible((signal) => Lab.up(upOptions(signal), undefined, progress));
+      try {
+        const state = lab.state();
+        process.stderr.write('\n');
+        if (!json) print(false, null, `${await boardTable(lab, state)}\n`);
+        progress.step('measuring the RTT matrix from every client host');
+        const samples = await lab.measureRtt();
+        const report = rttReport(samples);
+        print(json, { boards: state.boards, delay: state.delay, rtt: samples }, `${report.text}\n`);
+        return report.failed.length === 0 ? 0 : 1;
+      } finally {
+        await lab.down();
+      }
+    }
+    case 'rtt': {
+      const report = rttReport(await Lab.attach(undefined, progress).measureRtt());
+      print(json, report, report.text);
+      return report.failed.length === 0 ? 0 : 1;
+    }
+    case 'exec': {
+      const [board, ...cmd] = rest;
+      if (!board || cmd.length === 0) throw new UsageError('exec needs a board and a command: synrace exec <board> -- <command>');
+      const result = await Lab.attach(undefined, progress).exec(board, cmd.join(' '));
+      if (json) print(true, result, '');
+      else {
+        process.stdout.write(result.stdout);
+        process.stderr.write(result.stderr);
+      }
+      return result.code ?? 1;
+    }
+    case 'console': {
+      const [board] = rest;
+      if (!board) throw new UsageError('console needs a board: synrace console <board>');
+      await attachConsole(Lab.attach(undefined, progress).consoleSocket(board), process.stdin, process.stdout);
+      return 0;
+    }
+    case 'logs': {
+      const [board] = rest;
+      if (!board) throw new UsageError('logs needs a board: synrace logs <board>');
+      const tail = values.tail === undefined ? undefined : Number(values.tail);
+      if (tail !== undefined && !(Number.isInteger(tail) && tail > 0)) throw new UsageError(`--tail takes a positive whole number, not "${values.tail}"`);
+      const lines = await Lab.attach(undefined, progress).consoleLog(board, tail);
+      print(json, lines, lines.join('\n'));
+      return 0;
+    }
+    case 'power': {
+      const [board, action] = rest;
+      if (!board || !['on', 'off', 'cycle'].includes(action)) throw new UsageError('power needs a board and on|off|cycle: synrace power <board> on|off|cycle');
+      const power = await Lab.attach(undefined, progress).power(board, action as 'on' | 'off' | 'cycle');
+      print(json, { board, power }, `${board}: power ${power}`);
+      return 0;
+    }
+    case 'netem': {
+      const [verb, profile] = rest;
+      const lab = Lab.attach(undefined, progress);
+      if (verb === 'apply') {
+        if (!profile) throw new UsageError('netem apply needs a profile: synrace netem apply <name|file>');
+        await lab.applyProfile(profile);
+      } else if (verb !== 'show') throw new UsageError('netem takes show or apply <profile>');
+      const shown = netemShow(lab);
+      print(json, shown.data, shown.text);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  const json = argv.includes('--json');
+  try {
+    process.exitCode = await main(argv);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (json) process.stdout.write(JSON.stringify({ error: message }, null, 2) + '\n');
+    process.stderr.write(`synrace: ${message}\n${err instanceof UsageError ? `\n${USAGE}\n` : ''}`);
+    process.exitCode = err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1;
+  }
+}

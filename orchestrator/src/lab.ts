@@ -1,0 +1,217 @@
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { detectNetem, loadProfile, loadTopology, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Topology } from '@synrace/netem-profiles';
+import { readConsoleLog } from '@synrace/hardware';
+import { boardOf, connectBoard, waitReachable } from './board-access';
+import type { DelayMode, LabState } from './lab-state';
+import { Progress } from './progress';
+import { clientSites, measureRttFrom, type RttSample } from './rtt';
+import { RunDir } from './run-dir';
+import { labDown, labUp, loadLabInputs, powerDriverFor } from './virtual/virtual-lab';
+import { restartWanDelayLine } from './virtual/wan';
+
+export const DEFAULT_TOPOLOGY = 'world';
+export const DEFAULT_PROFILE = 'world';
+/** Console logs of torn-down labs are kept here, newest runs only: nothing lost, nothing piling up. */
+export const LOG_ARCHIVE = process.env.SYNRACE_LOG_ARCHIVE ?? '/var/log/synrace';
+const ARCHIVES_KEPT = 10;
+
+/** A name of a shipped lab or profile, or a path to a file of one. */
+export function resolveTopology(nameOrPath: string): string {
+  return existsSync(nameOrPath) ? nameOrPath : shippedTopologyPath(nameOrPath);
+}
+
+export function resolveProfile(nameOrPath: string): string {
+  return existsSync(nameOrPath) ? nameOrPath : shippedProfilePath(nameOrPath);
+}
+
+export interface LabUpOptions { topology?: string; profile?: string; replace?: boolean; delay?: 'auto' | 'userspace'; bootTimeoutMs?: number; signal?: AbortSignal }
+
+export async function chooseDelayMode(requested: 'auto' | 'userspace'): Promise<{ mode: DelayMode; probe: string }> {
+  const netem = await detectNetem();
+  if (requested === 'userspace') return { mode: 'userspace-delay-line', probe: `userspace requested; kernel netem: ${netem.reason}` };
+  return { mode: netem.available ? 'kernel-netem' : 'userspace-delay-line', probe: netem.reason };
+}
+
+export class Lab {
+  private constructor(readonly runDir: RunDir, readonly progress: Progress) {}
+
+  static attach(runDir = new RunDir(), progress = new Progress()): Lab {
+    return new Lab(runDir, progress);
+  }
+
+  /** Brings a lab up; on any failure (or a signal, see the CLI) whatever was created is removed again. */
+  static async up(opts: LabUpOptions = {}, runDir = new RunDir(), progress = new Progress()): Promise<Lab> {
+    const topologyFile = resolveTopology(opts.topology ?? DEFAULT_TOPOLOGY);
+    const profileFile = resolveProfile(opts.profile ?? DEFAULT_PROFILE);
+    loadLabInputs(topologyFile, profileFile);
+    const lab = new Lab(runDir, progress);
+    if (runDir.exists()) {
+      if (!opts.replace) {
+        const since = runDir.readState<LabState>().startedAt;
+        throw new Error(`a lab is already up (since ${since}, state in ${runDir.root}); run \`synrace down\` first or pass --replace`);
+      }
+      await lab.down();
+    }
+    const release = runDir.lock('up');
+    try {
+      const delay = await chooseDelayMode(opts.delay ?? 'auto');
+      await labUp(runDir, { topologyFile, profileFile, delayMode: delay.mode, delayProbe: delay.probe, bootTimeoutMs: opts.bootTimeoutMs ?? 20_000, signal: opts.signal }, progress);
+      progress.step(`lab up in ${(progress.elapsedMs() / 1000).toFixed(2)} s`);
+      return lab;
+    } catch (err) {
+      progress.step(`up failed: ${(err as Error).message.split('\n')[0]}; removing what was created`);
+      await lab.teardown();
+      throw err;
+    } finally {
+      release();
+    }
+  }
+
+  state(): LabState {
+    return this.runDir.readState<LabState>();
+  }
+
+  inputs(): { topology: Topology; profile: DelayProfile } {
+    const state = this.state();
+    const topology = loadTopology(state.topologyFile);
+    return { topology, profile: loadProfile(state.profileFile, topology) };
+  }
+
+  async down(): Promise<{ namespaces: number; processes: number; logs?: string }> {
+    const release = this.runDir.lock('down');
+    try {
+      return await this.teardown();
+    } finally {
+      release();
+    }
+  }
+
+  private async teardown(): Promise<{ namespaces: number; processes: number; logs?: string }> {
+    const removed = await labDown(this.runDir, this.progress);
+    const logs = this.archiveLogs();
+    this.runDir.remove();
+    return { ...removed, logs };
+  }
+
+  private archiveLogs(): string | undefined {
+    const logs = this.runDir.path('logs');
+    if (!existsSync(logs) || readdirSync(logs).length === 0) return undefined;
+    const startedAt = this.runDir.exists() ? this.state().startedAt : new Date().toISOString();
+    mkdirSync(LOG_ARCHIVE, { recursive: true });
+    const target = join(LOG_ARCHIVE, startedAt.replace(/[:.]/g, '-'));
+    rmSync(target, { recursive: true, force: true });
+    renameSync(logs, target);
+    const old = readdirSync(LOG_ARCHIVE).sort().slice(0, -ARCHIVES_KEPT);
+    old.forEach((d) => rmSync(join(LOG_ARCHIVE, d), { recursive: true, force: true }));
+    this.progress.step(`console logs kept in ${target}`);
+    return target;
+  }
+
+  async exec(board: string, command: string, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const shell = await connectBoard(this.runDir, this.state(), board);
+    try {
+      return await shell.exec(command, { timeoutMs });
+    } finally {
+      shell.close();
+    }
+  }
+
+  async upload(board: string, data: Buffer, remotePath: string): Promise<void> {
+    const shell = await connectBoard(this.runDir, this.state(), board);
+    try {
+      await shell.upload(data, remotePath);
+    } finally {
+      shell.close();
+    }
+  }
+
+  async download(board: string, remotePath: string): Promise<Buffer> {
+    const shell = await connectBoard(this.runDir, this.state(), board);
+    try {
+      return await shell.download(remotePath);
+    } finally {
+      shell.close();
+    }
+  }
+
+  async power(board: string, action: 'on' | 'off' | 'cycle', bootTimeoutMs = 20_000): Promise<'on' | 'off'> {
+    const release = this.runDir.lock(`power ${board} ${action}`);
+    try {
+      const state = this.state();
+      const target = boardOf(state, board);
+      const driver = powerDriverFor(this.runDir, target);
+      if (action !== 'on') {
+        await driver.off();
+        target.power = 'off';
+        this.runDir.writeState(state);
+        this.progress.step(`${board} powered off`);
+      }
+      if (action !== 'off') {
+        if (action === 'cycle') await new Promise((r) => setTimeout(r, 500));
+        await driver.on();
+        target.power = 'on';
+        this.runDir.writeState(state);
+        this.progress.step(`${board} powered on, waiting for SSH`);
+        await waitReachable(this.runDir, state, board, bootTimeoutMs);
+        this.progress.step(`${board} reachable`);
+      }
+      return target.power;
+    } finally {
+      release();
+    }
+  }
+
+  waitReachable(board: string, timeoutMs: number): Promise<void> {
+    return waitReachable(this.runDir, this.state(), board, timeoutMs);
+  }
+
+  consoleLog(board: string, tail?: number): Promise<string[]> {
+    boardOf(this.state(), board);
+    return readConsoleLog(this.runDir.consoleLog(board), { tail });
+  }
+
+  consoleSocket(board: string): string {
+    boardOf(this.state(), board);
+    return join(this.runDir.boardDir(board), 'console.sock');
+  }
+
+  /** Board side of a board's serial line: what the board's own kernel and programs write to. */
+  consoleTty(board: string): string {
+    boardOf(this.state(), board);
+    return join(this.runDir.boardDir(board), 'ttyS0');
+  }
+
+  async measureRtt(count = 10): Promise<RttSample[]> {
+    const { topology, profile } = this.inputs();
+    const state = this.state();
+    const perSite = await Promise.all(
+      clientSites(topology).map(async ({ site, host }) => {
+        const shell = await connectBoard(this.runDir, state, host);
+        try {
+          return await measureRttFrom(shell, topology, profile, site, count);
+        } finally {
+          shell.close();
+        }
+      }),
+    );
+    return perSite.flat();
+  }
+
+  /** Swaps the geography of a live lab. */
+  async applyProfile(profileNameOrPath: string): Promise<DelayProfile> {
+    const release = this.runDir.lock('netem apply');
+    try {
+      const state = this.state();
+      const topology = loadTopology(state.topologyFile);
+      const profile = loadProfile(resolveProfile(profileNameOrPath), topology);
+      if (state.delay.mode !== 'userspace-delay-line') throw new Error('kernel-netem labs are not implemented on the virtual backend yet');
+      state.pids.wanDelay = await restartWanDelayLine(this.runDir, state, topology, profile);
+      this.runDir.writeState(state);
+      this.progress.step(`profile ${profile.name} applied`);
+      return profile;
+    } finally {
+      release();
+    }
+  }
+}

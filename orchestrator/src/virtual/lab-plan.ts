@@ -1,0 +1,111 @@
+import type { Board, Topology } from '@synrace/netem-profiles';
+
+/** Every name the virtual lab creates on the host starts with this, so that `down` can find leftovers of a crashed `up`. */
+export const LAB_PREFIX = 'synrace';
+export const MGMT_BRIDGE = `${LAB_PREFIX}-mgmt`;
+export const WAN_NETNS = `${LAB_PREFIX}-wan`;
+/** Host-side veth ends share the host's 15-character interface namespace, hence short names. */
+export const MGMT_HOST_LINK_PREFIX = 'srm';
+
+export interface Route { to: string; via: string }
+
+export interface BoardPlan {
+  name: string;
+  site: string;
+  roles: Board['roles'];
+  index: number;
+  netns: string;
+  mgmtAddress: string;
+  mgmtPrefixLength: number;
+  mgmtHostLink: string;
+  interfaces: Board['interfaces'];
+  /** The board's port on the WAN delay line, when it has a wan interface. */
+  wanPort?: string;
+  routes: Route[];
+  forwarding: boolean;
+}
+
+export interface LanSegmentPlan { site: string; netns: string; ports: { board: string; port: string }[] }
+
+export interface LabPlan {
+  topology: Topology;
+  mgmtHostAddress: string;
+  mgmtPrefixLength: number;
+  boards: BoardPlan[];
+  lans: LanSegmentPlan[];
+  wanPorts: { ifname: string; site: string; board: string }[];
+}
+
+function ipToInt(ip: string): number {
+  return ip.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
+function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+}
+
+function parseCidr(cidr: string): { base: number; length: number } {
+  const [ip, len] = cidr.split('/');
+  return { base: ipToInt(ip), length: Number(len) };
+}
+
+export function addressOf(cidr: string): string {
+  return cidr.split('/')[0];
+}
+
+/** Host .1 owns the management bridge; boards follow from .10 in topology order. */
+function mgmtAddresses(subnet: string, count: number): { host: string; boards: string[]; length: number } {
+  const { base, length } = parseCidr(subnet);
+  const size = 2 ** (32 - length);
+  if (count + 10 >= size) throw new Error(`management subnet ${subnet} is too small for ${count} boards`);
+  return { host: intToIp(base + 1), boards: Array.from({ length: count }, (_, i) => intToIp(base + 10 + i)), length };
+}
+
+function routerOf(topology: Topology, site: string): Board | undefined {
+  return topology.boards.find((b) => b.site === site && b.interfaces.some((i) => i.network === 'lan') && b.interfaces.some((i) => i.network === 'wan'));
+}
+
+function routesFor(topology: Topology, board: Board): Route[] {
+  const lan = board.interfaces.find((i) => i.network === 'lan');
+  const wan = board.interfaces.find((i) => i.network === 'wan');
+  if (!wan) return lan?.gateway ? [{ to: 'default', via: lan.gateway }] : [];
+  const routes: Route[] = [];
+  for (const site of topology.sites) {
+    if (!site.lan) continue;
+    const router = routerOf(topology, site.name);
+    if (!router || router.name === board.name) continue;
+    const via = router.interfaces.find((i) => i.network === 'wan');
+    if (via) routes.push({ to: site.lan, via: addressOf(via.address) });
+  }
+  return routes;
+}
+
+export function planLab(topology: Topology): LabPlan {
+  const mgmt = mgmtAddresses(topology.management.subnet, topology.boards.length);
+  const boards: BoardPlan[] = topology.boards.map((board, index) => {
+    const hasWan = board.interfaces.some((i) => i.network === 'wan');
+    return {
+      name: board.name,
+      site: board.site,
+      roles: board.roles,
+      index,
+      netns: `${LAB_PREFIX}-${board.name}`,
+      mgmtAddress: mgmt.boards[index],
+      mgmtPrefixLength: mgmt.length,
+      mgmtHostLink: `${MGMT_HOST_LINK_PREFIX}${index}`,
+      interfaces: board.interfaces,
+      wanPort: hasWan ? `w${index}` : undefined,
+      routes: routesFor(topology, board),
+      forwarding: hasWan && board.interfaces.some((i) => i.network === 'lan'),
+    };
+  });
+  const lans: LanSegmentPlan[] = topology.sites
+    .filter((site) => site.lan)
+    .map((site, i) => ({
+      site: site.name,
+      netns: `${LAB_PREFIX}-lan${i}`,
+      ports: boards.filter((b) => b.site === site.name && b.interfaces.some((x) => x.network === 'lan')).map((b) => ({ board: b.name, port: `p${b.index}` })),
+    }));
+  const wanPorts = boards.flatMap((b) => (b.wanPort ? [{ ifname: b.wanPort, site: b.site, board: b.name }] : []));
+  return { topology, mgmtHostAddress: mgmt.host, mgmtPrefixLength: mgmt.length, boards, lans, wanPorts };
+}

@@ -1,0 +1,2 @@
+export { useLab, leftoversOf } from './lab-fixture';
+export { startCli, runCli, waitForStderr, SYNRACE_JS } from './cli';

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { randomBytes, createHash } from 'node:crypto';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { Lab, Progress, RunDir, withinTolerance } from '@synrace/orchestrator';
+import { leftoversOf, useLab } from '../src';
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('virtual lab: the default world lab', function () {
+  this.timeout(120_000);
+  const lab = useLab();
+
+  it('gives every client host the profile\'s round trip to every other site, within max(1 ms, 5%)', async () => {
+    const samples = await lab().measureRtt(20);
+    const clientSites = new Set(samples.map((s) => s.from));
+    assert.ok(clientSites.size >= 3, `expected at least 3 client sites, measured from ${[...clientSites].join(', ')}`);
+    const bad = samples.filter((s) => !withinTolerance(s));
+    assert.deepEqual(bad.map((s) => `${s.from}->${s.to}: measured ${s.medianMs} ms, profile ${s.expectedMs} ms`), []);
+    // An asymmetric profile would be invisible if the two directions were added the same way by mistake.
+    assert.ok(samples.some((s) => s.expectedMs > 0 && s.medianMs !== null), 'no path measured');
+  });
+
+  it('answers exec over SSH with each board\'s own hostname', async () => {
+    const names = lab().state().boards.map((b) => b.name);
+    const answers = await Promise.all(names.map((n) => lab().exec(n, 'hostname')));
+    assert.deepEqual(answers.map((a) => a.stdout.trim()), names);
+  });
+
+  it('round-trips an SFTP upload byte-identical', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const remote = `/tmp/synrace-sftp-${process.pid}.bin`;
+    await lab().upload('rep-fra', data, remote);
+    try {
+      const { stdout } = await lab().exec('rep-fra', `sha256sum ${remote}`);
+      assert.equal(stdout.split(' ')[0], sha256(data));
+      assert.equal(sha256(await lab().download('rep-fra', remote)), sha256(data));
+    } finally {
+      await lab().exec('rep-fra', `rm -f ${remote}`);
+    }
+  });
+
+  it('carries lines written on a board\'s console side to the orchestrator side, where logs shows them', async () => {
+    const marker = `console-marker-${randomBytes(6).toString('hex')}`;
+    appendFileSync(lab().consoleTty('nyc-gw'), `${marker}\n`);
+    const deadline = Date.now() + 5000;
+    let lines: string[] = [];
+    while (Date.now() < deadline && !lines.some((l) => l.includes(marker))) {
+      await new Promise((r) => setTimeout(r, 50));
+      lines = await lab().consoleLog('nyc-gw');
+    }
+    const hit = lines.find((l) => l.includes(marker));
+    assert.ok(hit, `marker not in the console log; last lines:\n${lines.slice(-5).join('\n')}`);
+    assert.match(hit!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, 'console log lines carry a timestamp');
+    assert.ok(!(await lab().consoleLog('tyo-gw')).some((l) => l.includes(marker)), 'a line reached another board\'s console');
+  });
+
+  it('shows the board\'s boot on its console, ending in the login marker', async () => {
+    const lines = await lab().consoleLog('lon-switch');
+    assert.ok(lines.some((l) => /synrace virtual board lon-switch .* booting/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /lon-switch login:/.test(l)), lines.join('\n'));
+  });
+
+  it('stops answering when powered off and answers again when powered on', async () => {
+    const pingFromHost = async () => (await lab().exec('dub-host', 'ping -c 2 -W 1 -i 0.2 10.255.0.33; echo rc=$?')).stdout;
+    assert.match(await pingFromHost(), /rc=0/);
+    await lab().power('rep-sin', 'off');
+    assert.match(await pingFromHost(), /rc=1/);
+    await assert.rejects(() => lab().exec('rep-sin', 'true'), /rep-sin|10\.250|ECONNREFUSED|EHOSTUNREACH|timed out/i);
+    await lab().power('rep-sin', 'on');
+    assert.match(await pingFromHost(), /rc=0/);
+    assert.equal((await lab().exec('rep-sin', 'hostname')).stdout.trim(), 'rep-sin');
+  });
+
+  it('names a board that never becomes reachable and shows its last console lines', async () => {
+    // sshd dies but the board stays powered: the board boots yet never answers, as a Pi with a broken image would.
+    const sshdPid = readFileSync(`${lab().runDir.boardDir('rep-iad')}/sshd.pid`, 'utf8').trim();
+    process.kill(Number(sshdPid), 'SIGKILL');
+    await assert.rejects(() => lab().waitReachable('rep-iad', 1500), (err: Error) => {
+      assert.match(err.message, /board rep-iad did not become reachable over SSH within 1500 ms/);
+      assert.match(err.message, /last console lines of rep-iad:[\s\S]*rep-iad login:/);
+      return true;
+    });
+    await lab().power('rep-iad', 'cycle');
+    assert.equal((await lab().exec('rep-iad', 'hostname')).stdout.trim(), 'rep-iad');
+  });
+
+  it('refuses a second `up` while the lab is up, naming the running lab', async () => {
+    await assert.rejects(() => Lab.up({}, new RunDir(), new Progress(true)), /already up .*synrace down.*--replace/);
+  });
+});
+
+describe('virtual lab: down leaves nothing behind', function () {
+  this.timeout(120_000);
+
+  it('removes every namespace, link, bridge, process, mount and lock of the lab', async () => {
+    const lab = await Lab.up({}, new RunDir(), new Progress(true));
+    try {
+      assert.ok((await leftoversOf()).length > 10, 'a live lab should show up as leftovers');
+    } finally {
+      await lab.down();
+    }
+    assert.deepEqual(await leftoversOf(), []);
+  });
+});
