@@ -4,7 +4,7 @@
 // Exit codes: 0 stopped by SIGTERM/SIGINT, 1 runtime failure, 2 bad usage or config.
 import { BoardConfig, parseBoardConfig, readBoardConfigJson } from './board-config';
 import { ConfigError } from './config-error';
-import { startWanDelay } from './roles/wan-delay';
+import { enterRealtimeScheduling } from './io/realtime';
 
 let board = '?';
 const log = (message: string): void => {
@@ -29,11 +29,22 @@ interface RunningRole {
   stop(): void;
 }
 
+// Above ordinary work, below the kernel's own RT threads (50 and up).
+const DELAY_LINE_RT_PRIORITY = 10;
+
 function startRoles(config: BoardConfig): RunningRole[] {
   const running: RunningRole[] = [];
   try {
     const wanDelay = config.roles['wan-delay'];
     if (wanDelay) {
+      try {
+        enterRealtimeScheduling(DELAY_LINE_RT_PRIORITY);
+        log(`wan-delay: running SCHED_FIFO priority ${DELAY_LINE_RT_PRIORITY}`);
+      } catch (err) {
+        log(`wan-delay: WARNING: ${(err as Error).message}; delays will be less precise`);
+      }
+      // Loaded only now, so the epoll addon's watcher thread inherits the policy.
+      const { startWanDelay } = require('./roles/wan-delay') as typeof import('./roles/wan-delay');
       const role = startWanDelay(wanDelay, log);
       running.push({
         name: 'wan-delay',

@@ -1,7 +1,7 @@
 // The delay line end to end: real namespaces, the compiled agent run as the
 // orchestrator runs it, and traffic from ping and TCP.
 import { strict as assert } from 'node:assert';
-import { execFile, spawn } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { WanDelayConfig } from '../src/roles/wan-delay-config';
@@ -111,22 +111,24 @@ describe('wan-delay role (namespaces)', function () {
         c.on('data', (d) => { h.update(d); n += d.length; });
         c.on('end', () => { console.log(n + ' ' + h.digest('hex')); c.end(); s.close(); });
       }).listen(5001, '${ipB}', () => console.log('listening'));`]);
+    let client: ChildProcess | undefined;
     try {
       let out = '';
       server.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const serverDone = new Promise((resolve) => server.once('exit', resolve));
       while (!out.includes('listening')) await new Promise((r) => setTimeout(r, 20));
-      const client = spawn('ip', ['netns', 'exec', topo.ends[0].ns, process.execPath, '-e',
+      client = spawn('ip', ['netns', 'exec', topo.ends[0].ns, process.execPath, '-e',
         `const c = require('net').connect(5001, '${ipB}', () => process.stdin.pipe(c));`], { stdio: ['pipe', 'ignore', 'inherit'] });
       const started = Date.now();
-      client.stdin.end(data);
+      client.stdin?.end(data);
       await serverDone;
       const seconds = (Date.now() - started) / 1000;
       assert.equal(out.trim().split('\n')[1], `${data.length} ${createHash('sha256').update(data).digest('hex')}`);
       // 5 MiB of payload alone needs 0.84 s at 50 Mbit/s.
       assert.ok(seconds >= 0.8, `transfer took ${seconds} s`);
     } finally {
-      server.kill();
+      client?.kill('SIGKILL');
+      server.kill('SIGKILL');
     }
   });
 

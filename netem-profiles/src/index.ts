@@ -18,3 +18,5 @@ export type { TcTreeOptions } from './tc-compiler';
 export { compileTcTree, compileTcTeardown, renderTcScript } from './tc-compiler';
 export type { NetemAvailability } from './detect-netem';
 export { detectNetem } from './detect-netem';
+export { parseAddress, parsePrefix, formatAddress, addressOf, networkOf, contains, type Prefix } from './ipv4';
+export { findSite, findBoard, interfaceOn, isRouter, boardsAt, boardsWithRole } from './topology-queries';

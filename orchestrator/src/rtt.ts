@@ -1,5 +1,4 @@
-import { oneWayDelay, type DelayProfile, type Topology } from '@synrace/netem-profiles';
-import { addressOf } from './virtual/lab-plan';
+import { addressOf, oneWayDelay, type DelayProfile, type Topology } from '@synrace/netem-profiles';
 import type { SshShell } from '@synrace/hardware';
 
 export interface RttSample { from: string; to: string; target: string; expectedMs: number; medianMs: number | null; received: number; sent: number }

@@ -17,6 +17,11 @@ export const recvmsg = lib.func('intptr_t recvmsg(int fd, void *msg, int flags)'
   (fd: number, msg: NativePointer, flags: number) => number;
 export const send = lib.func('intptr_t send(int fd, const void *buf, size_t len, int flags)') as
   (fd: number, buf: Buffer, len: number, flags: number) => number;
+export const sendto = lib.func(
+  'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)') as
+  (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
+export const recv = lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)') as
+  (fd: number, buf: Buffer, len: number, flags: number) => number;
 export const read = lib.func('intptr_t read(int fd, void *buf, size_t len)') as
   (fd: number, buf: Buffer, len: number) => number;
 export const close = lib.func('int close(int fd)') as (fd: number) => number;
@@ -29,6 +34,8 @@ export const timerfdSettime = lib.func(
   (fd: number, flags: number, newValue: Buffer, oldValue: null) => number;
 export const setns = lib.func('int setns(int fd, int nstype)') as
   (fd: number, nstype: number) => number;
+export const schedSetscheduler = lib.func('int sched_setscheduler(int pid, int policy, const void *param)') as
+  (pid: number, policy: number, param: Buffer) => number;
 export const clockGettime = lib.func('int clock_gettime(int clockid, void *ts)') as
   (clockid: number, ts: Buffer) => number;
 const malloc = lib.func('void *malloc(size_t size)') as (size: number) => NativePointer | null;
@@ -75,7 +82,10 @@ export function sysError(call: string, detail = ''): NodeJS.ErrnoException {
 
 // Linux x86_64/aarch64 ABI values (<linux/if_ether.h>, <sys/socket.h>,
 // <linux/if_packet.h>, <sys/timerfd.h>, <sched.h>).
+export const AF_INET = 2;
 export const AF_PACKET = 17;
+export const IPPROTO_IPIP = 4;
+export const IPPROTO_RAW = 255;
 export const SOCK_RAW = 3;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
@@ -98,3 +108,4 @@ export const TFD_NONBLOCK = 0o4000;
 export const TFD_CLOEXEC = 0o2000000;
 export const TFD_TIMER_ABSTIME = 1;
 export const CLONE_NEWNET = 0x40000000;
+export const SCHED_FIFO = 1;

@@ -1,4 +1,5 @@
-import { addressOf, type BoardPlan } from './lab-plan';
+import { addressOf } from '@synrace/netem-profiles';
+import type { BoardPlan } from './lab-plan';
 
 export interface BootPaths { consoleTty: string; /** argv of the board's sshd, run in the foreground (-D) */ sshd: string[] }
 

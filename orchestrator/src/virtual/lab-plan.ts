@@ -1,4 +1,4 @@
-import type { Board, Topology } from '@synrace/netem-profiles';
+import { addressOf, boardsAt, formatAddress, interfaceOn, isRouter, networkOf, parsePrefix, type Board, type Topology } from '@synrace/netem-profiles';
 
 /** Every name the virtual lab creates on the host starts with this, so that `down` can find leftovers of a crashed `up`. */
 export const LAB_PREFIX = 'synrace';
@@ -36,45 +36,25 @@ export interface LabPlan {
   wanPorts: { ifname: string; site: string; board: string }[];
 }
 
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
-}
-
-function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
-}
-
-function parseCidr(cidr: string): { base: number; length: number } {
-  const [ip, len] = cidr.split('/');
-  return { base: ipToInt(ip), length: Number(len) };
-}
-
-export function addressOf(cidr: string): string {
-  return cidr.split('/')[0];
-}
-
 /** Host .1 owns the management bridge; boards follow from .10 in topology order. */
 function mgmtAddresses(subnet: string, count: number): { host: string; boards: string[]; length: number } {
-  const { base, length } = parseCidr(subnet);
-  const size = 2 ** (32 - length);
-  if (count + 10 >= size) throw new Error(`management subnet ${subnet} is too small for ${count} boards`);
-  return { host: intToIp(base + 1), boards: Array.from({ length: count }, (_, i) => intToIp(base + 10 + i)), length };
-}
-
-function routerOf(topology: Topology, site: string): Board | undefined {
-  return topology.boards.find((b) => b.site === site && b.interfaces.some((i) => i.network === 'lan') && b.interfaces.some((i) => i.network === 'wan'));
+  const prefix = parsePrefix(subnet);
+  if (!prefix) throw new Error(`management subnet ${subnet} is not an IPv4 prefix`);
+  const base = networkOf(prefix);
+  if (count + 10 >= 2 ** (32 - prefix.length)) throw new Error(`management subnet ${subnet} is too small for ${count} boards`);
+  return { host: formatAddress(base + 1), boards: Array.from({ length: count }, (_, i) => formatAddress(base + 10 + i)), length: prefix.length };
 }
 
 function routesFor(topology: Topology, board: Board): Route[] {
-  const lan = board.interfaces.find((i) => i.network === 'lan');
-  const wan = board.interfaces.find((i) => i.network === 'wan');
+  const lan = interfaceOn(board, 'lan');
+  const wan = interfaceOn(board, 'wan');
   if (!wan) return lan?.gateway ? [{ to: 'default', via: lan.gateway }] : [];
   const routes: Route[] = [];
   for (const site of topology.sites) {
     if (!site.lan) continue;
-    const router = routerOf(topology, site.name);
+    const router = boardsAt(topology, site.name).find(isRouter);
     if (!router || router.name === board.name) continue;
-    const via = router.interfaces.find((i) => i.network === 'wan');
+    const via = interfaceOn(router, 'wan');
     if (via) routes.push({ to: site.lan, via: addressOf(via.address) });
   }
   return routes;
@@ -83,7 +63,7 @@ function routesFor(topology: Topology, board: Board): Route[] {
 export function planLab(topology: Topology): LabPlan {
   const mgmt = mgmtAddresses(topology.management.subnet, topology.boards.length);
   const boards: BoardPlan[] = topology.boards.map((board, index) => {
-    const hasWan = board.interfaces.some((i) => i.network === 'wan');
+    const hasWan = interfaceOn(board, 'wan') !== undefined;
     return {
       name: board.name,
       site: board.site,
@@ -96,7 +76,7 @@ export function planLab(topology: Topology): LabPlan {
       interfaces: board.interfaces,
       wanPort: hasWan ? `w${index}` : undefined,
       routes: routesFor(topology, board),
-      forwarding: hasWan && board.interfaces.some((i) => i.network === 'lan'),
+      forwarding: isRouter(board),
     };
   });
   const lans: LanSegmentPlan[] = topology.sites

@@ -1,0 +1,9 @@
+// The client gateway's translation table.
+export type { AnswerKey, ConnectionKey } from './connection-key';
+export type { TableCounters } from './table-counters';
+export type { EntryDump, TableDump } from './table-dump';
+export { TableEntry, type EntryState, type IdleClass } from './table-entry';
+export {
+  DEFAULT_TABLE_OPTIONS, MAX_CONNECTIONS_PER_CLIENT_SOCKET, TranslationTable,
+  type AnswerVerdict, type PendingResult, type SegmentOutcome, type Side, type TableOptions,
+} from './translation-table';
