@@ -5,6 +5,7 @@
 import { BoardConfig, parseBoardConfig, readBoardConfigJson } from './board-config';
 import { ConfigError } from './config-error';
 import { enterRealtimeScheduling } from './io/realtime';
+import { booleanSwitch, type RunningRole } from './roles/running-role';
 
 let board = '?';
 const log = (message: string): void => {
@@ -24,30 +25,27 @@ function configPathFromArgs(args: string[]): string {
   return args[i + 1];
 }
 
-interface RunningRole {
-  name: string;
-  stop(): void;
-}
-
 // Above ordinary work, below the kernel's own RT threads (50 and up).
 const DELAY_LINE_RT_PRIORITY = 10;
 
-function startRoles(config: BoardConfig): RunningRole[] {
-  const running: RunningRole[] = [];
-  try {
-    const wanDelay = config.roles['wan-delay'];
-    if (wanDelay) {
+// Role modules are loaded only when configured: the epoll addon's watcher thread must start after
+// the delay line raised the scheduling policy, so that it inherits it.
+function startRole(config: BoardConfig, name: keyof BoardConfig['roles']): RunningRole | undefined {
+  switch (name) {
+    case 'wan-delay': {
+      const wanDelay = config.roles['wan-delay'];
+      if (!wanDelay) return undefined;
       try {
         enterRealtimeScheduling(DELAY_LINE_RT_PRIORITY);
         log(`wan-delay: running SCHED_FIFO priority ${DELAY_LINE_RT_PRIORITY}`);
       } catch (err) {
         log(`wan-delay: WARNING: ${(err as Error).message}; delays will be less precise`);
       }
-      // Loaded only now, so the epoll addon's watcher thread inherits the policy.
       const { startWanDelay } = require('./roles/wan-delay') as typeof import('./roles/wan-delay');
       const role = startWanDelay(wanDelay, log);
-      running.push({
-        name: 'wan-delay',
+      return {
+        name,
+        counters: () => role.counters(),
         stop() {
           role.close();
           for (const c of role.counters()) {
@@ -55,7 +53,55 @@ function startRoles(config: BoardConfig): RunningRole[] {
             log(`wan-delay ${c.from}->${c.to}: forwarded=${c.forwarded} droppedLoss=${c.droppedLoss} droppedQueue=${c.droppedQueue}`);
           }
         },
-      });
+      };
+    }
+    case 'client-gateway': {
+      const gw = config.roles['client-gateway'];
+      if (!gw) return undefined;
+      const { startClientGateway } = require('./roles/client-gateway') as typeof import('./roles/client-gateway');
+      const role = startClientGateway(gw, log);
+      return { name, counters: () => role.counters(), table: () => role.table(), stop: () => role.close() };
+    }
+    case 'server-switch': {
+      const sw = config.roles['server-switch'];
+      if (!sw) return undefined;
+      const { startServerSwitch } = require('./roles/server-switch') as typeof import('./roles/server-switch');
+      const { RACE_MODES } = require('./roles/server-switch-config') as typeof import('./roles/server-switch-config');
+      const role = startServerSwitch(sw, log);
+      return {
+        name,
+        counters: () => role.counters(),
+        switches: {
+          'race-mode': (value) => {
+            if (!RACE_MODES.includes(value as never)) throw new Error(`race-mode takes one of ${RACE_MODES.join(', ')}, got ${JSON.stringify(value)}`);
+            role.setRaceMode(value as (typeof RACE_MODES)[number]);
+            return { raceMode: value };
+          },
+        },
+        stop: () => role.close(),
+      };
+    }
+    case 'replica': {
+      const rep = config.roles.replica;
+      if (!rep) return undefined;
+      const { startReplica } = require('./roles/replica') as typeof import('./roles/replica');
+      const role = startReplica(rep, log);
+      return {
+        name,
+        counters: () => role.counters(),
+        switches: { busy: booleanSwitch('busy', (on) => role.setBusy(on)), dead: booleanSwitch('dead', (on) => role.setDead(on)) },
+        stop: () => role.close(),
+      };
+    }
+  }
+}
+
+function startRoles(config: BoardConfig): RunningRole[] {
+  const running: RunningRole[] = [];
+  try {
+    for (const name of Object.keys(config.roles) as (keyof BoardConfig['roles'])[]) {
+      const role = startRole(config, name);
+      if (role) running.push(role);
     }
   } catch (err) {
     for (const r of running) r.stop();
@@ -64,27 +110,56 @@ function startRoles(config: BoardConfig): RunningRole[] {
   return running;
 }
 
-function main(): void {
-  let running: RunningRole[];
+async function startControl(config: BoardConfig, running: RunningRole[]): Promise<() => Promise<void>> {
+  if (!config.control) return async () => undefined;
+  const { startControlServer } = require('./control/control-server') as typeof import('./control/control-server');
+  const started = Date.now();
+  const table = running.find((r) => r.table)?.table;
+  const server = await startControlServer(config.control, {
+    health: () => ({ board: config.board, roles: running.map((r) => r.name), uptimeMs: Date.now() - started, pid: process.pid }),
+    counters: () => Object.fromEntries(running.map((r) => [r.name, r.counters()])),
+    table,
+    switches: Object.assign({}, ...running.map((r) => r.switches ?? {})),
+  });
+  log(`control API on ${config.control.address}:${server.port}`);
+  return () => server.close();
+}
+
+async function main(): Promise<void> {
+  let running: RunningRole[] = [];
+  let closeControl: () => Promise<void>;
   try {
     const raw = readBoardConfigJson(configPathFromArgs(process.argv.slice(2)));
     const named = (raw as { board?: unknown } | null)?.board;
     if (typeof named === 'string' && named !== '') board = named;
-    running = startRoles(parseBoardConfig(raw));
+    const config = parseBoardConfig(raw);
+    running = startRoles(config);
+    closeControl = await startControl(config, running);
   } catch (err) {
+    running.forEach((r) => r.stop());
     if (err instanceof ConfigError) fail(`bad config: ${err.message}`, 2);
     fail(`startup failed: ${(err as Error).message}`, 1);
   }
 
-  process.on('uncaughtException', (err) => fail(`fatal: ${err.stack ?? err.message}`, 1));
+  process.on('uncaughtException', (err) => {
+    // Fail open: with the steering rules gone the kernel forwards plainly, so clients still reach the origin.
+    for (const r of running) {
+      try {
+        r.stop();
+      } catch {
+        // already failing; the fatal line below says why
+      }
+    }
+    fail(`fatal: ${err.stack ?? err.message}`, 1);
+  });
   const stop = (signal: NodeJS.Signals): void => {
     log(`stopping on ${signal}`);
     for (const r of running) r.stop();
-    log('stopped');
+    void closeControl().then(() => log('stopped'));
     process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT');
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }
 
-main();
+void main();

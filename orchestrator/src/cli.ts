@@ -5,15 +5,22 @@ import type { LabState } from './lab-state';
 import { Progress } from './progress';
 import { withinTolerance, type RttSample } from './rtt';
 import { boardTable, netemShow, rttMatrix } from './views';
+import type { RaceMode } from './provision/agent-config';
+import { renderVerdicts, type SiteVerdict } from './verify';
 
 const USAGE = `usage: synrace <command> [options]
 
   up [--topology T] [--profile P] [--replace] [--delay auto|userspace]
-                               bring up a lab (T, P: shipped name or file; default world)
+     [--config A|B|C] [--race plain|synchronized]
+                               bring up a lab and provision its agents
+                               (T, P: shipped name or file; default world)
   down                         remove the lab and everything it made
   status                       boards, power, addresses and the delay mode
-  demo [--topology T] [--profile P]
-                               up, board table, measured RTT matrix beside the profile's, down
+  demo [up options]            the main job: up, boards, RTT matrix beside the profile's,
+                               closest-replica verification in both race modes, down
+  verify [--connections N] [--race plain|synchronized|both]
+                               fresh connections from every client site: does each land
+                               on the predicted winner? (exit 1 on any mismatch)
   rtt                          measure the RTT matrix of the live lab
   exec <board> -- <command>    run a command on a board over SSH
   console <board>              attach to a board's serial console (Ctrl-] detaches)
@@ -25,6 +32,18 @@ const USAGE = `usage: synrace <command> [options]
   --json on any command prints one JSON document on stdout; progress goes to stderr.`;
 
 class UsageError extends Error {}
+
+function choice<T extends string>(value: string | undefined, option: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value ?? '')) throw new UsageError(`--${option} must be one of ${allowed.join(', ')}, not "${value}"`);
+  return value as T;
+}
+
+function verifyVerdict(verdicts: SiteVerdict[]): string {
+  const failed = verdicts.filter((v) => !v.ok);
+  return failed.length === 0
+    ? `verified: every client site landed on its predicted winner (${verdicts.length} site/mode checks)`
+    : `MISMATCH in ${failed.length} of ${verdicts.length} site/mode checks: ${failed.map((v) => `${v.clientSite} (${v.mode})`).join(', ')}`;
+}
 
 function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
@@ -63,6 +82,9 @@ export async function main(argv: string[]): Promise<number> {
       replace: { type: 'boolean', default: false },
       delay: { type: 'string', default: 'auto' },
       tail: { type: 'string' },
+      config: { type: 'string', default: 'A' },
+      race: { type: 'string' },
+      connections: { type: 'string', default: '5' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -73,8 +95,23 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command || values.help ? 0 : 2;
   }
-  if (values.delay !== 'auto' && values.delay !== 'userspace') throw new UsageError(`--delay must be auto or userspace, not "${values.delay}"`);
-  const upOptions = (signal: AbortSignal): LabUpOptions => ({ topology: values.topology, profile: values.profile, replace: values.replace, delay: values.delay as 'auto' | 'userspace', signal });
+  const delay = choice(values.delay, 'delay', ['auto', 'userspace'] as const);
+  const configuration = choice(values.config, 'config', ['A', 'B', 'C'] as const);
+  const connections = Number(values.connections);
+  if (!Number.isInteger(connections) || connections < 1 || connections > 1000) throw new UsageError(`--connections takes a whole number from 1 to 1000, not "${values.connections}"`);
+  const upOptions = (signal: AbortSignal): LabUpOptions => ({
+    topology: values.topology,
+    profile: values.profile,
+    replace: values.replace,
+    delay,
+    configuration,
+    raceMode: choice(values.race ?? 'plain', 'race', ['plain', 'synchronized'] as const),
+    signal,
+  });
+  const verifyModes = (): RaceMode[] => {
+    const race = choice(values.race ?? 'both', 'race', ['plain', 'synchronized', 'both'] as const);
+    return race === 'both' ? ['plain', 'synchronized'] : [race];
+  };
 
   switch (command) {
     case 'up': {
@@ -103,11 +140,20 @@ export async function main(argv: string[]): Promise<number> {
         progress.step('measuring the RTT matrix from every client host');
         const samples = await lab.measureRtt();
         const report = rttReport(samples);
-        print(json, { boards: state.boards, delay: state.delay, rtt: samples }, `${report.text}\n`);
-        return report.failed.length === 0 ? 0 : 1;
+        if (!json) print(false, null, `${report.text}\n`);
+        progress.step(`verifying closest-replica selection: ${connections} fresh connections per client site and race mode`);
+        const verdicts = await lab.verify(['plain', 'synchronized'], connections);
+        const failed = verdicts.filter((v) => !v.ok);
+        print(json, { boards: state.boards, delay: state.delay, rtt: samples, verify: verdicts }, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}`);
+        return report.failed.length === 0 && failed.length === 0 ? 0 : 1;
       } finally {
         await lab.down();
       }
+    }
+    case 'verify': {
+      const verdicts = await Lab.attach(undefined, progress).verify(verifyModes(), connections);
+      print(json, verdicts, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}`);
+      return verdicts.every((v) => v.ok) ? 0 : 1;
     }
     case 'rtt': {
       const report = rttReport(await Lab.attach(undefined, progress).measureRtt());

@@ -1,4 +1,5 @@
 import type { Role } from '@synrace/netem-profiles';
+import type { ProtocolOptions } from './provision/agent-config';
 
 export type DelayMode = 'userspace-delay-line' | 'kernel-netem';
 
@@ -25,4 +26,6 @@ export interface LabState {
   delay: { mode: DelayMode; probe: string };
   boards: BoardState[];
   pids: { consoleServer?: number; serialCables: Record<string, number>; wanDelay?: number };
+  /** Absent while the boards are not provisioned yet. */
+  protocol?: ProtocolOptions;
 }

@@ -1,12 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { detectNetem, loadProfile, loadTopology, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Topology } from '@synrace/netem-profiles';
+import { addressOf, boardsWithRole, detectNetem, loadProfile, loadTopology, predict, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Topology } from '@synrace/netem-profiles';
 import { readConsoleLog } from '@synrace/hardware';
 import { boardOf, connectBoard, waitReachable } from './board-access';
 import type { DelayMode, LabState } from './lab-state';
 import { Progress } from './progress';
+import type { Configuration, RaceMode } from './provision/agent-config';
+import { agentControl, provisionLab } from './provision/provision-lab';
+import type { AgentControl } from './agent-control';
 import { clientSites, measureRttFrom, type RttSample } from './rtt';
 import { RunDir } from './run-dir';
+import { verifySelection, type SiteVerdict } from './verify';
 import { labDown, labUp, loadLabInputs, powerDriverFor } from './virtual/virtual-lab';
 import { restartWanDelayLine } from './virtual/wan';
 
@@ -25,7 +30,16 @@ export function resolveProfile(nameOrPath: string): string {
   return existsSync(nameOrPath) ? nameOrPath : shippedProfilePath(nameOrPath);
 }
 
-export interface LabUpOptions { topology?: string; profile?: string; replace?: boolean; delay?: 'auto' | 'userspace'; bootTimeoutMs?: number; signal?: AbortSignal }
+export interface LabUpOptions {
+  topology?: string;
+  profile?: string;
+  replace?: boolean;
+  delay?: 'auto' | 'userspace';
+  bootTimeoutMs?: number;
+  signal?: AbortSignal;
+  configuration?: Configuration;
+  raceMode?: RaceMode;
+}
 
 export async function chooseDelayMode(requested: 'auto' | 'userspace'): Promise<{ mode: DelayMode; probe: string }> {
   const netem = await detectNetem();
@@ -56,7 +70,11 @@ export class Lab {
     const release = runDir.lock('up');
     try {
       const delay = await chooseDelayMode(opts.delay ?? 'auto');
-      await labUp(runDir, { topologyFile, profileFile, delayMode: delay.mode, delayProbe: delay.probe, bootTimeoutMs: opts.bootTimeoutMs ?? 20_000, signal: opts.signal }, progress);
+      const state = await labUp(runDir, { topologyFile, profileFile, delayMode: delay.mode, delayProbe: delay.probe, bootTimeoutMs: opts.bootTimeoutMs ?? 20_000, signal: opts.signal }, progress);
+      state.protocol = { configuration: opts.configuration ?? 'A', raceMode: opts.raceMode ?? 'plain', controlToken: randomBytes(24).toString('hex') };
+      runDir.writeState(state);
+      const { topology, profile } = lab.inputs();
+      await provisionLab(runDir, state, topology, profile, state.protocol, progress);
       progress.step(`lab up in ${(progress.elapsedMs() / 1000).toFixed(2)} s`);
       return lab;
     } catch (err) {
@@ -160,6 +178,33 @@ export class Lab {
     } finally {
       release();
     }
+  }
+
+  /** The main job: does every client site land where the predictor says, in each race mode? */
+  async verify(modes: RaceMode[] = ['plain', 'synchronized'], connections = 5): Promise<SiteVerdict[]> {
+    const { topology, profile } = this.inputs();
+    const state = this.state();
+    const switchAgent = this.agent(boardsWithRole(topology, 'server-switch')[0].name);
+    try {
+      return await verifySelection(
+        {
+          topology,
+          predictions: predict(topology, profile),
+          switchAgent,
+          gateway: (board) => this.agent(board),
+          runOnHost: async (host, command) => (await this.exec(host, command, 120_000)).stdout,
+          hostAddress: (host) => addressOf(topology.boards.find((b) => b.name === host)!.interfaces[0].address),
+        },
+        modes,
+        connections,
+      );
+    } finally {
+      await switchAgent.post('/switch/race-mode', state.protocol?.raceMode ?? 'plain');
+    }
+  }
+
+  agent(board: string): AgentControl {
+    return agentControl(this.state(), board);
   }
 
   waitReachable(board: string, timeoutMs: number): Promise<void> {

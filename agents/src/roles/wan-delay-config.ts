@@ -1,6 +1,7 @@
 // The wan-delay role's configuration (written as JSON by the orchestrator)
 // and its validation, so a bad file fails at startup with the field named.
 import { ConfigError } from '../config-error';
+import { isObject, nonEmptyString, numberIn } from '../config-fields';
 
 export interface WanDelayConfig {
   ports: { ifname: string; site: string }[];
@@ -10,28 +11,6 @@ export interface WanDelayConfig {
 
 /** netem's default limit: frames per path queue before tail drop. */
 export const DEFAULT_QUEUE_LIMIT = 1000;
-
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function nonEmptyString(obj: Json, key: string, where: string): string {
-  const v = obj[key];
-  if (typeof v !== 'string' || v === '') throw new ConfigError(`${where}.${key} must be a non-empty string`);
-  return v;
-}
-
-function numberIn(obj: Json, key: string, where: string, min: number, max: number, minExclusive = false): number {
-  const v = obj[key];
-  const ok = typeof v === 'number' && Number.isFinite(v) && (minExclusive ? v > min : v >= min) && v <= max;
-  if (!ok) {
-    const range = `${minExclusive ? '>' : '>='} ${min}${max === Infinity ? '' : ` and <= ${max}`}`;
-    throw new ConfigError(`${where}.${key} must be a number ${range}, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
 
 /**
  * Checks `raw` against WanDelayConfig. Every ordered pair of distinct sites

@@ -1,7 +1,13 @@
 import { addressOf } from '@synrace/netem-profiles';
 import type { BoardPlan } from './lab-plan';
 
-export interface BootPaths { consoleTty: string; /** argv of the board's sshd, run in the foreground (-D) */ sshd: string[] }
+export interface BootPaths {
+  consoleTty: string;
+  /** argv of the board's sshd, run in the foreground (-D) */
+  sshd: string[];
+  /** Written by provisioning; boot runs it when present, as systemd starts enabled units. */
+  servicesScript: string;
+}
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -10,7 +16,11 @@ function shellQuote(s: string): string {
 /** The iproute2 commands that give a board its links, addresses and routes; replayed at every power-on. */
 export function networkCommands(board: BoardPlan): string[] {
   const lines = ['link set lo up', `addr replace ${board.mgmtAddress}/${board.mgmtPrefixLength} dev mgmt0`, 'link set mgmt0 up'];
-  for (const iface of board.interfaces) lines.push(`addr replace ${iface.address} dev ${iface.name}`, `link set ${iface.name} up`);
+  for (const iface of board.interfaces) {
+    const mac = board.macs[iface.name];
+    lines.push(`link set ${iface.name} address ${mac}`, `addr replace ${iface.address} dev ${iface.name}`, `link set ${iface.name} up`);
+  }
+  for (const n of board.wanNeighbours) lines.push(`neigh replace ${n.address} lladdr ${n.mac} dev ${n.ifname} nud permanent`);
   for (const route of board.routes) lines.push(`route replace ${route.to} via ${route.via}`);
   return lines;
 }
@@ -38,6 +48,7 @@ export function renderBootScript(board: BoardPlan, paths: BootPaths): string {
     `echo "sshd: listening on ${addressOf(board.mgmtAddress)}:22"`,
     // setsid makes the shell a session leader, so opening ttyS0 makes it the shell's controlling terminal.
     `setsid -f bash -c ${shellQuote(`cd /root; exec bash --login -i <${tty} >${tty} 2>&1`)}`,
+    `if [ -x ${shellQuote(paths.servicesScript)} ]; then ${shellQuote(paths.servicesScript)}; fi`,
     `echo "${board.name} login: root (automatic login on ttyS0)"`,
     '',
   ].join('\n');

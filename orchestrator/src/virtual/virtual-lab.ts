@@ -22,6 +22,7 @@ import type { BoardState, DelayMode, LabState } from '../lab-state';
 import { allWithProgress, type Progress } from '../progress';
 import type { RunDir } from '../run-dir';
 import { renderBootScript } from './boot-script';
+import { servicesScriptPath } from '../provision/provision';
 import { MGMT_BRIDGE, WAN_NETNS, planLab, type BoardPlan, type LabPlan } from './lab-plan';
 import { waitReachable } from '../board-access';
 import { findLeftovers } from './leftovers';
@@ -34,6 +35,11 @@ function packageFile(pkg: string, rel: string): string {
 }
 
 export const CONSOLE_SERVER_JS = packageFile('@synrace/hardware', 'dist/bin/console-server.js');
+
+/** A virtual board's own part of the shared disk: what is `/` for files provisioned onto a Pi. */
+export function boardFsRoot(runDir: RunDir, board: string): string {
+  return join(runDir.boardDir(board), 'fs');
+}
 
 export function powerDriverFor(run: RunDir, board: BoardState): NetnsPowerDriver {
   return new NetnsPowerDriver({ name: board.name, netns: board.netns, utsFile: run.path('uts', board.name), bootScript: join(run.boardDir(board.name), 'boot.sh') });
@@ -53,30 +59,20 @@ async function createLinks(plan: LabPlan): Promise<void> {
     host.push(`link add ${b.mgmtHostLink} type veth peer name mgmt0 netns ${b.netns}`, `link set ${b.mgmtHostLink} master ${MGMT_BRIDGE}`, `link set ${b.mgmtHostLink} up`);
   }
   await ipBatch(host);
-  await Promise.all(
-    plan.boards.map((b) => {
-      const lines: string[] = [];
-      for (const iface of b.interfaces) {
-        if (iface.network === 'wan' && b.wanPort) lines.push(`link add ${iface.name} type veth peer name ${b.wanPort} netns ${WAN_NETNS}`);
-        const lan = plan.lans.find((l) => l.site === b.site);
-        const port = lan?.ports.find((p) => p.board === b.name);
-        if (iface.network === 'lan' && lan && port) lines.push(`link add ${iface.name} type veth peer name ${port.port} netns ${lan.netns}`);
-      }
-      return ipBatch(lines, b.netns);
-    }),
-  );
+  await Promise.all(plan.boards.map((b) => ipBatch(b.dataLinks.map((l) => `link add ${l.ifname} type veth peer name ${l.peerIfname} netns ${l.peerNetns}`), b.netns)));
   await Promise.all([
     ...plan.lans.map((lan) => ipBatch(['link add br0 type bridge', 'link set br0 up', 'link set lo up', ...lan.ports.flatMap((p) => [`link set ${p.port} master br0`, `link set ${p.port} up`])], lan.netns)),
     ipBatch(['link set lo up', ...plan.wanPorts.map((p) => `link set ${p.ifname} up`)], WAN_NETNS),
   ]);
 }
 
-/** A userspace bridge sees whole, checksummed frames only with offloads off on both veth ends (platform notes). */
-async function disableWanOffloads(plan: LabPlan): Promise<void> {
-  const ends = plan.boards.flatMap((b) => {
-    const wan = b.interfaces.find((i) => i.network === 'wan');
-    return wan && b.wanPort ? [{ netns: b.netns, ifname: wan.name }, { netns: WAN_NETNS, ifname: b.wanPort }] : [];
-  });
+/**
+ * Userspace packet handling (the delay line, the agents' packet sockets) sees whole, checksummed frames
+ * only with offloads off on both ends of every data-plane veth (platform notes): a veth otherwise hands
+ * over TCP segments with partial checksums and oversize GSO frames.
+ */
+async function disableDataPlaneOffloads(plan: LabPlan): Promise<void> {
+  const ends = plan.boards.flatMap((b) => b.dataLinks.flatMap((l) => [{ netns: b.netns, ifname: l.ifname }, { netns: l.peerNetns, ifname: l.peerIfname }]));
   await Promise.all(ends.map((e) => run(['nsenter', `--net=/run/netns/${e.netns}`, 'ethtool', '-K', e.ifname, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'])));
 }
 
@@ -86,7 +82,7 @@ async function prepareBoardFiles(runDir: RunDir, board: BoardPlan, labKeyPub: st
   const hostKey = await generateKeyPair(join(dir, 'ssh_host_ed25519_key'), `${board.name} host key`);
   const sshdConfig = await writeSshdConfig({ dir, listenAddress: board.mgmtAddress, port: 22, hostKeyPath: hostKey.privateKeyPath, authorizedKeysPath: labKeyPub, pidFile: join(dir, 'sshd.pid') });
   const sshd = sshdCommand(sshdConfig, join(dir, 'sshd.log'));
-  writeFileSync(join(dir, 'boot.sh'), renderBootScript(board, { consoleTty: join(dir, 'ttyS0'), sshd }), { mode: 0o755 });
+  writeFileSync(join(dir, 'boot.sh'), renderBootScript(board, { consoleTty: join(dir, 'ttyS0'), sshd, servicesScript: servicesScriptPath(boardFsRoot(runDir, board.name)) }), { mode: 0o755 });
   return hostKey.publicKey;
 }
 
@@ -142,7 +138,7 @@ export async function labUp(runDir: RunDir, opts: UpOptions, progress: Progress)
     await waitForPaths(consoles.map((c) => c.socketPath), 10_000);
     step('serial consoles attached');
 
-    await disableWanOffloads(plan);
+    await disableDataPlaneOffloads(plan);
     if (opts.delayMode === 'userspace-delay-line') {
       state.pids.wanDelay = await startWanDelayLine(runDir, wanDelayConfig(plan, profile));
       runDir.writeState(state);

@@ -1,0 +1,33 @@
+import { addressList, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
+import type { TableOptions } from '../table';
+
+export const CONFIGURATIONS = ['A', 'B', 'C'] as const;
+export type Configuration = (typeof CONFIGURATIONS)[number];
+
+export interface ClientGatewayConfig {
+  /** Towards the client hosts. */
+  lanInterface: string;
+  /** Towards the servers and replicas. */
+  wanInterface: string;
+  webPorts: number[];
+  configuration: Configuration;
+  /** MSS the SYN is clamped to, so an encapsulated segment still fits the link MTU (protocol.md "MTU"). */
+  maxMss: number;
+  /** The gateway's own addresses: traffic to the gateway itself is not the race's. */
+  localAddresses: number[];
+  table: Partial<TableOptions>;
+}
+
+export function parseClientGatewayConfig(raw: unknown, where = 'client-gateway'): ClientGatewayConfig {
+  const obj = objectAt(raw, where);
+  const table = obj.table === undefined ? {} : objectAt(obj.table, `${where}.table`);
+  return {
+    lanInterface: nonEmptyString(obj, 'lanInterface', where),
+    wanInterface: nonEmptyString(obj, 'wanInterface', where),
+    webPorts: portList(obj, 'webPorts', where),
+    configuration: oneOf(obj, 'configuration', where, CONFIGURATIONS),
+    maxMss: numberIn(obj, 'maxMss', where, 536, 65495),
+    localAddresses: addressList(obj, 'localAddresses', where),
+    table: Object.fromEntries(Object.keys(table).map((k) => [k, numberIn(table, k, `${where}.table`, 1, Infinity)])),
+  };
+}

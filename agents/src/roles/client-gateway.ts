@@ -1,0 +1,172 @@
+// The client gateway (patent router 106): tags start packets (P200), takes the
+// first acknowledgement and resets the rest (P500), and translates the bound
+// connection (P600). Configuration A: NAT both ways.
+import { openPacketSocket, type PacketSocket } from '../io/packet-socket';
+import { addTag, buildRst, clampMss, parseIpv4, setDst, setSrc, TcpFlag } from '../packet';
+import { TranslationTable, type AnswerKey, type ConnectionKey } from '../table';
+import { Counters } from '../protocol/counters';
+import { ETH_HEADER_BYTES, FrameParser } from '../protocol/frame-parser';
+import { Forwarder } from '../protocol/forwarder';
+import { installSteering, webPortsMatch } from '../protocol/steering';
+import type { ClientGatewayConfig } from './client-gateway-config';
+
+const SWEEP_INTERVAL_MS = 1000;
+
+export interface ClientGateway {
+  counters(): unknown;
+  table(): unknown;
+  close(): void;
+}
+
+export function startClientGateway(config: ClientGatewayConfig, log: (message: string) => void): ClientGateway {
+  const counters = new Counters();
+  const table = new TranslationTable(config.table);
+  const forwarder = new Forwarder(counters);
+  const webPorts = new Set(config.webPorts);
+  const local = new Set(config.localAddresses);
+  const fromClients = new FrameParser();
+  const towardsClients = new FrameParser();
+  // Reused per packet: the table reads keys and never keeps them.
+  const key: ConnectionKey = { clientIp: 0, clientPort: 0, serverIp: 0, serverPort: 0 };
+  const answer: AnswerKey = { clientIp: 0, clientPort: 0, serverPort: 0, answerer: 0 };
+
+  const removeSteering = installSteering([
+    ['-i', config.lanInterface, '-p', 'tcp', ...webPortsMatch(config.webPorts, 'dport')],
+    ['-i', config.wanInterface, '-p', 'tcp', ...webPortsMatch(config.webPorts, 'sport')],
+  ]);
+
+  /** P200: tag the start packet, clamp its MSS, open (or reuse) its table entry. */
+  function startPacket(frame: Buffer): void {
+    const { ip, tcp } = fromClients;
+    const result = table.getOrCreatePending(key, tcp.seq, Date.now());
+    if (!result.entry) {
+      counters.add(`syn-untagged-${result.refused}`);
+      forwarder.forward(frame, ip);
+      return;
+    }
+    counters.add(result.created ? 'syn-tagged' : 'syn-retransmitted');
+    clampMss(frame, tcp, config.maxMss);
+    const tagged = addTag(frame, ip, tcp, true);
+    if (!tagged.ok) {
+      counters.add(`syn-untagged-${tagged.reason}`);
+      forwarder.forward(frame, ip);
+      return;
+    }
+    parseIpv4(tagged.packet, ETH_HEADER_BYTES, ip);
+    forwarder.forward(tagged.packet, ip);
+  }
+
+  /** P600, client to server: a connection bound to a replica goes to the replica. */
+  function clientSegment(frame: Buffer): void {
+    const { ip, tcp } = fromClients;
+    const entry = table.get(key);
+    if (entry) table.recordSegment(entry, 'client', tcp.flags, Date.now());
+    if (entry?.state === 'replica' && entry.winner !== null) {
+      setDst(frame, ip, entry.winner);
+      counters.add('to-replica');
+    } else {
+      counters.add(entry ? 'to-origin' : 'unmatched-forwarded');
+    }
+    forwarder.forward(frame, ip);
+  }
+
+  function onClientFrame(frame: Buffer): void {
+    const kind = fromClients.parse(frame);
+    const { ip, tcp } = fromClients;
+    if (kind === 'malformed') return counters.add(`dropped-${fromClients.problem}`);
+    if ((kind !== 'tcp' && kind !== 'tcp-fragment') || !webPorts.has(tcp.dstPort) || local.has(ip.dst)) return;
+    if (kind === 'tcp-fragment') {
+      counters.add('fragment-forwarded');
+      return forwarder.forward(frame, ip);
+    }
+    key.clientIp = ip.src;
+    key.clientPort = tcp.srcPort;
+    key.serverIp = ip.dst;
+    key.serverPort = tcp.dstPort;
+    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) startPacket(frame);
+    else clientSegment(frame);
+  }
+
+  /** P500: the first acknowledgement wins; a later one gets a RST that really ends its half-open connection. */
+  function acknowledgement(frame: Buffer): void {
+    const { ip, tcp } = towardsClients;
+    const entry = table.findForAnswer(answer);
+    if (!entry) {
+      counters.add('answer-unmatched-forwarded');
+      return forwarder.forward(frame, ip);
+    }
+    const verdict = table.recordAnswer(entry, ip.src, tcp.ack, Date.now());
+    if (verdict === 'late') {
+      counters.add('late-answer-reset');
+      forwarder.send(buildRst({ src: ip.dst, dst: ip.src, srcPort: tcp.dstPort, dstPort: tcp.srcPort, seq: tcp.ack }), ip.src);
+      return;
+    }
+    if (verdict === 'unrelated') return counters.add('answer-unrelated-dropped');
+    if (verdict === 'won') counters.add(entry.state === 'origin' ? 'won-by-origin' : 'won-by-replica');
+    deliver(frame, entry.serverIp);
+  }
+
+  /** Hands a packet of the winner to the client, appearing to come from the server. */
+  function deliver(frame: Buffer, serverIp: number): void {
+    const { ip } = towardsClients;
+    if (ip.src !== serverIp) setSrc(frame, ip, serverIp);
+    forwarder.forward(frame, ip);
+  }
+
+  function serverSegment(frame: Buffer): void {
+    const { ip, tcp } = towardsClients;
+    const entry = table.findForAnswer(answer);
+    if (!entry) {
+      counters.add('unmatched-forwarded');
+      return forwarder.forward(frame, ip);
+    }
+    if (entry.winner !== ip.src) return counters.add('from-loser-dropped');
+    table.recordSegment(entry, 'server', tcp.flags, Date.now());
+    deliver(frame, entry.serverIp);
+  }
+
+  function onServerFrame(frame: Buffer): void {
+    const kind = towardsClients.parse(frame);
+    const { ip, tcp } = towardsClients;
+    if (kind === 'malformed') return counters.add(`dropped-${towardsClients.problem}`);
+    if ((kind !== 'tcp' && kind !== 'tcp-fragment') || !webPorts.has(tcp.srcPort) || local.has(ip.dst)) return;
+    if (kind === 'tcp-fragment') {
+      counters.add('fragment-forwarded');
+      return forwarder.forward(frame, ip);
+    }
+    answer.clientIp = ip.dst;
+    answer.clientPort = tcp.dstPort;
+    answer.serverPort = tcp.srcPort;
+    answer.answerer = ip.src;
+    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) acknowledgement(frame);
+    else serverSegment(frame);
+  }
+
+  const sockets: PacketSocket[] = [];
+  try {
+    const lan = openPacketSocket(config.lanInterface);
+    sockets.push(lan);
+    const wan = openPacketSocket(config.wanInterface);
+    sockets.push(wan);
+    lan.onFrame((frame) => onClientFrame(frame));
+    wan.onFrame((frame) => onServerFrame(frame));
+  } catch (err) {
+    sockets.forEach((s) => s.close());
+    removeSteering();
+    forwarder.close();
+    throw err;
+  }
+  const sweeper = setInterval(() => table.sweep(Date.now()), SWEEP_INTERVAL_MS);
+  log(`client-gateway ready: configuration ${config.configuration}, web ports ${config.webPorts.join(',')}, ${config.lanInterface} -> ${config.wanInterface}`);
+
+  return {
+    counters: () => ({ ...counters.toJSON(), table: table.counters, entries: table.size }),
+    table: () => table.dump(Date.now()),
+    close() {
+      clearInterval(sweeper);
+      sockets.forEach((s) => s.close());
+      removeSteering();
+      forwarder.close();
+    },
+  };
+}

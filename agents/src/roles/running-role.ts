@@ -1,0 +1,18 @@
+/** A started role as the agent's entry point and control API see it. */
+export interface RunningRole {
+  name: string;
+  counters(): unknown;
+  table?(): unknown;
+  /** Control API switches this role answers to (POST /switch/<name>). */
+  switches?: Record<string, (value: unknown) => unknown>;
+  stop(): void;
+}
+
+
+export function booleanSwitch(name: string, apply: (on: boolean) => void): (value: unknown) => unknown {
+  return (value) => {
+    if (typeof value !== 'boolean') throw new Error(`${name} takes true or false, got ${JSON.stringify(value)}`);
+    apply(value);
+    return { [name]: value };
+  };
+}

@@ -1,0 +1,46 @@
+import { ConfigError } from '../config-error';
+import { address, addressList, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
+import { ipToString } from '../packet';
+
+export const RACE_MODES = ['plain', 'synchronized'] as const;
+export type RaceMode = (typeof RACE_MODES)[number];
+
+export interface OriginServer {
+  address: number;
+  replicas: number[];
+  /** Ports whose content the replicas hold; SYNs to other ports of this server are never fanned out. */
+  replicatablePorts: number[];
+}
+
+export interface ServerSwitchConfig {
+  wanInterface: string;
+  /** Outer source of the encapsulated copies. */
+  switchAddress: number;
+  webPorts: number[];
+  origins: OriginServer[];
+  raceMode: RaceMode;
+  /**
+   * Synchronized race: how long each candidate's copy is held, D_max - d(switch -> candidate),
+   * so that every candidate receives its copy at the same moment.
+   */
+  holdMs: Map<number, number>;
+}
+
+export function parseServerSwitchConfig(raw: unknown, where = 'server-switch'): ServerSwitchConfig {
+  const obj = objectAt(raw, where);
+  if (!Array.isArray(obj.origins) || obj.origins.length === 0) throw new ConfigError(`${where}.origins must be a non-empty array`);
+  const origins = obj.origins.map((o: unknown, i) => {
+    const at = `${where}.origins[${i}]`;
+    const origin = objectAt(o, at);
+    return { address: address(origin, 'address', at), replicas: addressList(origin, 'replicas', at), replicatablePorts: portList(origin, 'replicatablePorts', at) };
+  });
+  const holds = objectAt(obj.holdMs ?? {}, `${where}.holdMs`);
+  const holdMs = new Map(Object.keys(holds).map((ip) => [address({ ip }, 'ip', `${where}.holdMs key`), numberIn(holds, ip, `${where}.holdMs`, 0, 10_000)]));
+  const raceMode = oneOf(obj, 'raceMode', where, RACE_MODES);
+  for (const o of origins) {
+    for (const candidate of [o.address, ...o.replicas]) {
+      if (!holdMs.has(candidate)) throw new ConfigError(`${where}.holdMs has no hold for candidate ${ipToString(candidate)}`);
+    }
+  }
+  return { wanInterface: nonEmptyString(obj, 'wanInterface', where), switchAddress: address(obj, 'switchAddress', where), webPorts: portList(obj, 'webPorts', where), origins, raceMode, holdMs };
+}
