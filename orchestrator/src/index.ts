@@ -6,3 +6,9 @@ export { planLab, LAB_PREFIX, MGMT_BRIDGE, WAN_NETNS, type LabPlan, type BoardPl
 export { withinTolerance, pingTargetOf, clientSites, type RttSample } from './rtt';
 export { renderTable } from './table';
 export { findLeftovers, describeLeftovers, type Leftovers } from './virtual/leftovers';
+export { type RunningCapture } from './capture';
+export { type SiteVerdict, renderVerdicts, candidateBoards } from './verify';
+export { AgentControl } from './agent-control';
+export { originAddress, synchronizedHolds, WEB_PORTS, REPLICATABLE_PORTS, type Configuration, type RaceMode } from './provision/agent-config';
+export { provisionBoard, ProvisionError } from './provision/provision';
+export { DOWNLOAD_PATH } from './provision/web-content';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { addressOf, boardsWithRole, detectNetem, loadProfile, loadTopology, predict, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Topology } from '@synrace/netem-profiles';
-import { readConsoleLog } from '@synrace/hardware';
+import { addressOf, boardsWithRole, detectNetem, loadProfile, loadTopology, predict, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Role, type Topology } from '@synrace/netem-profiles';
+import { readConsoleLog, type SshShell } from '@synrace/hardware';
 import { boardOf, connectBoard, waitReachable } from './board-access';
 import type { DelayMode, LabState } from './lab-state';
 import { Progress } from './progress';
@@ -11,6 +11,7 @@ import { agentControl, provisionLab } from './provision/provision-lab';
 import type { AgentControl } from './agent-control';
 import { clientSites, measureRttFrom, type RttSample } from './rtt';
 import { RunDir } from './run-dir';
+import { startCapture, type RunningCapture } from './capture';
 import { verifySelection, type SiteVerdict } from './verify';
 import { labDown, labUp, loadLabInputs, powerDriverFor } from './virtual/virtual-lab';
 import { restartWanDelayLine } from './virtual/wan';
@@ -20,6 +21,8 @@ export const DEFAULT_PROFILE = 'world';
 /** Console logs of torn-down labs are kept here, newest runs only: nothing lost, nothing piling up. */
 export const LOG_ARCHIVE = process.env.SYNRACE_LOG_ARCHIVE ?? '/var/log/synrace';
 const ARCHIVES_KEPT = 10;
+/** Roles whose boards run an agent, which boot restarts and power-on waits for. */
+const AGENT_ROLES: Role[] = ['client-gateway', 'server-switch', 'replica'];
 
 /** A name of a shipped lab or profile, or a path to a file of one. */
 export function resolveTopology(nameOrPath: string): string {
@@ -126,31 +129,26 @@ export class Lab {
     return target;
   }
 
-  async exec(board: string, command: string, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  /** Runs work with an SSH shell on the board, closed afterwards whatever happens. */
+  async withShell<T>(board: string, work: (shell: SshShell) => Promise<T>): Promise<T> {
     const shell = await connectBoard(this.runDir, this.state(), board);
     try {
-      return await shell.exec(command, { timeoutMs });
+      return await work(shell);
     } finally {
       shell.close();
     }
   }
 
-  async upload(board: string, data: Buffer, remotePath: string): Promise<void> {
-    const shell = await connectBoard(this.runDir, this.state(), board);
-    try {
-      await shell.upload(data, remotePath);
-    } finally {
-      shell.close();
-    }
+  exec(board: string, command: string, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return this.withShell(board, (shell) => shell.exec(command, { timeoutMs }));
   }
 
-  async download(board: string, remotePath: string): Promise<Buffer> {
-    const shell = await connectBoard(this.runDir, this.state(), board);
-    try {
-      return await shell.download(remotePath);
-    } finally {
-      shell.close();
-    }
+  upload(board: string, data: Buffer, remotePath: string): Promise<void> {
+    return this.withShell(board, (shell) => shell.upload(data, remotePath));
+  }
+
+  download(board: string, remotePath: string): Promise<Buffer> {
+    return this.withShell(board, (shell) => shell.download(remotePath));
   }
 
   async power(board: string, action: 'on' | 'off' | 'cycle', bootTimeoutMs = 20_000): Promise<'on' | 'off'> {
@@ -173,6 +171,10 @@ export class Lab {
         this.progress.step(`${board} powered on, waiting for SSH`);
         await waitReachable(this.runDir, state, board, bootTimeoutMs);
         this.progress.step(`${board} reachable`);
+        if (state.protocol && target.roles.some((r) => AGENT_ROLES.includes(r))) {
+          await this.agent(board).waitHealthy(bootTimeoutMs);
+          this.progress.step(`${board} agent healthy`);
+        }
       }
       return target.power;
     } finally {
@@ -203,6 +205,12 @@ export class Lab {
     }
   }
 
+  /** Starts a tcpdump on a board's interface; stop() brings the pcap to localDir. */
+  capture(board: string, ifname: string, localDir: string, filter = ''): Promise<RunningCapture> {
+    boardOf(this.state(), board);
+    return startCapture(this, board, ifname, localDir, filter);
+  }
+
   agent(board: string): AgentControl {
     return agentControl(this.state(), board);
   }
@@ -229,17 +237,7 @@ export class Lab {
 
   async measureRtt(count = 10): Promise<RttSample[]> {
     const { topology, profile } = this.inputs();
-    const state = this.state();
-    const perSite = await Promise.all(
-      clientSites(topology).map(async ({ site, host }) => {
-        const shell = await connectBoard(this.runDir, state, host);
-        try {
-          return await measureRttFrom(shell, topology, profile, site, count);
-        } finally {
-          shell.close();
-        }
-      }),
-    );
+    const perSite = await Promise.all(clientSites(topology).map(({ site, host }) => this.withShell(host, (shell) => measureRttFrom(shell, topology, profile, site, count))));
     return perSite.flat();
   }
 

@@ -70,15 +70,29 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     forwarder.forward(frame, ip);
   }
 
-  function onClientFrame(frame: Buffer): void {
-    const kind = fromClients.parse(frame);
-    const { ip, tcp } = fromClients;
-    if (kind === 'malformed') return counters.add(`dropped-${fromClients.problem}`);
-    if ((kind !== 'tcp' && kind !== 'tcp-fragment') || !webPorts.has(tcp.dstPort) || local.has(ip.dst)) return;
+  /**
+   * True for a whole segment of the web traffic the steering rules took from the kernel (the web port on
+   * the `port` side). Malformed packets are counted and dropped, as the kernel would have; first fragments
+   * are forwarded untouched, since nothing of the race may depend on fragmentation.
+   */
+  function isSteeredSegment(parser: FrameParser, frame: Buffer, port: 'dstPort' | 'srcPort'): boolean {
+    const kind = parser.parse(frame);
+    if (kind === 'malformed') {
+      counters.add(`dropped-${parser.problem}`);
+      return false;
+    }
+    if ((kind !== 'tcp' && kind !== 'tcp-fragment') || !webPorts.has(parser.tcp[port]) || local.has(parser.ip.dst)) return false;
     if (kind === 'tcp-fragment') {
       counters.add('fragment-forwarded');
-      return forwarder.forward(frame, ip);
+      forwarder.forward(frame, parser.ip);
+      return false;
     }
+    return true;
+  }
+
+  function onClientFrame(frame: Buffer): void {
+    if (!isSteeredSegment(fromClients, frame, 'dstPort')) return;
+    const { ip, tcp } = fromClients;
     key.clientIp = ip.src;
     key.clientPort = tcp.srcPort;
     key.serverIp = ip.dst;
@@ -126,14 +140,8 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
   }
 
   function onServerFrame(frame: Buffer): void {
-    const kind = towardsClients.parse(frame);
+    if (!isSteeredSegment(towardsClients, frame, 'srcPort')) return;
     const { ip, tcp } = towardsClients;
-    if (kind === 'malformed') return counters.add(`dropped-${towardsClients.problem}`);
-    if ((kind !== 'tcp' && kind !== 'tcp-fragment') || !webPorts.has(tcp.srcPort) || local.has(ip.dst)) return;
-    if (kind === 'tcp-fragment') {
-      counters.add('fragment-forwarded');
-      return forwarder.forward(frame, ip);
-    }
     answer.clientIp = ip.dst;
     answer.clientPort = tcp.dstPort;
     answer.serverPort = tcp.srcPort;

@@ -61,7 +61,11 @@ async function createLinks(plan: LabPlan): Promise<void> {
   await ipBatch(host);
   await Promise.all(plan.boards.map((b) => ipBatch(b.dataLinks.map((l) => `link add ${l.ifname} type veth peer name ${l.peerIfname} netns ${l.peerNetns}`), b.netns)));
   await Promise.all([
-    ...plan.lans.map((lan) => ipBatch(['link add br0 type bridge', 'link set br0 up', 'link set lo up', ...lan.ports.flatMap((p) => [`link set ${p.port} master br0`, `link set ${p.port} up`])], lan.netns)),
+    ...plan.lans.map(async (lan) => {
+      await ipBatch(['link add br0 type bridge', 'link set br0 up', 'link set lo up', ...lan.ports.flatMap((p) => [`link set ${p.port} master br0`, `link set ${p.port} up`])], lan.netns);
+      // A site's switch is plain layer 2: without this, br_netfilter would validate (and drop) malformed IPv4 a real switch passes.
+      await run(['nsenter', `--net=/run/netns/${lan.netns}`, 'sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0', 'net.bridge.bridge-nf-call-arptables=0']);
+    }),
     ipBatch(['link set lo up', ...plan.wanPorts.map((p) => `link set ${p.ifname} up`)], WAN_NETNS),
   ]);
 }

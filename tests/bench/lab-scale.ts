@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadTopology } from '@synrace/netem-profiles';
+import { DEFAULT_TOPOLOGY, renderTable, resolveTopology, type LabUpOptions } from '@synrace/orchestrator';
+import { withLab } from './lab-session';
+import type { BenchContext, BenchSection, SectionReport } from './section';
+import { writeSyntheticLab } from './synthetic-lab';
+
+const SYNTHETIC_SIZES = [10, 25, 50];
+/** Fifty sshds starting at once on two cores take longer than the default 20 s to all answer. */
+const BOOT_TIMEOUT_MS = 90_000;
+
+interface LabScalePoint {
+  lab: string;
+  boards: number;
+  sites: number;
+  upSeconds?: number;
+  downSeconds?: number;
+  /** A size that fails (a boot timeout, say) is reported as such; the curve goes on with the next one. */
+  error?: string;
+}
+
+async function timeLab(context: BenchContext, lab: string, boards: number, sites: number, options: LabUpOptions): Promise<LabScalePoint> {
+  context.progress.step(`scale: bringing up ${lab} (${boards} boards) and taking it down`);
+  try {
+    const { upSeconds, downSeconds } = await withLab({ ...options, bootTimeoutMs: BOOT_TIMEOUT_MS }, context.signal, async () => undefined);
+    context.progress.step(`scale: ${lab} up ${upSeconds.toFixed(1)} s, down ${downSeconds.toFixed(1)} s`);
+    return { lab, boards, sites, upSeconds, downSeconds };
+  } catch (err) {
+    if (context.signal.aborted) throw err;
+    context.progress.step(`scale: ${lab} failed: ${(err as Error).message}`);
+    return { lab, boards, sites, error: (err as Error).message };
+  }
+}
+
+async function measure(context: BenchContext): Promise<LabScalePoint[]> {
+  const world = loadTopology(resolveTopology(DEFAULT_TOPOLOGY));
+  const points = [await timeLab(context, world.name, world.boards.length, world.sites.length, {})];
+  const dir = mkdtempSync(join(tmpdir(), 'synrace-bench-labs-'));
+  try {
+    for (const size of SYNTHETIC_SIZES) {
+      const files = writeSyntheticLab(dir, size);
+      points.push(await timeLab(context, files.name, files.boards, files.sites, { topology: files.topologyFile, profile: files.profileFile }));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return points;
+}
+
+function render(points: LabScalePoint[]): string {
+  const rows = points.map((p) =>
+    p.upSeconds === undefined || p.downSeconds === undefined
+      ? [p.lab, p.boards, p.sites, `FAILED: ${p.error}`, '', '']
+      : [p.lab, p.boards, p.sites, p.upSeconds.toFixed(1), p.downSeconds.toFixed(1), ((p.upSeconds * 1000) / p.boards).toFixed(0)],
+  );
+  return renderTable(['lab', 'boards', 'sites', 'up s', 'down s', 'up ms per board'], rows);
+}
+
+export const labScale: BenchSection = {
+  name: 'scale',
+  title: 'Lab scale curve: bring-up (boards booted, reachable over SSH, provisioned) and teardown',
+  needs: 'host',
+  async run(context): Promise<SectionReport> {
+    const points = await measure(context);
+    return { result: points, text: render(points) };
+  },
+};

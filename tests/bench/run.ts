@@ -1,0 +1,114 @@
+// `npm run bench [section]`: synrace's benchmark report. Sections run in order and are printed as each
+// finishes; every number also goes to ./bench-results.json. Needs root, and no lab up: the bench brings up
+// (and always takes down) labs of its own.
+import { writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { resolve } from 'node:path';
+import { Progress } from '@synrace/orchestrator';
+import { refuseIfLabUp, withLab } from './lab-session';
+import type { BenchContext, BenchSection, HostSection, SectionReport, WorldLabSection } from './section';
+import { SECTIONS } from './sections';
+
+const RESULTS_FILE = 'bench-results.json';
+const USAGE = `usage: node tests/dist/bench/run.js [section]\nsections: ${SECTIONS.map((s) => s.name).join(', ')} (default: all)`;
+
+type Outcome = { section: BenchSection } & ({ report: SectionReport } | { error: Error });
+
+/** A host section runs alone; consecutive world-lab sections share one bring-up. */
+type Batch = HostSection | WorldLabSection[];
+
+function batches(sections: BenchSection[]): Batch[] {
+  const out: Batch[] = [];
+  for (const section of sections) {
+    const last = out[out.length - 1];
+    if (section.needs === 'host') out.push(section);
+    else if (Array.isArray(last)) last.push(section);
+    else out.push([section]);
+  }
+  return out;
+}
+
+function print(outcome: Outcome): Outcome {
+  const body = 'report' in outcome ? outcome.report.text : `FAILED: ${outcome.error.message}`;
+  process.stdout.write(`\n== ${outcome.section.title} ==\n${body}\n`);
+  return outcome;
+}
+
+async function attempt(section: BenchSection, run: () => Promise<SectionReport>): Promise<Outcome> {
+  try {
+    return print({ section, report: await run() });
+  } catch (err) {
+    return print({ section, error: err as Error });
+  }
+}
+
+async function runOnWorldLab(sections: WorldLabSection[], context: BenchContext): Promise<Outcome[]> {
+  context.progress.step(`bringing up the world lab for ${sections.map((s) => s.name).join(' and ')}`);
+  const done: Outcome[] = [];
+  try {
+    await withLab({}, context.signal, async (lab) => {
+      for (const section of sections) done.push(await attempt(section, () => section.run(context, lab)));
+    });
+    context.progress.step('world lab taken down');
+  } catch (err) {
+    const unfinished = sections.filter((s) => !done.some((d) => d.section === s));
+    // Every section finished, so taking the lab down failed: that stops the bench, no lab may be left behind unnoticed.
+    if (unfinished.length === 0) throw new Error(`the world lab could not be taken down (try \`synrace down\`): ${(err as Error).message}`);
+    // It did not come up, or the run was interrupted: what did not finish failed with it.
+    done.push(...unfinished.map((section) => print({ section, error: err as Error })));
+  }
+  return done;
+}
+
+function writeResults(startedAt: string, outcomes: Outcome[], interrupted: boolean): string {
+  const results = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version },
+    interrupted,
+    sections: Object.fromEntries(outcomes.map((o) => [o.section.name, 'report' in o ? o.report.result : { error: o.error.message }])),
+  };
+  writeFileSync(RESULTS_FILE, JSON.stringify(results, null, 2) + '\n');
+  return resolve(RESULTS_FILE);
+}
+
+async function main(): Promise<number> {
+  const filter = process.argv[2];
+  if (filter === '--help' || process.argv.length > 3) return (process.stderr.write(`${USAGE}\n`), 2);
+  const selected = SECTIONS.filter((s) => filter === undefined || s.name === filter);
+  if (selected.length === 0) return (process.stderr.write(`unknown section "${filter}"\n${USAGE}\n`), 2);
+  if (process.getuid?.() !== 0) return (process.stderr.write('the bench needs root: it builds network namespaces and opens raw sockets\n'), 1);
+  refuseIfLabUp();
+
+  const progress = new Progress();
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    progress.step(`${signal}: stopping; a lab that is up is taken down first`);
+    interrupt.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const startedAt = new Date().toISOString();
+  const outcomes: Outcome[] = [];
+  try {
+    for (const batch of batches(selected)) {
+      if (interrupt.signal.aborted) break;
+      const context = { progress, signal: interrupt.signal };
+      if (Array.isArray(batch)) outcomes.push(...(await runOnWorldLab(batch, context)));
+      else outcomes.push(await attempt(batch, () => batch.run(context)));
+    }
+  } finally {
+    progress.step(`results written to ${writeResults(startedAt, outcomes, interrupt.signal.aborted)}`);
+  }
+  if (interrupt.signal.aborted) return 130;
+  return outcomes.some((o) => 'error' in o) ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`bench: ${err.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,9 @@
+import { delayLine } from './delay-line';
+import { handshake } from './handshake';
+import { labScale } from './lab-scale';
+import type { BenchSection } from './section';
+import { throughput } from './throughput';
+import { translationTable } from './translation-table';
+
+/** In report order; handshake and throughput are adjacent so that they share one world lab. */
+export const SECTIONS: BenchSection[] = [labScale, delayLine, handshake, throughput, translationTable];

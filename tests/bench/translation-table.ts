@@ -1,0 +1,34 @@
+import { runAgentBenchmark } from './agent-benchmark';
+import type { BenchSection } from './section';
+
+/** agents' table-lookups output: rates per second. */
+interface TableLookups {
+  entries: number;
+  insertsPerSecond: number;
+  clientSideLookupsPerSecond: { uniform: number; busy1000: number };
+  answerLookupsPerSecond: { uniform: number; busy1000: number };
+  idleSweepsPerSecond: number;
+}
+
+const perSecond = (n: number): string => `${(n / 1e6).toFixed(2)} M/s`;
+
+function render(r: TableLookups): string {
+  return [
+    `entries: ${r.entries.toLocaleString('en')}`,
+    `inserts: ${perSecond(r.insertsPerSecond)}`,
+    `client-side lookups: ${perSecond(r.clientSideLookupsPerSecond.uniform)} uniform over all entries, ${perSecond(r.clientSideLookupsPerSecond.busy1000)} over 1,000 busy connections`,
+    `answer lookups: ${perSecond(r.answerLookupsPerSecond.uniform)} uniform, ${perSecond(r.answerLookupsPerSecond.busy1000)} busy`,
+    `idle sweeps: ${r.idleSweepsPerSecond.toLocaleString('en')} per second`,
+  ].join('\n');
+}
+
+export const translationTable: BenchSection = {
+  name: 'table',
+  title: 'Translation table at 100k entries (agents/dist/bench/table-lookups.js)',
+  needs: 'host',
+  async run(context) {
+    context.progress.step('table: running the agents\' table-lookups benchmark');
+    const result = (await runAgentBenchmark('table-lookups', context)) as TableLookups;
+    return { result, text: render(result) };
+  },
+};

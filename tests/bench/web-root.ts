@@ -1,0 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Lab } from '@synrace/orchestrator';
+import { boardFsRoot } from '@synrace/orchestrator/dist/src/virtual/virtual-lab';
+
+/** Where a board's nginx serves from, read from the config provisioning wrote, so bench files land exactly there. */
+export function webRootOf(lab: Lab, board: string): string {
+  const configFile = join(boardFsRoot(lab.runDir, board), 'etc/synrace/nginx.conf');
+  const root = /^\s*root\s+([^;\s]+);/m.exec(readFileSync(configFile, 'utf8'))?.[1];
+  if (!root) throw new Error(`${configFile} names no web root`);
+  return root;
+}

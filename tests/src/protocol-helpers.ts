@@ -1,0 +1,87 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { addressOf, boardsWithRole, interfaceOn, predict, type DelayProfile, type SitePrediction, type Topology } from '@synrace/netem-profiles';
+import type { Lab } from '@synrace/orchestrator';
+
+export const ARTIFACTS = join(__dirname, '..', '..', '..', 'artifacts');
+
+export interface Counters { [role: string]: Record<string, unknown> }
+
+export async function counters(lab: Lab, board: string): Promise<Record<string, number>> {
+  const all = await lab.agent(board).get<Counters>('/counters');
+  return Object.assign({}, ...Object.values(all)) as Record<string, number>;
+}
+
+/** How much a counter grew while `work` ran; a dotted name reaches into a nested group (table.created). */
+export async function growth(lab: Lab, board: string, name: string, work: () => Promise<unknown>): Promise<number> {
+  const read = async () => name.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], await counters(lab, board)) as number | undefined;
+  const before = (await read()) ?? 0;
+  await work();
+  return ((await read()) ?? 0) - before;
+}
+
+export interface Fetch { servedBy: string | null; localPort: number; code: number; connectMs: number }
+
+/** One fresh connection with curl on a client host, as an unmodified client makes it. */
+export async function fetchFrom(lab: Lab, host: string, url: string, extra = ''): Promise<Fetch> {
+  const { stdout } = await lab.exec(host, `curl -s -m 10 ${extra} -o /dev/null -D - -w 'result %{local_port} %{http_code} %{time_connect}\\n' ${url} | tr -d '\\r'`, 30_000);
+  const served = /^x-served-by:\s*(\S+)/im.exec(stdout);
+  const result = /^result (\d+) (\d+) ([\d.]+)/m.exec(stdout);
+  if (!result) throw new Error(`curl on ${host} printed no result line:\n${stdout}`);
+  return { servedBy: served?.[1] ?? null, localPort: Number(result[1]), code: Number(result[2]), connectMs: Number(result[3]) * 1000 };
+}
+
+/** The predictor's view of a lab with some candidates gone (dead or busy): who should win then. */
+export function predictWithout(topology: Topology, profile: DelayProfile, gone: string[]): SitePrediction[] {
+  return predict({ ...topology, boards: topology.boards.filter((b) => !gone.includes(b.name)) }, profile);
+}
+
+export function predictionFor(predictions: SitePrediction[], site: string): SitePrediction {
+  const p = predictions.find((x) => x.clientSite === site);
+  if (!p) throw new Error(`no prediction for client site ${site}`);
+  return p;
+}
+
+/** A client site whose plain-race winner is a replica: the interesting one for dead/busy tests. */
+export function siteWonByReplica(topology: Topology, profile: DelayProfile): SitePrediction {
+  const replicas = new Set(boardsWithRole(topology, 'replica').map((b) => b.name));
+  const p = predict(topology, profile).find((x) => replicas.has(x.winner));
+  if (!p) throw new Error('the profile has no client site won by a replica');
+  return p;
+}
+
+/** tcpdump's own reading of a pcap: the test checks what a person would see in it. */
+export function readPcap(path: string): string {
+  return execFileSync('tcpdump', ['-nn', '-r', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+}
+
+const FRAMES_PROBE = readFileSync(join(__dirname, '..', '..', 'probes', 'frames.py'));
+const PROBE_PATH = '/tmp/synrace-frames.py';
+
+export interface FramesProbe {
+  hostAddress: string;
+  freshPort(): number;
+  /** Sends one kind of hand-made frame (see probes/frames.py) from the host to its gateway. */
+  send(kind: string, sport: number): Promise<unknown>;
+}
+
+/** Puts the frame probe on a client host and learns its gateway's MAC, as the host's own ARP did. */
+export async function framesProbe(lab: Lab, topology: Topology, host: string, dst: string): Promise<FramesProbe> {
+  const lan = interfaceOn(topology.boards.find((b) => b.name === host)!, 'lan')!;
+  await lab.upload(host, FRAMES_PROBE, PROBE_PATH);
+  const { stdout } = await lab.exec(host, `ping -c1 -W1 ${lan.gateway} >/dev/null; ip -j neigh show ${lan.gateway}`);
+  const mac = (JSON.parse(stdout) as { lladdr: string }[])[0].lladdr;
+  const hostAddress = addressOf(lan.address);
+  let next = 40000 + Math.floor(Math.random() * 20000);
+  return {
+    hostAddress,
+    freshPort: () => next++,
+    // The pause lets the gateway's agent take the frame before the counters are read.
+    async send(kind, sport) {
+      const result = await lab.exec(host, `/usr/bin/python3 ${PROBE_PATH} ${lan.name} ${mac} ${hostAddress} ${dst} ${sport} 80 ${kind} && sleep 0.2`);
+      if (result.code !== 0) throw new Error(`frame probe ${kind} failed on ${host}: ${result.stderr.trim()}`);
+      return result.stdout;
+    },
+  };
+}
