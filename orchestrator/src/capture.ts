@@ -13,7 +13,7 @@ export interface RunningCapture {
 }
 
 /**
- * A packet capture on a board's interface with the board's own tcpdump, written unbuffered (-U) so that
+ * A packet capture on a board's interface with the board's own tcpdump, in immediate mode and written unbuffered (-U) so that
  * stopping it loses nothing; the pcap is readable by tcpdump and Wireshark.
  */
 export async function startCapture(host: CaptureHost, board: string, ifname: string, localDir: string, filter = ''): Promise<RunningCapture> {
@@ -21,7 +21,7 @@ export async function startCapture(host: CaptureHost, board: string, ifname: str
   // tcpdump writes the pcap header only once its socket is attached: until then, packets would be missed.
   const { stdout, code, stderr } = await host.exec(
     board,
-    `setsid -f sh -c 'echo $$ > ${remote}.pid; exec tcpdump -i ${ifname} -U -s 256 -w ${remote} ${filter} 2>${remote}.err >/dev/null'; ` +
+    `setsid -f sh -c 'echo $$ > ${remote}.pid; exec tcpdump -i ${ifname} --immediate-mode -U -s 256 -w ${remote} ${filter} 2>${remote}.err >/dev/null'; ` +
       `for i in $(seq 100); do [ -s ${remote} ] && break; sleep 0.05; done; [ -s ${remote} ] || { cat ${remote}.err >&2; exit 1; }; cat ${remote}.pid`,
   );
   const pid = Number(stdout.trim());

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTopology } from '@synrace/netem-profiles';
 import { DEFAULT_TOPOLOGY, renderTable, resolveTopology, type LabUpOptions } from '@synrace/orchestrator';
-import { withLab } from './lab-session';
+import { LabNotDownError, withLab } from './lab-session';
 import type { BenchContext, BenchSection, SectionReport } from './section';
 import { writeSyntheticLab } from './synthetic-lab';
 
@@ -28,7 +28,7 @@ async function timeLab(context: BenchContext, lab: string, boards: number, sites
     context.progress.step(`scale: ${lab} up ${upSeconds.toFixed(1)} s, down ${downSeconds.toFixed(1)} s`);
     return { lab, boards, sites, upSeconds, downSeconds };
   } catch (err) {
-    if (context.signal.aborted) throw err;
+    if (context.signal.aborted || err instanceof LabNotDownError) throw err;
     context.progress.step(`scale: ${lab} failed: ${(err as Error).message}`);
     return { lab, boards, sites, error: (err as Error).message };
   }

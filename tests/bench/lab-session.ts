@@ -8,6 +8,14 @@ export function refuseIfLabUp(runDir = new RunDir()): void {
   }
 }
 
+/** A lab the bench brought up is still up: nothing more may run on this host until someone takes it down. */
+export class LabNotDownError extends Error {
+  constructor(cause: Error) {
+    super(`taking the lab down failed, it may still be up (try \`synrace down\`): ${cause.message}`);
+    this.name = 'LabNotDownError';
+  }
+}
+
 export interface LabRun<T> {
   value: T;
   upSeconds: number;
@@ -39,7 +47,9 @@ export async function withLab<T>(options: LabUpOptions, signal: AbortSignal, wor
     (error: unknown) => ({ ok: false as const, error }),
   );
   const downStarted = performance.now();
-  await lab.down();
+  await lab.down().catch((err: Error) => {
+    throw new LabNotDownError(err);
+  });
   const downSeconds = elapsedSeconds(downStarted);
   if (!outcome.ok) throw outcome.error;
   return { value: outcome.value, upSeconds, downSeconds };

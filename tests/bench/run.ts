@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { resolve } from 'node:path';
 import { Progress } from '@synrace/orchestrator';
-import { refuseIfLabUp, withLab } from './lab-session';
+import { LabNotDownError, refuseIfLabUp, withLab } from './lab-session';
 import type { BenchContext, BenchSection, HostSection, SectionReport, WorldLabSection } from './section';
 import { SECTIONS } from './sections';
 
@@ -34,30 +34,29 @@ function print(outcome: Outcome): Outcome {
   return outcome;
 }
 
-async function attempt(section: BenchSection, run: () => Promise<SectionReport>): Promise<Outcome> {
+async function attempt(context: BenchContext, section: BenchSection, run: () => Promise<SectionReport>): Promise<Outcome> {
   try {
     return print({ section, report: await run() });
   } catch (err) {
+    // An interruption, or a lab left up, ends the whole run rather than this section.
+    if (context.signal.aborted || err instanceof LabNotDownError) throw err;
     return print({ section, error: err as Error });
   }
 }
 
-async function runOnWorldLab(sections: WorldLabSection[], context: BenchContext): Promise<Outcome[]> {
+/** Outcomes go into `outcomes` as each section finishes, so an interruption keeps what was measured before it. */
+async function runOnWorldLab(sections: WorldLabSection[], context: BenchContext, outcomes: Outcome[]): Promise<void> {
   context.progress.step(`bringing up the world lab for ${sections.map((s) => s.name).join(' and ')}`);
-  const done: Outcome[] = [];
   try {
     await withLab({}, context.signal, async (lab) => {
-      for (const section of sections) done.push(await attempt(section, () => section.run(context, lab)));
+      for (const section of sections) outcomes.push(await attempt(context, section, () => section.run(context, lab)));
     });
     context.progress.step('world lab taken down');
   } catch (err) {
-    const unfinished = sections.filter((s) => !done.some((d) => d.section === s));
-    // Every section finished, so taking the lab down failed: that stops the bench, no lab may be left behind unnoticed.
-    if (unfinished.length === 0) throw new Error(`the world lab could not be taken down (try \`synrace down\`): ${(err as Error).message}`);
-    // It did not come up, or the run was interrupted: what did not finish failed with it.
-    done.push(...unfinished.map((section) => print({ section, error: err as Error })));
+    if (context.signal.aborted || err instanceof LabNotDownError) throw err;
+    // Sections catch their own failures, so the lab did not come up: every section that needed it fails with that.
+    outcomes.push(...sections.map((section) => print({ section, error: err as Error })));
   }
-  return done;
 }
 
 function writeResults(startedAt: string, outcomes: Outcome[], interrupted: boolean): string {
@@ -95,9 +94,12 @@ async function main(): Promise<number> {
     for (const batch of batches(selected)) {
       if (interrupt.signal.aborted) break;
       const context = { progress, signal: interrupt.signal };
-      if (Array.isArray(batch)) outcomes.push(...(await runOnWorldLab(batch, context)));
-      else outcomes.push(await attempt(batch, () => batch.run(context)));
+      if (Array.isArray(batch)) await runOnWorldLab(batch, context, outcomes);
+      else outcomes.push(await attempt(context, batch, () => batch.run(context)));
     }
+  } catch (err) {
+    // Interrupted: the lab is down and the partial results are written below; anything else is fatal.
+    if (!interrupt.signal.aborted || err instanceof LabNotDownError) throw err;
   } finally {
     progress.step(`results written to ${writeResults(startedAt, outcomes, interrupt.signal.aborted)}`);
   }
