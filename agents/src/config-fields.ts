@@ -14,6 +14,12 @@ export function objectAt(v: unknown, where: string): Json {
   return v;
 }
 
+export function arrayAt(obj: Json, key: string, where: string): unknown[] {
+  const v = obj[key];
+  if (!Array.isArray(v)) throw new ConfigError(`${where}.${key} must be an array`);
+  return v;
+}
+
 export function nonEmptyString(obj: Json, key: string, where: string): string {
   const v = obj[key];
   if (typeof v !== 'string' || v === '') throw new ConfigError(`${where}.${key} must be a non-empty string`);

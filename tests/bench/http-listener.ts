@@ -10,18 +10,20 @@ export const PLAIN_PORT = 8000;
 
 async function startHttpListener(lab: Lab, board: string, port: number): Promise<() => Promise<void>> {
   if (WEB_PORTS.includes(port)) throw new Error(`port ${port} is a web port: the agents would handle it`);
-  // Boards share the host's process table, so the listener is stopped by its own pid, never by name. The
-  // system python: a login shell's PATH may put a version manager's shim first.
-  const pidFile = `/tmp/synrace-bench-http-${board}-${port}.pid`;
-  await onBoard(
-    lab,
-    board,
-    `setsid -f sh -c 'echo $$ > ${pidFile}; exec /usr/bin/python3 -m http.server ${port} --directory ${webRootOf(lab, board)} </dev/null >/dev/null 2>&1'
-     for i in $(seq 50); do ss -Hltn 'sport = :${port}' | grep -q . && exit 0; sleep 0.1; done
-     echo 'http.server did not start listening on port ${port}' >&2; exit 1`,
-  );
+  // Its own session, so it outlives the SSH session that started it. The system python: a login shell's
+  // PATH may put a version manager's shim first, which starts too slowly.
+  const pid = (
+    await onBoard(
+      lab,
+      board,
+      `setsid /usr/bin/python3 -m http.server ${port} --directory ${webRootOf(lab, board)} </dev/null >/dev/null 2>&1 & echo $!
+       for i in $(seq 50); do ss -Hltn 'sport = :${port}' | grep -q . && exit 0; sleep 0.1; done
+       echo 'http.server did not start listening on port ${port}' >&2; exit 1`,
+    )
+  ).trim();
+  // Boards share the host's process table: the listener is stopped by its pid, never by name.
   return async () => {
-    await onBoard(lab, board, `kill $(cat ${pidFile}) && rm -f ${pidFile}`);
+    await onBoard(lab, board, `kill ${pid}`);
   };
 }
 

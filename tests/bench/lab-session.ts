@@ -42,7 +42,8 @@ export async function withLab<T>(options: LabUpOptions, signal: AbortSignal, wor
   // Lab.up itself removes what it created when it fails or sees the signal between its steps.
   const lab = await Lab.up({ ...options, signal }, new RunDir(), new Progress(true));
   const upSeconds = elapsedSeconds(upStarted);
-  const outcome = await Promise.race([work(lab), interruption(signal)]).then(
+  // The interruption first: a signal that came while the lab was coming up wins over work that finishes at once.
+  const outcome = await Promise.race([interruption(signal), work(lab)]).then(
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),
   );

@@ -2,7 +2,7 @@
 // finishes; every number also goes to ./bench-results.json. Needs root, and no lab up: the bench brings up
 // (and always takes down) labs of its own.
 import { writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { resolve } from 'node:path';
 import { Progress } from '@synrace/orchestrator';
 import { LabNotDownError, refuseIfLabUp, withLab } from './lab-session';
@@ -59,11 +59,12 @@ async function runOnWorldLab(sections: WorldLabSection[], context: BenchContext,
   }
 }
 
-function writeResults(startedAt: string, outcomes: Outcome[], interrupted: boolean): string {
+/** Other work on the host skews every number here; the load averages show whether there was some. */
+function writeResults(startedAt: string, loadAtStart: number[], outcomes: Outcome[], interrupted: boolean): string {
   const results = {
     startedAt,
     finishedAt: new Date().toISOString(),
-    host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version },
+    host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version, loadAverage: { atStart: loadAtStart, atEnd: loadavg() } },
     interrupted,
     sections: Object.fromEntries(outcomes.map((o) => [o.section.name, 'report' in o ? o.report.result : { error: o.error.message }])),
   };
@@ -89,6 +90,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const startedAt = new Date().toISOString();
+  const loadAtStart = loadavg();
   const outcomes: Outcome[] = [];
   try {
     for (const batch of batches(selected)) {
@@ -101,7 +103,7 @@ async function main(): Promise<number> {
     // Interrupted: the lab is down and the partial results are written below; anything else is fatal.
     if (!interrupt.signal.aborted || err instanceof LabNotDownError) throw err;
   } finally {
-    progress.step(`results written to ${writeResults(startedAt, outcomes, interrupt.signal.aborted)}`);
+    progress.step(`results written to ${writeResults(startedAt, loadAtStart, outcomes, interrupt.signal.aborted)}`);
   }
   if (interrupt.signal.aborted) return 130;
   return outcomes.some((o) => 'error' in o) ? 1 : 0;

@@ -3,13 +3,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressOf, boardsWithRole, interfaceOn, predict } from '@synrace/netem-profiles';
-import { candidateBoards, DOWNLOAD_PATH, originAddress, ProvisionError, provisionBoard } from '@synrace/orchestrator';
+import { candidateBoards, DOWNLOAD_PATH, originAddress, ProvisionError, provisionBoard, type Configuration } from '@synrace/orchestrator';
 import { useLab } from '../src';
 import { ARTIFACTS, counters, fetchFrom, framesProbe, growth, predictWithout, predictionFor, readPcap, siteWonByReplica } from '../src/protocol-helpers';
 
-describe('protocol, configuration A, on the world lab', function () {
+for (const configuration of ['A', 'B', 'C'] as Configuration[]) describe(`protocol, configuration ${configuration}, on the world lab`, function () {
   this.timeout(180_000);
-  const lab = useLab();
+  const lab = useLab({ configuration });
   const world = () => lab().inputs();
   const origin = () => originAddress(world().topology);
   const url = (path = '/index.html', port = 80) => `http://${origin()}${port === 80 ? '' : `:${port}`}${path}`;
@@ -156,19 +156,24 @@ describe('protocol, configuration A, on the world lab', function () {
     assert.equal((await fetchFrom(lab(), site.hostBoard, url())).code, 200, 'and still races');
   });
 
-  it('delivers a 10 MB download byte-identical through configuration A', async () => {
+  it(`delivers a 10 MB download byte-identical through configuration ${configuration}, with no fragment on the wire`, async () => {
     const { topology, profile } = world();
     const site = siteWonByReplica(topology, profile);
+    const gateway = topology.boards.find((b) => b.name === site.gatewayBoard)!;
+    // Any fragment, or any frame over the 1500-byte MTU (plus the 14-byte Ethernet header), on the WAN side.
+    const capture = await lab().capture(gateway.name, interfaceOn(gateway, 'wan')!.name, join(ARTIFACTS, `download-${configuration}`), '"(ip[6:2] & 0x3fff) != 0 or greater 1515"');
     const { stdout } = await lab().exec(site.hostBoard, `curl -s -m 60 -D /tmp/synrace-headers ${url(DOWNLOAD_PATH)} | sha256sum; grep -i x-served-by /tmp/synrace-headers`, 90_000);
+    const offending = readPcap(await capture.stop());
     const expected = createHash('sha256').update(readFileSync(lab().runDir.path('content', DOWNLOAD_PATH))).digest('hex');
     assert.equal(stdout.split(' ')[0], expected);
     assert.match(stdout, new RegExp(`X-Served-By: ${site.winner}`, 'i'));
+    assert.equal(offending.trim(), '', 'fragments or oversize frames on the WAN');
   });
 
   it('names the board and the step when provisioning fails', async () => {
     const { topology } = world();
     const replica = boardsWithRole(topology, 'replica')[0].name;
-    const fsRoot = `/tmp/synrace-provision-test-${process.pid}`;
+    const fsRoot = `/tmp/synrace-provision-test-${process.pid}-${configuration}`;
     try {
       await assert.rejects(
         () => lab().withShell(replica, (shell) => provisionBoard({ board: replica, shell, fsRoot, consoleTty: '/dev/null', node: '/nonexistent/node', agentConfig: {} })),

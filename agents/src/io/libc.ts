@@ -22,6 +22,10 @@ export const sendto = lib.func(
   (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
 export const recv = lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)') as
   (fd: number, buf: Buffer, len: number, flags: number) => number;
+export const ioctl = lib.func('int ioctl(int fd, unsigned long request, void *arg)') as
+  (fd: number, request: number, arg: Buffer) => number;
+export const write = lib.func('intptr_t write(int fd, const void *buf, size_t len)') as
+  (fd: number, buf: Buffer, len: number) => number;
 export const read = lib.func('intptr_t read(int fd, void *buf, size_t len)') as
   (fd: number, buf: Buffer, len: number) => number;
 export const close = lib.func('int close(int fd)') as (fd: number) => number;
@@ -83,6 +87,10 @@ export function sysError(call: string, detail = ''): NodeJS.ErrnoException {
 // Linux x86_64/aarch64 ABI values (<linux/if_ether.h>, <sys/socket.h>,
 // <linux/if_packet.h>, <sys/timerfd.h>, <sched.h>).
 export const AF_INET = 2;
+export const SO_MARK = 36;
+export const TUNSETIFF = 0x400454ca;
+export const IFF_TUN = 0x0001;
+export const IFF_NO_PI = 0x1000;
 export const AF_PACKET = 17;
 export const IPPROTO_IPIP = 4;
 export const IPPROTO_RAW = 255;

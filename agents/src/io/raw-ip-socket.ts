@@ -7,8 +7,11 @@ import * as libc from './libc';
 import { watchReadable } from './readiness';
 
 export interface RawIpSocket {
-  /** Routes `packet` (a complete IPv4 packet) towards `dst`; false when the kernel had no buffer room. */
-  sendTo(packet: Buffer, dst: number): boolean;
+  /**
+   * Routes `packet` (a complete IPv4 packet) towards `dst`. Returns true, or the errno name of why the
+   * kernel refused it (ENOBUFS, EMSGSIZE, ENETUNREACH...): on the per-packet path a refusal is counted, never thrown.
+   */
+  sendTo(packet: Buffer, dst: number): true | string;
   /** Delivers each received packet (IPv4 header included) as a private copy. */
   onPacket(cb: (packet: Buffer) => void): void;
   close(): void;
@@ -17,9 +20,18 @@ export interface RawIpSocket {
 const MAX_PACKET = 65535;
 const DRAIN_BUDGET = 512;
 
-export function openRawIpSocket(protocol: number): RawIpSocket {
+/** `mark` sets SO_MARK on what the socket sends, so policy routing can tell the agent's packets from the stack's. */
+export function openRawIpSocket(protocol: number, mark?: number): RawIpSocket {
   const fd = libc.socket(libc.AF_INET, libc.SOCK_RAW | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, protocol);
   if (fd < 0) throw libc.sysError('socket', `raw IPv4 protocol ${protocol}`);
+  if (mark !== undefined) {
+    const value = Buffer.alloc(4);
+    value.writeUInt32LE(mark);
+    if (libc.setsockopt(fd, libc.SOL_SOCKET, libc.SO_MARK, value, 4) < 0) {
+      libc.close(fd);
+      throw libc.sysError('setsockopt', 'SO_MARK');
+    }
+  }
   const addr = Buffer.alloc(16); // struct sockaddr_in
   addr.writeUInt16LE(libc.AF_INET, 0);
   const rx = Buffer.allocUnsafe(MAX_PACKET);
@@ -29,9 +41,7 @@ export function openRawIpSocket(protocol: number): RawIpSocket {
     sendTo(packet, dst) {
       addr.writeUInt32BE(dst >>> 0, 4);
       if (libc.sendto(fd, packet, packet.length, libc.MSG_DONTWAIT, addr, 16) >= 0) return true;
-      const code = libc.errno();
-      if (code === libc.EAGAIN || code === libc.ENOBUFS) return false;
-      throw libc.sysError('sendto', `raw IPv4 protocol ${protocol}`);
+      return String(libc.sysError('sendto').code);
     },
     onPacket(cb) {
       unwatch?.();

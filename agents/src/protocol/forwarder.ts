@@ -6,9 +6,12 @@ import { updateChecksum16, type Ipv4View } from '../packet';
 import type { Counters } from './counters';
 
 export class Forwarder {
-  private readonly socket: RawIpSocket = openRawIpSocket(IPPROTO_RAW);
+  private readonly socket: RawIpSocket;
 
-  constructor(private readonly counters: Counters) {}
+  /** `mark`: SO_MARK for policy routing to recognise the agent's own packets. */
+  constructor(private readonly counters: Counters, mark?: number) {
+    this.socket = openRawIpSocket(IPPROTO_RAW, mark);
+  }
 
   /** Forwards as a router would: TTL down by one (incremental checksum), expired packets dropped. */
   forward(buf: Buffer, ip: Ipv4View): void {
@@ -27,7 +30,8 @@ export class Forwarder {
 
   /** Sends a packet this agent originated (a RST, an encapsulated copy) as is. */
   send(packet: Buffer, dst: number): void {
-    if (!this.socket.sendTo(packet, dst)) this.counters.add('dropped-send-buffer-full');
+    const sent = this.socket.sendTo(packet, dst);
+    if (sent !== true) this.counters.add(`dropped-send-${sent}`);
   }
 
   close(): void {

@@ -1,4 +1,4 @@
-import { addressList, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
+import { address, addressList, arrayAt, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
 import type { TableOptions } from '../table';
 
 export const CONFIGURATIONS = ['A', 'B', 'C'] as const;
@@ -16,6 +16,8 @@ export interface ClientGatewayConfig {
   /** The gateway's own addresses: traffic to the gateway itself is not the race's. */
   localAddresses: number[];
   table: Partial<TableOptions>;
+  /** Per origin server, the replicas the switch fans out to: the only addresses whose answers are believed. */
+  candidates: { server: number; replicas: number[] }[];
 }
 
 export function parseClientGatewayConfig(raw: unknown, where = 'client-gateway'): ClientGatewayConfig {
@@ -28,6 +30,11 @@ export function parseClientGatewayConfig(raw: unknown, where = 'client-gateway')
     configuration: oneOf(obj, 'configuration', where, CONFIGURATIONS),
     maxMss: numberIn(obj, 'maxMss', where, 536, 65495),
     localAddresses: addressList(obj, 'localAddresses', where),
+    candidates: arrayAt(obj, 'candidates', where).map((c: unknown, i) => {
+      const at = `${where}.candidates[${i}]`;
+      const entry = objectAt(c, at);
+      return { server: address(entry, 'server', at), replicas: addressList(entry, 'replicas', at) };
+    }),
     table: Object.fromEntries(Object.keys(table).map((k) => [k, numberIn(table, k, `${where}.table`, 1, Infinity)])),
   };
 }

@@ -2,7 +2,7 @@
 // first acknowledgement and resets the rest (P500), and translates the bound
 // connection (P600). Configuration A: NAT both ways.
 import { openPacketSocket, type PacketSocket } from '../io/packet-socket';
-import { addTag, buildRst, clampMss, parseIpv4, setDst, setSrc, TcpFlag } from '../packet';
+import { addTag, buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, setDst, setSrc, TcpFlag, type Ipv4View, type TcpView } from '../packet';
 import { TranslationTable, type AnswerKey, type ConnectionKey } from '../table';
 import { Counters } from '../protocol/counters';
 import { ETH_HEADER_BYTES, FrameParser } from '../protocol/frame-parser';
@@ -33,7 +33,16 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
   const removeSteering = installSteering([
     ['-i', config.lanInterface, '-p', 'tcp', ...webPortsMatch(config.webPorts, 'dport')],
     ['-i', config.wanInterface, '-p', 'tcp', ...webPortsMatch(config.webPorts, 'sport')],
+    // B and C answer (and C carries whole connections) inside IPv4-in-IPv4 towards the client.
+    ...(config.configuration === 'A' ? [] : [['-i', config.wanInterface, '-p', '4']]),
   ]);
+  const innerIp = createIpv4View();
+  const innerTcp = createTcpView();
+  const scratchIp = createIpv4View();
+  const candidateSets = new Map(config.candidates.map((c) => [c.server, new Set(c.replicas)]));
+  const noCandidates = new Set<number>();
+  /** The replicas that may answer for a server: the switch fans out to exactly these. */
+  const candidatesOf = (server: number) => candidateSets.get(server) ?? noCandidates;
 
   /** P200: tag the start packet, clamp its MSS, open (or reuse) its table entry. */
   function startPacket(frame: Buffer): void {
@@ -62,8 +71,13 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     const entry = table.get(key);
     if (entry) table.recordSegment(entry, 'client', tcp.flags, Date.now());
     if (entry?.state === 'replica' && entry.winner !== null) {
-      setDst(frame, ip, entry.winner);
       counters.add('to-replica');
+      if (config.configuration === 'C') {
+        const wrapped = encapsulate(frame, ip, ip.src, entry.winner);
+        if (!wrapped.ok) return counters.add(`to-replica-dropped-${wrapped.reason}`);
+        return forwarder.send(wrapped.packet.subarray(ip.offset), entry.winner);
+      }
+      setDst(frame, ip, entry.winner);
     } else {
       counters.add(entry ? 'to-origin' : 'unmatched-forwarded');
     }
@@ -101,32 +115,53 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     else clientSegment(frame);
   }
 
-  /** P500: the first acknowledgement wins; a later one gets a RST that really ends its half-open connection. */
-  function acknowledgement(frame: Buffer): void {
-    const { ip, tcp } = towardsClients;
+  /**
+   * P500: the first acknowledgement wins; a later one gets a RST that really ends its half-open
+   * connection. `ip`/`tcp` view the answer as the client will get it (the inner packet when tunnelled).
+   */
+  function acknowledgement(frame: Buffer, ip: Ipv4View, tcp: TcpView): void {
     const entry = table.findForAnswer(answer);
     if (!entry) {
+      if (ip !== towardsClients.ip) return counters.add('tunnel-unmatched-dropped');
       counters.add('answer-unmatched-forwarded');
       return forwarder.forward(frame, ip);
     }
-    const verdict = table.recordAnswer(entry, ip.src, tcp.ack, Date.now());
+    if (answer.answerer !== entry.serverIp && !candidatesOf(entry.serverIp).has(answer.answerer)) {
+      // Never a RST to a bystander: only addresses that can have received the SYN are answered at all.
+      return counters.add('answer-from-stranger-dropped');
+    }
+    const verdict = table.recordAnswer(entry, answer.answerer, tcp.ack, Date.now());
     if (verdict === 'late') {
       counters.add('late-answer-reset');
-      forwarder.send(buildRst({ src: ip.dst, dst: ip.src, srcPort: tcp.dstPort, dstPort: tcp.srcPort, seq: tcp.ack }), ip.src);
-      return;
+      return resetLateAnswerer(answer.answerer, entry.serverIp, tcp);
     }
     if (verdict === 'unrelated') return counters.add('answer-unrelated-dropped');
     if (verdict === 'won') counters.add(entry.state === 'origin' ? 'won-by-origin' : 'won-by-replica');
-    deliver(frame, entry.serverIp);
+    // Configuration C: the client's segments will be tunnelled, 20 bytes longer; its MSS comes from here.
+    if (config.configuration === 'C') clampMss(frame, tcp, config.maxMss);
+    deliver(frame, ip, entry.serverIp);
+  }
+
+  /** The RST reaches the answerer's stack under the connection it holds: tunnelled to the server address in C. */
+  function resetLateAnswerer(answerer: number, serverIp: number, tcp: TcpView): void {
+    const client = answer.clientIp;
+    if (config.configuration === 'C' && answerer !== serverIp) {
+      const rst = buildRst({ src: client, dst: serverIp, srcPort: tcp.dstPort, dstPort: tcp.srcPort, seq: tcp.ack });
+      parseIpv4(rst, 0, scratchIp);
+      const wrapped = encapsulate(rst, scratchIp, client, answerer);
+      if (wrapped.ok) forwarder.send(wrapped.packet, answerer);
+      return;
+    }
+    forwarder.send(buildRst({ src: client, dst: answerer, srcPort: tcp.dstPort, dstPort: tcp.srcPort, seq: tcp.ack }), answerer);
   }
 
   /** Hands a packet of the winner to the client, appearing to come from the server. */
-  function deliver(frame: Buffer, serverIp: number): void {
-    const { ip } = towardsClients;
+  function deliver(frame: Buffer, ip: Ipv4View, serverIp: number): void {
     if (ip.src !== serverIp) setSrc(frame, ip, serverIp);
     forwarder.forward(frame, ip);
   }
 
+  /** A plain (not tunnelled) segment from the server side. */
   function serverSegment(frame: Buffer): void {
     const { ip, tcp } = towardsClients;
     const entry = table.findForAnswer(answer);
@@ -134,19 +169,43 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
       counters.add('unmatched-forwarded');
       return forwarder.forward(frame, ip);
     }
-    if (entry.winner !== ip.src) return counters.add('from-loser-dropped');
+    // B's saving: the bound replica sends with the server's address, and those cross untranslated.
+    const spoofedByWinner = config.configuration === 'B' && entry.state === 'replica' && ip.src === entry.serverIp;
+    if (entry.winner !== ip.src && !spoofedByWinner) return counters.add('from-loser-dropped');
     table.recordSegment(entry, 'server', tcp.flags, Date.now());
-    deliver(frame, entry.serverIp);
+    deliver(frame, ip, entry.serverIp);
+  }
+
+  /** Configurations B and C: an IPIP packet towards a client, cracked and checked before anything of it is used. */
+  function onTunnelFrame(frame: Buffer): void {
+    const outer = towardsClients.ip;
+    if (local.has(outer.dst)) return;
+    const status = crack(frame, outer, innerIp);
+    if (status !== 'ok') return counters.add(`tunnel-dropped-inner-${status}`);
+    if (parseTcp(frame, innerIp, innerTcp) !== 'ok' || !webPorts.has(innerTcp.srcPort) || innerIp.dst !== outer.dst) return counters.add('tunnel-dropped-not-web-to-client');
+    answer.clientIp = innerIp.dst;
+    answer.clientPort = innerTcp.dstPort;
+    answer.serverPort = innerTcp.srcPort;
+    // B names the replica in the inner source (the outer one is the server); C in the outer source.
+    answer.answerer = config.configuration === 'B' ? innerIp.src : outer.src;
+    if ((innerTcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) return acknowledgement(frame, innerIp, innerTcp);
+    const entry = table.findForAnswer(answer);
+    if (config.configuration !== 'C' || !entry || entry.state !== 'replica' || entry.winner !== outer.src) {
+      return counters.add('tunnel-dropped-not-from-bound-replica');
+    }
+    table.recordSegment(entry, 'server', innerTcp.flags, Date.now());
+    deliver(frame, innerIp, entry.serverIp);
   }
 
   function onServerFrame(frame: Buffer): void {
+    if (config.configuration !== 'A' && towardsClients.parse(frame) === 'ipip') return onTunnelFrame(frame);
     if (!isSteeredSegment(towardsClients, frame, 'srcPort')) return;
     const { ip, tcp } = towardsClients;
     answer.clientIp = ip.dst;
     answer.clientPort = tcp.dstPort;
     answer.serverPort = tcp.srcPort;
     answer.answerer = ip.src;
-    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) acknowledgement(frame);
+    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) acknowledgement(frame, ip, tcp);
     else serverSegment(frame);
   }
 

@@ -61,7 +61,9 @@ export class SshShell {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         const left = deadline - Date.now();
-        if (code === undefined || !NOT_LISTENING_YET.has(code) || left <= 0) {
+        // A booting board's sshd may accept and drop a connection before it can speak SSH.
+        const notReady = code === undefined ? /Connection lost before handshake/.test((err as Error).message) : NOT_LISTENING_YET.has(code);
+        if (!notReady || left <= 0) {
           const tries = attempt > 1 ? ` (gave up after ${attempt} attempts over ${Date.now() - started} ms)` : '';
           throw new Error(`${(err as Error).message}${tries}`, { cause: err });
         }

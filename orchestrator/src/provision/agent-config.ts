@@ -55,6 +55,7 @@ export function agentConfigFor(topology: Topology, profile: DelayProfile, board:
       configuration: options.configuration,
       maxMss: MAX_MSS,
       localAddresses: [...board.interfaces.map((i) => addressOf(i.address)), mgmtAddress],
+      candidates: [{ server: originAddress(topology), replicas: boardsWithRole(topology, 'replica').map(wanAddress) }],
     };
   }
   if (board.roles.includes('server-switch')) {
