@@ -38,7 +38,7 @@ function main(): void {
   for (let i = 0; i < ENTRIES; i += 2) {
     key.clientIp = clientIps[i];
     key.clientPort = clientPorts[i];
-    table.recordAnswer(table.get(key)!, REPLICA, i + 1, 0);
+    table.recordAnswer(table.get(key)!, REPLICA, i + 1, 0, i);
   }
 
   let found = 0;

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { TcpFlag } from '../src/packet/tcp';
 import { TranslationTable } from '../src/table/translation-table';
-import { keyOf, REPLICA_A, SERVER, start, won } from './fixtures/table-helpers';
+import { keyOf, REPLICA_A, SERVER, start, won, SERVER_ISN } from './fixtures/table-helpers';
 
 const TIMEOUTS = { pendingIdleMs: 10_000, establishedIdleMs: 100_000, closingIdleMs: 5_000 };
 
@@ -38,7 +38,7 @@ describe('TranslationTable: ends of connections', () => {
     table.recordSegment(ended, 'client', TcpFlag.RST, 1);
     assert.equal(table.recordSegment(ended, 'client', TcpFlag.RST, 2), 'ended');
     assert.equal(table.recordSegment(ended, 'server', TcpFlag.ACK, 2), 'ended');
-    assert.equal(table.recordAnswer(ended, REPLICA_A, ended.isn + 1, 3), 'unrelated');
+    assert.equal(table.recordAnswer(ended, REPLICA_A, ended.isn + 1, 3, SERVER_ISN), 'unrelated');
     assert.deepEqual([table.size, table.counters.reset, table.counters.wonByReplica], [1, 1, 0]);
     assert.equal(table.get(keyOf(40001)), other);
     assert.equal(table.sweep(1_000_000), 1);

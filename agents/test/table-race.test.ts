@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { TranslationTable } from '../src/table/translation-table';
-import { CLIENT, ISN, keyOf, REPLICA_A, REPLICA_B, SERVER, start, won } from './fixtures/table-helpers';
+import { TcpFlag } from '../src/packet';
+import { CLIENT, ISN, keyOf, REPLICA_A, REPLICA_B, SERVER, start, won, SERVER_ISN } from './fixtures/table-helpers';
 
 describe('TranslationTable: start packets', () => {
   it('creates a pending entry for a new key, found by that key only', () => {
@@ -47,11 +48,11 @@ describe('TranslationTable: the race', () => {
   it('binds to the replica whose acknowledgement comes first; the server later is late, the replica again a duplicate', () => {
     const table = new TranslationTable();
     const entry = start(table, keyOf(40000), 0);
-    assert.equal(table.recordAnswer(entry, REPLICA_A, ISN + 1, 3), 'won');
+    assert.equal(table.recordAnswer(entry, REPLICA_A, ISN + 1, 3, SERVER_ISN), 'won');
     assert.deepEqual([entry.state, entry.winner], ['replica', REPLICA_A]);
-    assert.equal(table.recordAnswer(entry, SERVER, ISN + 1, 4), 'late');
-    assert.equal(table.recordAnswer(entry, REPLICA_B, ISN + 1, 5), 'late');
-    assert.equal(table.recordAnswer(entry, REPLICA_A, ISN + 1, 6), 'duplicate');
+    assert.equal(table.recordAnswer(entry, SERVER, ISN + 1, 4, SERVER_ISN), 'late');
+    assert.equal(table.recordAnswer(entry, REPLICA_B, ISN + 1, 5, SERVER_ISN), 'late');
+    assert.equal(table.recordAnswer(entry, REPLICA_A, ISN + 1, 6, SERVER_ISN), 'duplicate');
     assert.deepEqual([entry.state, entry.winner], ['replica', REPLICA_A]);
     assert.deepEqual([table.counters.wonByReplica, table.counters.wonByOrigin, table.counters.lateAnswers], [1, 0, 2]);
   });
@@ -60,24 +61,24 @@ describe('TranslationTable: the race', () => {
     const table = new TranslationTable();
     const entry = won(table, keyOf(40000), SERVER, 0);
     assert.deepEqual([entry.state, entry.winner], ['origin', SERVER]);
-    assert.equal(table.recordAnswer(entry, REPLICA_A, ISN + 1, 1), 'late');
+    assert.equal(table.recordAnswer(entry, REPLICA_A, ISN + 1, 1, SERVER_ISN), 'late');
     assert.deepEqual([table.counters.wonByOrigin, table.counters.lateAnswers, table.size], [1, 1, 1]);
   });
 
   it("does not let an acknowledgement of another sequence number win or count as late", () => {
     const table = new TranslationTable();
     const entry = start(table, keyOf(40000), 0);
-    assert.equal(table.recordAnswer(entry, REPLICA_A, ISN + 2, 1), 'unrelated');
+    assert.equal(table.recordAnswer(entry, REPLICA_A, ISN + 2, 1, SERVER_ISN), 'unrelated');
     assert.equal(entry.state, 'pending');
-    assert.equal(table.recordAnswer(entry, REPLICA_B, ISN + 1, 2), 'won');
-    assert.equal(table.recordAnswer(entry, REPLICA_A, ISN, 3), 'unrelated');
+    assert.equal(table.recordAnswer(entry, REPLICA_B, ISN + 1, 2, SERVER_ISN), 'won');
+    assert.equal(table.recordAnswer(entry, REPLICA_A, ISN, 3, SERVER_ISN), 'unrelated');
     assert.deepEqual([table.counters.unrelatedAnswers, table.counters.lateAnswers], [2, 0]);
   });
 
   it('expects ack = ISN + 1 modulo 2^32', () => {
     const table = new TranslationTable();
     const entry = start(table, keyOf(40000), 0, 0xffffffff);
-    assert.equal(table.recordAnswer(entry, REPLICA_A, 0, 1), 'won');
+    assert.equal(table.recordAnswer(entry, REPLICA_A, 0, 1, SERVER_ISN), 'won');
   });
 });
 
@@ -110,5 +111,20 @@ describe('TranslationTable: finding the entry of an answer', () => {
     assert.equal(table.findForAnswer(answer(REPLICA_A)), toServer, 'the bound replica');
     assert.equal(table.findForAnswer(answer(otherServer)), toOther);
     assert.equal(table.findForAnswer(answer(REPLICA_B)), undefined, 'could answer for either');
+  });
+});
+
+describe('translation table: resets from the server side', () => {
+  it('believes a RST only at the sequence number the client expects next', () => {
+    const table = new TranslationTable();
+    const entry = table.getOrCreatePending(keyOf(40100), ISN, 0).entry!;
+    assert.equal(table.recordAnswer(entry, REPLICA_A, ISN + 1, 1, SERVER_ISN), 'won');
+    assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 1), true, 'right after the SYN+ACK');
+    table.recordSegment(entry, 'server', TcpFlag.ACK, 2, SERVER_ISN + 1, 1448);
+    assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 1), false, 'an old sequence number is a forgery');
+    assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 1 + 1448 + 7), false, 'so is a guess ahead');
+    assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 1 + 1448), true);
+    table.recordSegment(entry, 'server', TcpFlag.ACK, 3, SERVER_ISN + 1, 1448);
+    assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 1 + 1448), true, 'a retransmission does not move it back');
   });
 });

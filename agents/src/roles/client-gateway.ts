@@ -3,7 +3,7 @@
 // connection (P600). Configuration A: NAT both ways.
 import { openPacketSocket, type PacketSocket } from '../io/packet-socket';
 import { addTag, buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, setDst, setSrc, TcpFlag, type Ipv4View, type TcpView } from '../packet';
-import { TranslationTable, type AnswerKey, type ConnectionKey } from '../table';
+import { TranslationTable, type AnswerKey, type ConnectionKey, type TableEntry } from '../table';
 import { Counters } from '../protocol/counters';
 import { ETH_HEADER_BYTES, FrameParser } from '../protocol/frame-parser';
 import { Forwarder } from '../protocol/forwarder';
@@ -130,7 +130,7 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
       // Never a RST to a bystander: only addresses that can have received the SYN are answered at all.
       return counters.add('answer-from-stranger-dropped');
     }
-    const verdict = table.recordAnswer(entry, answer.answerer, tcp.ack, Date.now());
+    const verdict = table.recordAnswer(entry, answer.answerer, tcp.ack, Date.now(), tcp.seq);
     if (verdict === 'late') {
       counters.add('late-answer-reset');
       return resetLateAnswerer(answer.answerer, entry.serverIp, tcp);
@@ -172,7 +172,13 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     // B's saving: the bound replica sends with the server's address, and those cross untranslated.
     const spoofedByWinner = config.configuration === 'B' && entry.state === 'replica' && ip.src === entry.serverIp;
     if (entry.winner !== ip.src && !spoofedByWinner) return counters.add('from-loser-dropped');
-    table.recordSegment(entry, 'server', tcp.flags, Date.now());
+    fromWinner(frame, ip, tcp, entry);
+  }
+
+  /** A segment of the bound connection towards the client; a RST must carry the expected sequence number. */
+  function fromWinner(frame: Buffer, ip: Ipv4View, tcp: TcpView, entry: TableEntry): void {
+    if (tcp.flags & TcpFlag.RST && !table.acceptsServerReset(entry, tcp.seq)) return counters.add('forged-reset-dropped');
+    table.recordSegment(entry, 'server', tcp.flags, Date.now(), tcp.seq, tcp.payloadLength);
     deliver(frame, ip, entry.serverIp);
   }
 
@@ -193,8 +199,7 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     if (config.configuration !== 'C' || !entry || entry.state !== 'replica' || entry.winner !== outer.src) {
       return counters.add('tunnel-dropped-not-from-bound-replica');
     }
-    table.recordSegment(entry, 'server', innerTcp.flags, Date.now());
-    deliver(frame, innerIp, entry.serverIp);
+    fromWinner(frame, innerIp, innerTcp, entry);
   }
 
   function onServerFrame(frame: Buffer): void {

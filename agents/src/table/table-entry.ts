@@ -16,6 +16,12 @@ export class TableEntry {
   /** The address whose acknowledgement won; null while pending. */
   winner: number | null = null;
   synRetransmits = 0;
+  /**
+   * The sequence number the client expects next from the winner (its RCV.NXT as far as the gateway saw),
+   * null until an acknowledgement won: a RST from the server side is believed only at exactly this number
+   * (RFC 5961), so an off-path forger cannot end the client's connection.
+   */
+  serverNextSeq: number | null = null;
   finFromClient = false;
   finFromServer = false;
   lastSeen: number;

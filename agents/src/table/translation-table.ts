@@ -135,7 +135,7 @@ export class TranslationTable {
    * Classifies a SYN+ACK from `answerer` acknowledging `ack`; the first real
    * one binds the entry. Entries that ended meanwhile get 'unrelated'.
    */
-  recordAnswer(entry: TableEntry, answerer: number, ack: number, now: number): AnswerVerdict {
+  recordAnswer(entry: TableEntry, answerer: number, ack: number, now: number, seq: number): AnswerVerdict {
     // An ended entry answers nothing: binding it would put it back in a list.
     if (!entry.inTable || ack !== ((entry.isn + 1) >>> 0)) {
       this.counters.unrelatedAnswers++;
@@ -143,6 +143,7 @@ export class TranslationTable {
     }
     if (entry.state === 'pending') {
       entry.winner = answerer;
+      entry.serverNextSeq = (seq + 1) >>> 0;
       if (answerer === entry.serverIp) {
         entry.state = 'origin';
         this.counters.wonByOrigin++;
@@ -167,8 +168,18 @@ export class TranslationTable {
    * refreshes its idle time, ends it on RST, and after FINs from both sides
    * lets it linger for closingIdleMs. An entry that ended already stays ended.
    */
-  recordSegment(entry: TableEntry, from: Side, flags: number, now: number): SegmentOutcome {
+  /** Whether a RST from the server side carries the one sequence number that may end the connection. */
+  acceptsServerReset(entry: TableEntry, seq: number): boolean {
+    return entry.serverNextSeq === null || seq === entry.serverNextSeq;
+  }
+
+  recordSegment(entry: TableEntry, from: Side, flags: number, now: number, seq = 0, payloadLength = 0): SegmentOutcome {
     if (!entry.inTable) return 'ended';
+    if (from === 'server' && entry.serverNextSeq !== null) {
+      const end = (seq + payloadLength + (flags & TcpFlag.FIN ? 1 : 0)) >>> 0;
+      // Serial-number arithmetic: `end` is ahead when the signed 32-bit difference is positive.
+      if (((end - entry.serverNextSeq) | 0) > 0) entry.serverNextSeq = end;
+    }
     if (flags & TcpFlag.RST) {
       this.remove(entry);
       this.counters.reset++;
