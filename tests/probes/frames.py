@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Hand-made frames, sent from a client host to its gateway over AF_PACKET, for the agents' bad-input tests.
+"""Hand-made packets for the agents' bad-input and attack tests.
 
-usage: frames.py IFACE GATEWAY_MAC SRC_IP DST_IP SRC_PORT DST_PORT KIND
+usage: frames.py frame IFACE GATEWAY_MAC SRC_IP DST_IP SRC_PORT DST_PORT KIND
+         a malformed or odd frame from a client host to its gateway, over AF_PACKET
+       frames.py inject SRC_IP DST_IP SRC_PORT DST_PORT KIND SEQ ACK [OUTER_SRC_IP]
+         a forged packet from a rogue board, routed by its kernel (raw socket, any source)
 Prints one JSON line describing what was sent. Python because it ships on every Pi image and on
 Debian, and AF_PACKET lets a test send what no socket API would (bad checksums, lying lengths).
 """
@@ -27,14 +30,17 @@ def ipv4(src, dst, payload, proto=6, flags_frag=0x4000, total_length=None, bad_c
     return header[:10] + struct.pack('!H', value) + header[12:] + payload
 
 
-def tcp(src, dst, sport, dport, seq, flags, options=b'', data_offset_words=None):
+def tcp(src, dst, sport, dport, seq, flags, options=b'', data_offset_words=None, ack=0, payload=b''):
     words = data_offset_words if data_offset_words is not None else 5 + len(options) // 4
-    header = struct.pack('!HHIIBBHHH', sport, dport, seq, 0, words << 4, flags, 64240, 0, 0) + options
-    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, len(header))
-    return header[:16] + struct.pack('!H', checksum(pseudo + header)) + header[18:]
+    header = struct.pack('!HHIIBBHHH', sport, dport, seq, ack, words << 4, flags, 64240, 0, 0) + options
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, len(header) + len(payload))
+    return header[:16] + struct.pack('!H', checksum(pseudo + header + payload)) + header[18:] + payload
 
 
 SYN = 0x02
+RST = 0x04
+PSH_ACK = 0x18
+SYN_ACK = 0x12
 MSS_1460 = struct.pack('!BBH', 2, 4, 1460)
 
 
@@ -63,16 +69,38 @@ def frames(kind, src, dst, sport, dport):
     raise SystemExit('unknown kind ' + kind)
 
 
-def main():
-    iface, gateway_mac, src, dst, sport, dport, kind = sys.argv[1:8]
+def forged(kind, src, dst, sport, dport, seq, ack, outer_src):
+    if kind == 'synack':
+        return ipv4(src, dst, tcp(src, dst, sport, dport, seq, SYN_ACK, MSS_1460, ack=ack))
+    if kind == 'rst':
+        return ipv4(src, dst, tcp(src, dst, sport, dport, seq, RST))
+    if kind == 'tunnel-data':
+        inner = ipv4(src, dst, tcp(src, dst, sport, dport, seq, PSH_ACK, ack=ack, payload=b'forged by a rogue board\n'))
+        return ipv4(outer_src, dst, inner, proto=4)
+    raise SystemExit('unknown kind ' + kind)
+
+
+def send_frame(iface, gateway_mac, src, dst, sport, dport, kind):
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     sock.bind((iface, 0))
-    own_mac = sock.getsockname()[4]
-    ethernet = bytes.fromhex(gateway_mac.replace(':', '')) + own_mac + b'\x08\x00'
+    ethernet = bytes.fromhex(gateway_mac.replace(':', '')) + sock.getsockname()[4] + b'\x08\x00'
     sent = frames(kind, src, dst, int(sport), int(dport))
     for frame in sent:
         sock.send(ethernet + frame)
-    print(json.dumps({'kind': kind, 'frames': len(sent), 'bytes': [len(f) for f in sent]}))
+    return sent
+
+
+def inject(src, dst, sport, dport, kind, seq, ack, outer_src=None):
+    packet = forged(kind, src, dst, int(sport), int(dport), int(seq), int(ack), outer_src)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    sock.sendto(packet, (dst, 0))
+    return [packet]
+
+
+def main():
+    mode, args = sys.argv[1], sys.argv[2:]
+    sent = send_frame(*args) if mode == 'frame' else inject(*args)
+    print(json.dumps({'mode': mode, 'frames': len(sent), 'bytes': [len(f) for f in sent]}))
 
 
 main()

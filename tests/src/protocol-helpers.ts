@@ -59,6 +59,37 @@ export function readPcap(path: string): string {
 const FRAMES_PROBE = readFileSync(join(__dirname, '..', '..', 'probes', 'frames.py'));
 const PROBE_PATH = '/tmp/synrace-frames.py';
 
+/** A download kept alive for a few seconds (rate-limited), for attacks on a live connection. */
+export interface LiveDownload { clientPort: number; finished(): Promise<string> }
+
+export async function startSlowDownload(lab: Lab, host: string, url: string, origin: string): Promise<LiveDownload> {
+  const sum = `/tmp/synrace-live-${Date.now()}.sum`;
+  await lab.exec(host, `setsid -f sh -c 'curl -s -m 60 --limit-rate 3M ${url} | sha256sum > ${sum}.part && mv ${sum}.part ${sum}'`);
+  let clientPort = 0;
+  for (let i = 0; i < 50 && !clientPort; i++) {
+    const { stdout } = await lab.exec(host, `ss -Htn state established dst ${origin}:80`);
+    clientPort = Number(/:(\d+)\s+\S+:80\s*$/m.exec(stdout)?.[1] ?? 0);
+    if (!clientPort) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!clientPort) throw new Error(`the slow download on ${host} never showed up in its socket table`);
+  return {
+    clientPort,
+    async finished() {
+      const { stdout } = await lab.exec(host, `for i in $(seq 300); do [ -f ${sum} ] && break; sleep 0.1; done; cat ${sum}; rm -f ${sum}`, 60_000);
+      return stdout.split(' ')[0];
+    },
+  };
+}
+
+/** Forges packets from a rogue board: any source address, routed by that board's kernel. */
+export async function rogueInjector(lab: Lab, rogue: string): Promise<(args: string) => Promise<void>> {
+  await lab.upload(rogue, FRAMES_PROBE, PROBE_PATH);
+  return async (args) => {
+    const result = await lab.exec(rogue, `/usr/bin/python3 ${PROBE_PATH} inject ${args} && sleep 0.3`);
+    if (result.code !== 0) throw new Error(`rogue ${rogue} could not inject ${args}: ${result.stderr.trim()}`);
+  };
+}
+
 export interface FramesProbe {
   hostAddress: string;
   freshPort(): number;
@@ -79,7 +110,7 @@ export async function framesProbe(lab: Lab, topology: Topology, host: string, ds
     freshPort: () => next++,
     // The pause lets the gateway's agent take the frame before the counters are read.
     async send(kind, sport) {
-      const result = await lab.exec(host, `/usr/bin/python3 ${PROBE_PATH} ${lan.name} ${mac} ${hostAddress} ${dst} ${sport} 80 ${kind} && sleep 0.2`);
+      const result = await lab.exec(host, `/usr/bin/python3 ${PROBE_PATH} frame ${lan.name} ${mac} ${hostAddress} ${dst} ${sport} 80 ${kind} && sleep 0.2`);
       if (result.code !== 0) throw new Error(`frame probe ${kind} failed on ${host}: ${result.stderr.trim()}`);
       return result.stdout;
     },

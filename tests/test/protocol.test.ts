@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { addressOf, boardsWithRole, interfaceOn, predict } from '@synrace/netem-profiles';
 import { candidateBoards, DOWNLOAD_PATH, originAddress, ProvisionError, provisionBoard, type Configuration } from '@synrace/orchestrator';
 import { useLab } from '../src';
-import { ARTIFACTS, counters, fetchFrom, framesProbe, growth, predictWithout, predictionFor, readPcap, siteWonByReplica } from '../src/protocol-helpers';
+import { ARTIFACTS, counters, fetchFrom, framesProbe, growth, rogueInjector, startSlowDownload, predictWithout, predictionFor, readPcap, siteWonByReplica } from '../src/protocol-helpers';
 
 for (const configuration of ['A', 'B', 'C'] as Configuration[]) describe(`protocol, configuration ${configuration}, on the world lab`, function () {
   this.timeout(180_000);
@@ -181,6 +181,56 @@ for (const configuration of ['A', 'B', 'C'] as Configuration[]) describe(`protoc
       );
     } finally {
       await lab().exec(replica, `rm -rf ${fsRoot}`);
+    }
+  });
+
+  describe('attacks from a rogue board', () => {
+    // The rogue is another site's gateway: a board on the WAN that never receives this site's SYNs.
+    const scene = async () => {
+      const { topology, profile } = world();
+      const site = siteWonByReplica(topology, profile);
+      const rogue = predict(topology, profile).find((p) => p.clientSite !== site.clientSite)!.gatewayBoard;
+      const rogueAddress = addressOf(interfaceOn(topology.boards.find((b) => b.name === rogue)!, 'wan')!.address);
+      const hostAddress = addressOf(interfaceOn(topology.boards.find((b) => b.name === site.hostBoard)!, 'lan')!.address);
+      const winnerAddress = [...candidateBoards(topology).entries()].find(([, b]) => b === site.winner)![0];
+      const expected = createHash('sha256').update(readFileSync(lab().runDir.path('content', DOWNLOAD_PATH))).digest('hex');
+      return { topology, site, rogue, rogueAddress, hostAddress, winnerAddress, expected, inject: await rogueInjector(lab(), rogue) };
+    };
+
+    it('drops a SYN+ACK from an address that never got the SYN, resets nobody, and the connection survives', async () => {
+      const s = await scene();
+      const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH), origin());
+      const rogueCapture = await lab().capture(s.rogue, 'wan0', join(ARTIFACTS, `rogue-synack-${configuration}`), `tcp[tcpflags] & tcp-rst != 0`);
+      const dropped = await growth(lab(), s.site.gatewayBoard, 'answer-from-stranger-dropped', () =>
+        s.inject(`${s.rogueAddress} ${s.hostAddress} 80 ${live.clientPort} synack 1000 1`));
+      assert.equal(dropped, 1);
+      assert.equal(await live.finished(), s.expected, 'the live download is intact');
+      assert.equal(readPcap(await rogueCapture.stop()).trim(), '', 'no RST reached the rogue');
+    });
+
+    it('drops a forged RST with a wrong sequence number, and the connection survives', async () => {
+      const s = await scene();
+      const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH), origin());
+      // Spoofing the winner's (or, in configuration B, the server's) address, as the bound connection shows it.
+      const from = configuration === 'B' ? origin() : s.winnerAddress;
+      // In C a plain packet is not even part of the (tunnelled) connection.
+      const counter = configuration === 'C' ? 'plain-in-tunnelled-connection-dropped' : 'forged-reset-dropped';
+      const dropped = await growth(lab(), s.site.gatewayBoard, counter, () => s.inject(`${from} ${s.hostAddress} 80 ${live.clientPort} rst 12345 0`));
+      assert.equal(dropped, 1);
+      assert.equal(await live.finished(), s.expected, 'the live download is intact');
+    });
+
+    if (configuration === 'C') {
+      it('drops tunnel packets with a wrong outer source or a wrong inner port, and the connection survives', async () => {
+        const s = await scene();
+        const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH), origin());
+        const dropped = await growth(lab(), s.site.gatewayBoard, 'tunnel-dropped-not-from-bound-replica', async () => {
+          await s.inject(`${origin()} ${s.hostAddress} 80 ${live.clientPort} tunnel-data 1 1 ${s.rogueAddress}`);
+          await s.inject(`${origin()} ${s.hostAddress} 80 ${live.clientPort + 1} tunnel-data 1 1 ${s.winnerAddress}`);
+        });
+        assert.equal(dropped, 2);
+        assert.equal(await live.finished(), s.expected, 'the live download is intact');
+      });
     }
   });
 });

@@ -169,6 +169,8 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
       counters.add('unmatched-forwarded');
       return forwarder.forward(frame, ip);
     }
+    // C carries a replica-bound connection only inside the tunnel; plain packets claiming to be part of it are forged.
+    if (config.configuration === 'C' && entry.state === 'replica') return counters.add('plain-in-tunnelled-connection-dropped');
     // B's saving: the bound replica sends with the server's address, and those cross untranslated.
     const spoofedByWinner = config.configuration === 'B' && entry.state === 'replica' && ip.src === entry.serverIp;
     if (entry.winner !== ip.src && !spoofedByWinner) return counters.add('from-loser-dropped');
