@@ -12,3 +12,4 @@ export { AgentControl } from './agent-control';
 export { originAddress, synchronizedHolds, WEB_PORTS, REPLICATABLE_PORTS, type Configuration, type RaceMode } from './provision/agent-config';
 export { provisionBoard, ProvisionError } from './provision/provision';
 export { DOWNLOAD_PATH } from './provision/web-content';
+export { SLOW_PREFIX } from './provision/nginx-config';

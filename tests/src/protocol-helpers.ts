@@ -59,15 +59,15 @@ export function readPcap(path: string): string {
 const FRAMES_PROBE = readFileSync(join(__dirname, '..', '..', 'probes', 'frames.py'));
 const PROBE_PATH = '/tmp/synrace-frames.py';
 
-/** A download kept alive for a few seconds (rate-limited), for attacks on a live connection. */
+/** A download the server sends slowly (a few seconds), for attacks on a live connection. */
 export interface LiveDownload { clientPort: number; finished(): Promise<string> }
 
 export async function startSlowDownload(lab: Lab, host: string, url: string, origin: string): Promise<LiveDownload> {
   const sum = `/tmp/synrace-live-${Date.now()}.sum`;
-  await lab.exec(host, `setsid -f sh -c 'curl -s -m 60 --limit-rate 3M ${url} | sha256sum > ${sum}.part && mv ${sum}.part ${sum}'`);
+  await lab.exec(host, `setsid -f sh -c 'curl -s -m 60 ${url} | sha256sum > ${sum}.part && mv ${sum}.part ${sum}' >/dev/null 2>&1`);
   let clientPort = 0;
   for (let i = 0; i < 50 && !clientPort; i++) {
-    const { stdout } = await lab.exec(host, `ss -Htn state established dst ${origin}:80`);
+    const { stdout } = await lab.exec(host, `ss -Htn dst ${origin}:80`);
     clientPort = Number(/:(\d+)\s+\S+:80\s*$/m.exec(stdout)?.[1] ?? 0);
     if (!clientPort) await new Promise((r) => setTimeout(r, 100));
   }

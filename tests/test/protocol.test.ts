@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressOf, boardsWithRole, interfaceOn, predict } from '@synrace/netem-profiles';
-import { candidateBoards, DOWNLOAD_PATH, originAddress, ProvisionError, provisionBoard, type Configuration } from '@synrace/orchestrator';
+import { candidateBoards, DOWNLOAD_PATH, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard, type Configuration } from '@synrace/orchestrator';
 import { useLab } from '../src';
 import { ARTIFACTS, counters, fetchFrom, framesProbe, growth, rogueInjector, startSlowDownload, predictWithout, predictionFor, readPcap, siteWonByReplica } from '../src/protocol-helpers';
 
@@ -199,8 +199,8 @@ for (const configuration of ['A', 'B', 'C'] as Configuration[]) describe(`protoc
 
     it('drops a SYN+ACK from an address that never got the SYN, resets nobody, and the connection survives', async () => {
       const s = await scene();
-      const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH), origin());
-      const rogueCapture = await lab().capture(s.rogue, 'wan0', join(ARTIFACTS, `rogue-synack-${configuration}`), `tcp[tcpflags] & tcp-rst != 0`);
+      const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
+      const rogueCapture = await lab().capture(s.rogue, 'wan0', join(ARTIFACTS, `rogue-synack-${configuration}`), '"tcp[tcpflags] & tcp-rst != 0"');
       const dropped = await growth(lab(), s.site.gatewayBoard, 'answer-from-stranger-dropped', () =>
         s.inject(`${s.rogueAddress} ${s.hostAddress} 80 ${live.clientPort} synack 1000 1`));
       assert.equal(dropped, 1);
@@ -210,7 +210,7 @@ for (const configuration of ['A', 'B', 'C'] as Configuration[]) describe(`protoc
 
     it('drops a forged RST with a wrong sequence number, and the connection survives', async () => {
       const s = await scene();
-      const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH), origin());
+      const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
       // Spoofing the winner's (or, in configuration B, the server's) address, as the bound connection shows it.
       const from = configuration === 'B' ? origin() : s.winnerAddress;
       // In C a plain packet is not even part of the (tunnelled) connection.
@@ -223,7 +223,7 @@ for (const configuration of ['A', 'B', 'C'] as Configuration[]) describe(`protoc
     if (configuration === 'C') {
       it('drops tunnel packets with a wrong outer source or a wrong inner port, and the connection survives', async () => {
         const s = await scene();
-        const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH), origin());
+        const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
         const dropped = await growth(lab(), s.site.gatewayBoard, 'tunnel-dropped-not-from-bound-replica', async () => {
           await s.inject(`${origin()} ${s.hostAddress} 80 ${live.clientPort} tunnel-data 1 1 ${s.rogueAddress}`);
           await s.inject(`${origin()} ${s.hostAddress} 80 ${live.clientPort + 1} tunnel-data 1 1 ${s.winnerAddress}`);

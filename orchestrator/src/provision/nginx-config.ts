@@ -1,6 +1,8 @@
 export const STATIC_PORT = 80;
 /** The origin's dynamic application: not replicatable, so the switch never fans its SYNs out. */
 export const DYNAMIC_PORT = 8080;
+/** Static content under this prefix is served at 2 MB/s. */
+export const SLOW_PREFIX = '/slow/';
 
 export interface NginxSite { board: string; wwwRoot: string; dynamic: boolean; runDir: string }
 
@@ -38,6 +40,8 @@ http {
     listen ${STATIC_PORT};
     root ${site.wwwRoot};
     ${header}
+    # The same files, sent slowly: a connection that stays busy for seconds, for tests on live connections.
+    location ${SLOW_PREFIX} { alias ${site.wwwRoot}/static/; limit_rate 2m; }
   }${dynamic}
 }
 `;
