@@ -7,6 +7,9 @@ import { StringDecoder } from 'node:string_decoder';
 const LINE = /^(\S+) (\S+) ([|#]) (.*)$/;
 
 /** The board's text of a console log line, or undefined for the server's own notes. */
+/** CSI and OSC escape sequences, and the other C0 controls except tab. */
+const TERMINAL_CONTROL = /\x1b\[[0-?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f]/g;
+
 export function consoleText(logLine: string): string | undefined {
   const match = LINE.exec(logLine);
   return match !== null && match[3] === '|' ? match[4] : undefined;
@@ -67,8 +70,9 @@ export class ConsoleLogWriter {
 
   private writeLine(): void {
     clearTimeout(this.idleTimer);
-    // Serial consoles end lines with CRLF; the CR is not part of the text.
-    const text = this.partial.replace(/\r$/, '');
+    // Serial consoles end lines with CRLF; the CR is not part of the text. Terminal control sequences
+    // (a shell's bracketed-paste switch, colours) are for a screen, not for a log a person greps.
+    const text = this.partial.replace(/\r$/, '').replace(TERMINAL_CONTROL, '');
     this.partial = '';
     this.out.write(`${this.partialSince.toISOString()} ${this.board} | ${text}\n`);
   }
