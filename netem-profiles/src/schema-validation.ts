@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { packageDir } from './package-paths';
 import type { DataPath, YamlDocument } from './yaml-document';
 
-export type SchemaName = 'topology' | 'profile';
+export type SchemaName = 'topology' | 'profile' | 'inventory';
 
 // verbose: the parent schema lets messages list allowed fields and describe patterns.
 // allErrors: a misspelt field also shows up as a missing one; report the misspelling.
