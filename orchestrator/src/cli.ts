@@ -7,6 +7,8 @@ import { withinTolerance, type RttSample } from './rtt';
 import { boardTable, netemShow, rttMatrix } from './views';
 import type { RaceMode } from './provision/agent-config';
 import { renderVerdicts, type SiteVerdict } from './verify';
+import { formatSummary } from './tap-run';
+import { runSuites } from './test-run';
 
 const USAGE = `usage: synrace <command> [options]
 
@@ -22,6 +24,8 @@ const USAGE = `usage: synrace <command> [options]
                                fresh connections from every client site: does each land
                                on the predicted winner? (exit 1 on any mismatch)
   rtt                          measure the RTT matrix of the live lab
+  test [suite...]              run end-to-end suites (lab, protocol) against the live lab:
+                               TAP on stdout, a run folder with consoles, pcaps, agent state
   exec <board> -- <command>    run a command on a board over SSH
   console <board>              attach to a board's serial console (Ctrl-] detaches)
   logs <board> [--tail N]      the board's captured console log
@@ -154,6 +158,15 @@ export async function main(argv: string[]): Promise<number> {
       const verdicts = await Lab.attach(undefined, progress).verify(verifyModes(), connections);
       print(json, verdicts, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}`);
       return verdicts.every((v) => v.ok) ? 0 : 1;
+    }
+    case 'test': {
+      const lab = Lab.attach(undefined, progress);
+      const run = await runSuites(lab, rest, (chunk) => {
+        if (!json) process.stdout.write(chunk);
+      });
+      progress.step(`run folder: ${run.folder}`);
+      print(json, run, `\n${formatSummary(run.summary)}`);
+      return run.summary.fail === 0 ? 0 : 1;
     }
     case 'rtt': {
       const report = rttReport(await Lab.attach(undefined, progress).measureRtt());

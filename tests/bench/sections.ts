@@ -5,5 +5,5 @@ import type { BenchSection } from './section';
 import { throughput } from './throughput';
 import { translationTable } from './translation-table';
 
-/** In report order; handshake and throughput are adjacent so that they share one world lab. */
+/** In report order. */
 export const SECTIONS: BenchSection[] = [labScale, delayLine, handshake, throughput, translationTable];

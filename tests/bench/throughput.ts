@@ -1,159 +1,92 @@
-import { percentile } from '@synrace/agents/dist/bench/stats';
-import { findBoard, interfaceOn, predict, type SitePrediction } from '@synrace/netem-profiles';
-import { originAddress, type Lab } from '@synrace/orchestrator';
-import { onBoard } from './board-command';
-import { download, type Download } from './download';
-import { sampleGatewayLoad, type GatewayLoad } from './gateway-load';
+import { renderTable, type Configuration } from '@synrace/orchestrator';
+import { claimVerdict, type ClaimVerdict } from './claim-verdict';
+import { BLOB_MIB, DOWNLOADS, measureGatewayThroughput, type DownloadSeries, type LabThroughput } from './gateway-throughput';
+import { LabNotDownError, withLab } from './lab-session';
 import type { BenchContext, BenchSection } from './section';
-import { webRootOf } from './web-root';
 
-const BLOB_PATH = '/static/blob-50m.bin';
-const BLOB_MIB = 50;
-const BLOB_BYTES = BLOB_MIB * 1024 * 1024;
-/** Counted downloads per configuration, each series after a warm-up: the median rate is reported, and the gateway's cost spans all of them. */
-const DOWNLOADS = 3;
-const AGENT_HEALTH_TIMEOUT_MS = 15_000;
-
-interface DownloadSeries {
-  /** Median of the runs; MB = 10^6 bytes. */
-  mbPerSecond: number;
-  runs: Download[];
-}
-
-interface Throughput {
-  clientSite: string;
-  host: string;
-  gateway: string;
-  winner: string;
-  url: string;
-  fileBytes: number;
-  withAgents: DownloadSeries;
-  gatewayAgentStopped: DownloadSeries;
-  /** Agents on over agents off. */
-  ratio: number;
-}
-
-interface GatewayCost {
-  gateway: string;
-  agentPid: number;
-  /** From /proc/<pid>/stat utime + stime, in clock ticks (usually 10 ms each). */
-  cpuMs: number;
-  /** Received on each data interface during the downloads: every one of them went through the agent. */
-  packets: Record<string, number>;
-  usPerPacket: number;
-  cpuMsPerMB: number;
-}
-
-/** The site whose race is quickest: a short run, and the path with the least delay-line time in it. */
-function quickestRace(predictions: SitePrediction[]): SitePrediction {
-  const raceMs = (p: SitePrediction) => p.candidates.find((c) => c.board === p.winner)!.raceMs;
-  return [...predictions].sort((a, b) => raceMs(a) - raceMs(b))[0];
-}
-
-/** Not counted: the first download after bring-up runs the agent's code before the JIT optimised it. */
-async function warmUp(context: BenchContext, lab: Lab, host: string, url: string, label: string): Promise<void> {
-  context.progress.step(`throughput: ${label}, warm-up download`);
-  await download(lab, host, url, BLOB_BYTES);
-}
-
-async function downloads(context: BenchContext, lab: Lab, host: string, url: string, label: string): Promise<DownloadSeries> {
-  const runs: Download[] = [];
-  for (let i = 1; i <= DOWNLOADS; i++) {
-    runs.push(await download(lab, host, url, BLOB_BYTES));
-    context.progress.step(`throughput: ${label}, download ${i}/${DOWNLOADS}: ${runs[i - 1].mbPerSecond.toFixed(1)} MB/s`);
-  }
-  return { mbPerSecond: percentile(runs.map((r) => r.mbPerSecond), 50), runs };
-}
-
+const CONFIGURATIONS: Configuration[] = ['A', 'B', 'C'];
 /**
- * Runs work with the gateway's packets left to the kernel: the agent, stopped by SIGTERM, removes its
- * steering rules on the way out. A power cycle boots the gateway as provisioned again, leaving the lab as found.
+ * The kernel baseline (the winner's own address, gateway agent stopped) crosses the same wires and nginx in
+ * every configuration, so it is measured once, where no agent touches it: B's replica would still spoof that
+ * address's replies as the server's.
  */
-async function withGatewayAgentStopped<T>(context: BenchContext, lab: Lab, gateway: string, pid: number, work: () => Promise<T>): Promise<T> {
-  context.progress.step(`throughput: stopping the agent on ${gateway} (pid ${pid}; boards share the host's process table, so by pid)`);
-  await onBoard(
-    lab,
-    gateway,
-    `kill -TERM ${pid}
-     for i in $(seq 100); do [ -d /proc/${pid} ] || break; sleep 0.1; done
-     if [ -d /proc/${pid} ]; then echo 'the agent still runs 10 s after SIGTERM' >&2; exit 1; fi
-     if iptables -w -S | grep -q SYNRACE; then echo 'the agent left its steering rules behind' >&2; exit 1; fi`,
-  );
+const KERNEL_BASELINE_IN: Configuration = 'A';
+
+type Measured = { configuration: Configuration } & LabThroughput;
+type ConfigurationThroughput = Measured | { configuration: Configuration; error: string };
+
+interface ThroughputReport {
+  configurations: ConfigurationThroughput[];
+  /** Agents on over the kernel baseline, per configuration that has both. */
+  ratios: Partial<Record<Configuration, number>>;
+  verdict: ClaimVerdict;
+}
+
+const measuredOnes = (configurations: ConfigurationThroughput[]): Measured[] => configurations.filter((c): c is Measured => !('error' in c));
+const kernelLab = (measured: Measured[]): Measured | undefined => measured.find((c) => c.configuration === KERNEL_BASELINE_IN && c.gatewayAgentStopped);
+
+/** A configuration that fails (its lab does not come up, say) is reported as such; the others still run. */
+async function measureConfiguration(context: BenchContext, configuration: Configuration): Promise<ConfigurationThroughput> {
+  const label = `throughput ${configuration}`;
+  context.progress.step(`${label}: bringing up the world lab in configuration ${configuration}`);
   try {
-    return await work();
-  } finally {
-    context.progress.step(`throughput: power-cycling ${gateway} to start its agent again`);
-    await lab.power(gateway, 'cycle');
-    await lab.agent(gateway).waitHealthy(AGENT_HEALTH_TIMEOUT_MS);
+    const { value } = await withLab({ configuration }, context.signal, (lab) => measureGatewayThroughput(context, lab, label, configuration === KERNEL_BASELINE_IN));
+    return { configuration, ...value };
+  } catch (err) {
+    if (context.signal.aborted || err instanceof LabNotDownError) throw err;
+    context.progress.step(`${label} failed: ${(err as Error).message}`);
+    return { configuration, error: (err as Error).message };
   }
 }
 
-function gatewayCost(gateway: string, agentPid: number, before: GatewayLoad, after: GatewayLoad, bytes: number): GatewayCost {
-  const packets = Object.fromEntries(Object.keys(before.rxPackets).map((i) => [i, after.rxPackets[i] - before.rxPackets[i]]));
-  const total = Object.values(packets).reduce((a, b) => a + b, 0);
-  const cpuMs = after.cpuMs - before.cpuMs;
-  return { gateway, agentPid, cpuMs, packets, usPerPacket: (cpuMs * 1000) / total, cpuMsPerMB: cpuMs / (bytes / 1e6) };
+async function measure(context: BenchContext): Promise<ThroughputReport> {
+  const configurations: ConfigurationThroughput[] = [];
+  for (const configuration of CONFIGURATIONS) configurations.push(await measureConfiguration(context, configuration));
+  const measured = measuredOnes(configurations);
+  const kernel = kernelLab(measured)?.gatewayAgentStopped;
+  const ratios = Object.fromEntries(kernel ? measured.map((c) => [c.configuration, c.withAgents.mbPerSecond / kernel.mbPerSecond]) : []);
+  const costs = Object.fromEntries(measured.map((c) => [c.configuration, c.gatewayCost]));
+  return { configurations, ratios, verdict: claimVerdict(costs) };
 }
 
-async function measure(context: BenchContext, lab: Lab): Promise<{ throughput: Throughput; gatewayCost: GatewayCost }> {
-  const { topology, profile } = lab.inputs();
-  const site = quickestRace(predict(topology, profile));
-  const gateway = findBoard(topology, site.gatewayBoard)!;
-  const interfaces = [interfaceOn(gateway, 'lan')!.name, interfaceOn(gateway, 'wan')!.name];
-  const url = `http://${originAddress(topology)}${BLOB_PATH}`;
-  const blob = `${webRootOf(lab, site.winner)}${BLOB_PATH}`;
-  context.progress.step(`throughput: ${BLOB_MIB} MiB file on ${site.winner}, the race winner for ${site.clientSite}; downloads on ${site.hostBoard}`);
-  await onBoard(lab, site.winner, `head -c ${BLOB_MIB}M /dev/urandom > ${blob}`, 60_000);
-  try {
-    const { pid } = await lab.agent(gateway.name).get<{ pid: number }>('/health');
-    await warmUp(context, lab, site.hostBoard, url, 'agents on');
-    const before = await sampleGatewayLoad(lab, gateway.name, pid, interfaces);
-    const withAgents = await downloads(context, lab, site.hostBoard, url, 'through the race, agents on');
-    const after = await sampleGatewayLoad(lab, gateway.name, pid, interfaces);
-    const gatewayAgentStopped = await withGatewayAgentStopped(context, lab, gateway.name, pid, async () => {
-      await warmUp(context, lab, site.hostBoard, url, 'gateway agent stopped');
-      return downloads(context, lab, site.hostBoard, url, 'gateway agent stopped');
-    });
-    const bytes = withAgents.runs.reduce((sum, r) => sum + r.bytes, 0);
-    return {
-      throughput: {
-        clientSite: site.clientSite,
-        host: site.hostBoard,
-        gateway: gateway.name,
-        winner: site.winner,
-        url,
-        fileBytes: withAgents.runs[0].bytes,
-        withAgents,
-        gatewayAgentStopped,
-        ratio: withAgents.mbPerSecond / gatewayAgentStopped.mbPerSecond,
-      },
-      gatewayCost: gatewayCost(gateway.name, pid, before, after, bytes),
-    };
-  } finally {
-    await onBoard(lab, site.winner, `rm -f ${blob}`);
-  }
-}
+const rate = (s: DownloadSeries): string => s.runs.map((r) => r.mbPerSecond.toFixed(1)).join(', ');
 
-function render({ throughput: t, gatewayCost: g }: { throughput: Throughput; gatewayCost: GatewayCost }): string {
-  const series = (s: DownloadSeries) => `${s.mbPerSecond.toFixed(1)} MB/s (runs: ${s.runs.map((r) => r.mbPerSecond.toFixed(1)).join(', ')}; served by ${[...new Set(s.runs.map((r) => r.servedBy ?? 'none'))].join(', ')})`;
+function render({ configurations, ratios, verdict }: ThroughputReport): string {
+  const measured = measuredOnes(configurations);
+  const baseline = kernelLab(measured);
+  const kernel = baseline?.gatewayAgentStopped;
+  const rows = configurations.map((c) => {
+    if ('error' in c) return [c.configuration, `FAILED: ${c.error}`, '', '', '', '', ''];
+    const g = c.gatewayCost;
+    const spread = `${Math.min(...g.cpuMsPerMBRuns).toFixed(2)}-${Math.max(...g.cpuMsPerMBRuns).toFixed(2)}`;
+    return [c.configuration, `${c.path.clientSite} -> ${c.path.winner}`, c.withAgents.mbPerSecond.toFixed(1), kernel?.mbPerSecond.toFixed(1) ?? 'n/a', ratios[c.configuration]?.toFixed(2) ?? 'n/a', `${g.cpuMsPerMB.toFixed(2)} (${spread})`, g.usPerPacket.toFixed(2)];
+  });
+  const details = measured.map((c) => {
+    const g = c.gatewayCost;
+    const packets = Object.entries(g.packets).map(([i, n]) => `${i} rx ${n}`).join(', ');
+    return `  ${c.configuration}: ${c.path.host} -> ${c.path.gateway} -> ${c.path.winner} (race ${c.path.raceMs} ms, RTT ${c.path.rttMs} ms), ${c.path.raceUrl}; runs ${rate(c.withAgents)} MB/s; gateway agent pid ${g.agentPid}: ${g.cpuMs.toFixed(0)} CPU ms for ${packets}`;
+  });
   return [
-    `${t.host} -> ${t.gateway} -> race winner ${t.winner} (client site ${t.clientSite}), ${t.url}, ${t.fileBytes} bytes, median of ${DOWNLOADS}, MB = 10^6 bytes`,
-    `  through the race, configuration A, agents on:   ${series(t.withAgents)}`,
-    `  gateway agent stopped (kernel forwarding there): ${series(t.gatewayAgentStopped)}`,
-    `  ratio agents on / off: ${t.ratio.toFixed(2)}`,
+    `${BLOB_MIB} MiB downloads on the client host of the site with the quickest race that a replica wins; median of ${DOWNLOADS} after a warm-up, MB = 10^6 bytes.`,
+    `Gateway CPU: its agent's utime + stime (clock-tick resolution) over the ${DOWNLOADS} downloads with agents on; in brackets the range per download. µs/packet: per packet received on its lan and wan interfaces.`,
     '',
-    `Gateway cost (agent on ${g.gateway}, pid ${g.agentPid}, over the ${DOWNLOADS} agents-on downloads)`,
-    `  CPU ${g.cpuMs.toFixed(0)} ms (utime + stime, clock-tick resolution) for ${Object.values(g.packets).reduce((a, b) => a + b, 0)} packets (${Object.entries(g.packets).map(([i, n]) => `${i} rx ${n}`).join(', ')})`,
-    `  ${g.usPerPacket.toFixed(2)} µs per packet, ${g.cpuMsPerMB.toFixed(2)} CPU ms per MB downloaded`,
+    renderTable(['configuration', 'site -> winner', 'MB/s agents on', 'MB/s kernel', 'ratio', 'gateway CPU ms/MB', 'µs/packet'], rows),
+    '',
+    ...details,
+    baseline && kernel
+      ? `  kernel (in ${KERNEL_BASELINE_IN}'s lab, gateway agent stopped): ${baseline.path.directUrl}, the winner's own address, so the same wires and nginx without a race; runs ${rate(kernel)} MB/s`
+      : '  kernel: not measured',
+    '',
+    verdict.text,
   ].join('\n');
 }
 
 export const throughput: BenchSection = {
   name: 'throughput',
-  title: `Throughput of a ${BLOB_MIB} MiB download through the client gateway, and the gateway's cost per packet`,
-  needs: 'world-lab',
-  async run(context, lab) {
-    const result = await measure(context, lab);
+  title: `Throughput of a ${BLOB_MIB} MiB download through a client gateway in configurations A, B and C, and the gateway's CPU cost`,
+  needs: 'host',
+  async run(context) {
+    const result = await measure(context);
     return { result, text: render(result) };
   },
 };

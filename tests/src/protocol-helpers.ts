@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { addressOf, boardsWithRole, interfaceOn, predict, type DelayProfile, type SitePrediction, type Topology } from '@synrace/netem-profiles';
 import type { Lab } from '@synrace/orchestrator';
 
-export const ARTIFACTS = join(__dirname, '..', '..', '..', 'artifacts');
+/** Where the suites leave pcaps: a `synrace test` run folder, or artifacts/ at the repository root. */
+export const ARTIFACTS = process.env.SYNRACE_ARTIFACTS ?? join(__dirname, '..', '..', '..', 'artifacts');
 
 export interface Counters { [role: string]: Record<string, unknown> }
 

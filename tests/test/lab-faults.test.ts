@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveTopology } from '@synrace/orchestrator';
-import { leftoversOf, runCli, startCli, waitForStderr } from '../src';
+import { describeOwnLabs, leftoversOf, runCli, startCli, waitForStderr } from '../src';
 
-describe('virtual lab: bad input and interrupted runs', function () {
+describeOwnLabs('virtual lab: bad input and interrupted runs', function () {
   this.timeout(120_000);
   let dir: string;
   before(() => (dir = mkdtempSync(join(tmpdir(), 'synrace-faults-'))));

@@ -3,11 +3,14 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressOf, boardsWithRole, interfaceOn, predict } from '@synrace/netem-profiles';
-import { candidateBoards, DOWNLOAD_PATH, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard, type Configuration } from '@synrace/orchestrator';
-import { useLab } from '../src';
+import { candidateBoards, DOWNLOAD_PATH, Lab, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard, type Configuration } from '@synrace/orchestrator';
+import { LIVE_LAB, useLab } from '../src';
 import { ARTIFACTS, counters, fetchFrom, framesProbe, growth, rogueInjector, startSlowDownload, predictWithout, predictionFor, readPcap, siteWonByReplica } from '../src/protocol-helpers';
 
-for (const configuration of ['A', 'B', 'C'] as Configuration[]) describe(`protocol, configuration ${configuration}, on the world lab`, function () {
+/** Every configuration on its own lab; against a live lab, the configuration it runs. */
+const configurations: Configuration[] = LIVE_LAB ? [Lab.attach().state().protocol?.configuration ?? 'A'] : ['A', 'B', 'C'];
+
+for (const configuration of configurations) describe(`protocol, configuration ${configuration}, on the world lab`, function () {
   this.timeout(180_000);
   const lab = useLab({ configuration });
   const world = () => lab().inputs();

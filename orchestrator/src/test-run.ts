@@ -1,0 +1,56 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Lab } from './lab';
+import { provisionedBoards } from './provision/provision-lab';
+import { REPO_ROOT, runMochaTap, type TapSummary } from './tap-run';
+
+/** The end-to-end suites `synrace test` can run against a live lab, by name. */
+export const E2E_SUITES: Record<string, string> = {
+  lab: 'virtual-lab.test.js',
+  protocol: 'protocol.test.js',
+};
+
+export interface TestRun { summary: TapSummary; folder: string }
+
+export function runFolderFor(startedAt: Date): string {
+  const root = process.env.SYNRACE_ARTIFACTS_ROOT ?? join(REPO_ROOT, 'artifacts', 'runs');
+  return join(root, startedAt.toISOString().replace(/[:.]/g, '-'));
+}
+
+export function specsFor(suites: string[]): string[] {
+  const names = suites.length === 0 ? Object.keys(E2E_SUITES) : suites;
+  return names.map((name) => {
+    const file = E2E_SUITES[name];
+    if (!file) throw new Error(`unknown suite "${name}"; suites: ${Object.keys(E2E_SUITES).join(', ')}`);
+    return join(REPO_ROOT, 'tests', 'dist', 'test', file);
+  });
+}
+
+/** What a person reads after a run: every board's console log, and each agent's counters and table. */
+async function collectBoardArtifacts(lab: Lab, folder: string): Promise<void> {
+  const consoles = join(folder, 'consoles');
+  mkdirSync(consoles, { recursive: true });
+  const logs = lab.runDir.path('logs');
+  if (existsSync(logs)) for (const f of readdirSync(logs)) copyFileSync(join(logs, f), join(consoles, f));
+  const agents = join(folder, 'agents');
+  mkdirSync(agents, { recursive: true });
+  const { topology } = lab.inputs();
+  for (const board of provisionedBoards(topology)) {
+    const agent = lab.agent(board);
+    const counters = await agent.get('/counters').catch((err: Error) => ({ error: err.message }));
+    const table = await agent.get('/table').catch(() => undefined);
+    writeFileSync(join(agents, `${board}.json`), JSON.stringify({ counters, table }, null, 2));
+  }
+}
+
+/** Runs suites against the lab that is up and leaves a run folder: TAP, pcaps, consoles, agent state. */
+export async function runSuites(lab: Lab, suites: string[], onTap: (chunk: Buffer) => void): Promise<TestRun> {
+  const specs = specsFor(suites);
+  lab.state();
+  const folder = runFolderFor(new Date());
+  mkdirSync(folder, { recursive: true });
+  const result = await runMochaTap(specs, onTap, { ...process.env, SYNRACE_LIVE_LAB: '1', SYNRACE_ARTIFACTS: join(folder, 'pcaps') });
+  writeFileSync(join(folder, 'tap.txt'), result.tap);
+  await collectBoardArtifacts(lab, folder);
+  return { summary: { pass: result.pass, fail: result.fail, skip: result.skip }, folder };
+}
