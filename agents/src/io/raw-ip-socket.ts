@@ -4,7 +4,7 @@
 // kernel tunnel driver here, and an open raw socket also stops the kernel from
 // answering such packets with ICMP protocol-unreachable).
 import * as libc from './libc';
-import { watchReadable } from './readiness';
+import { watchPackets } from './readiness';
 
 export interface RawIpSocket {
   /**
@@ -16,9 +16,6 @@ export interface RawIpSocket {
   onPacket(cb: (packet: Buffer) => void): void;
   close(): void;
 }
-
-const MAX_PACKET = 65535;
-const DRAIN_BUDGET = 512;
 
 /** `mark` sets SO_MARK on what the socket sends, so policy routing can tell the agent's packets from the stack's. */
 export function openRawIpSocket(protocol: number, mark?: number): RawIpSocket {
@@ -34,7 +31,6 @@ export function openRawIpSocket(protocol: number, mark?: number): RawIpSocket {
   }
   const addr = Buffer.alloc(16); // struct sockaddr_in
   addr.writeUInt16LE(libc.AF_INET, 0);
-  const rx = Buffer.allocUnsafe(MAX_PACKET);
   let unwatch: (() => void) | undefined;
   let closed = false;
   return {
@@ -45,16 +41,7 @@ export function openRawIpSocket(protocol: number, mark?: number): RawIpSocket {
     },
     onPacket(cb) {
       unwatch?.();
-      unwatch = watchReadable(fd, () => {
-        for (let i = 0; i < DRAIN_BUDGET && !closed; i++) {
-          const n = libc.recv(fd, rx, rx.length, libc.MSG_DONTWAIT);
-          if (n < 0) {
-            if (libc.errno() === libc.EAGAIN) return;
-            throw libc.sysError('recv', `raw IPv4 protocol ${protocol}`);
-          }
-          cb(Buffer.from(rx.subarray(0, n)));
-        }
-      });
+      unwatch = watchPackets(fd, (into) => libc.recv(fd, into, into.length, libc.MSG_DONTWAIT), cb, `raw IPv4 protocol ${protocol}`);
     },
     close() {
       if (closed) return;

@@ -2,16 +2,13 @@
 // come up to the agent as whole IPv4 packets (no link header, IFF_NO_PI).
 import { openSync } from 'node:fs';
 import * as libc from './libc';
-import { watchReadable } from './readiness';
+import { watchPackets } from './readiness';
 
 export interface TunDevice {
   readonly name: string;
   onPacket(cb: (packet: Buffer) => void): void;
   close(): void;
 }
-
-const MAX_PACKET = 65535;
-const DRAIN_BUDGET = 512;
 
 export function openTunDevice(name: string): TunDevice {
   // O_NONBLOCK (04000) so the drain loop stops at EAGAIN instead of blocking the event loop.
@@ -23,23 +20,13 @@ export function openTunDevice(name: string): TunDevice {
     libc.close(fd);
     throw libc.sysError('ioctl', `TUNSETIFF ${name}`);
   }
-  const rx = Buffer.allocUnsafe(MAX_PACKET);
   let unwatch: (() => void) | undefined;
   let closed = false;
   return {
     name,
     onPacket(cb) {
       unwatch?.();
-      unwatch = watchReadable(fd, () => {
-        for (let i = 0; i < DRAIN_BUDGET && !closed; i++) {
-          const n = libc.read(fd, rx, rx.length);
-          if (n < 0) {
-            if (libc.errno() === libc.EAGAIN) return;
-            throw libc.sysError('read', `tun ${name}`);
-          }
-          cb(Buffer.from(rx.subarray(0, n)));
-        }
-      });
+      unwatch = watchPackets(fd, (into) => libc.read(fd, into, into.length), cb, `tun ${name}`);
     },
     close() {
       if (closed) return;
