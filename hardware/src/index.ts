@@ -11,3 +11,8 @@ export { NetnsPowerDriver, type NetnsBoardResource } from './virtual/netns-power
 export { listNetns, netnsPids, killNetnsProcesses, linksOf, killIfMatches, pidsMentioning } from './virtual/netns';
 export { startSerialCable, waitForPaths } from './virtual/serial-cable';
 export { prepareUtsDir, createUtsNamespace, releaseUtsDir, mountPointsUnder } from './virtual/uts-namespace';
+export { sysfsGpioNumber, listGpioChips, PI_HEADER_CHIP_LABELS, SYSFS_GPIO_ROOT, type GpioChip } from './drivers/power/gpio-numbering';
+export { type PowerDriver } from './drivers/power/power-driver';
+export { RelayPowerDriver, type RelayPowerOptions } from './drivers/power/relay-power';
+export { bringUp, BoardStuckError, BOARD_STATES, type BoardState as BoardLifecycleState, type BringUpStep, type BringUpSteps, type BringUpTimeouts, type BoardTransition, type StepContext } from './board-state/board-state-machine';
+export { bringUpSteps, type BoardAccess } from './board-state/bring-up-steps';

@@ -1,0 +1,40 @@
+import { stat } from 'node:fs/promises';
+import { waitForConsole } from '../drivers/console-client';
+import type { PowerDriver } from '../drivers/power/power-driver';
+import { SshShell } from '../drivers/ssh-shell';
+import type { SshEndpoint } from '../resources';
+import type { BringUpStep, BringUpSteps } from './board-state-machine';
+
+export interface BoardAccess {
+  power: Pick<PowerDriver, 'on'>;
+  /** The board's console log, as the console server writes it. */
+  consoleLog: string;
+  /** A line the board prints once it has booted, e.g. its login prompt. */
+  bootMarker: RegExp;
+  ssh: SshEndpoint;
+  /** Limit of one SSH connection attempt; attempts repeat until the step's timeout. */
+  sshAttemptMs: number;
+  /** The agent check belongs to the orchestrator (it holds the agent's API). */
+  waitForAgent: BringUpStep;
+}
+
+/** The bring-up steps of a board with a power switch, a logged console and sshd: relay and netns boards alike. */
+export function bringUpSteps(access: BoardAccess): BringUpSteps {
+  // Where the log ended before power-on: the marker must come from this boot,
+  // yet may be printed before waitForBoot starts looking.
+  let logSizeAtPowerOn = 0;
+  return {
+    powerOn: async () => {
+      logSizeAtPowerOn = (await stat(access.consoleLog).catch(() => undefined))?.size ?? 0;
+      await access.power.on();
+    },
+    waitForBoot: async ({ timeoutMs }) => {
+      await waitForConsole(access.consoleLog, access.bootMarker, timeoutMs, { since: logSizeAtPowerOn });
+    },
+    waitForSsh: async ({ timeoutMs }) => {
+      const shell = await SshShell.connect(access.ssh, { timeoutMs: Math.min(access.sshAttemptMs, timeoutMs), retryUntilMs: timeoutMs });
+      await shell.close();
+    },
+    waitForAgent: access.waitForAgent,
+  };
+}

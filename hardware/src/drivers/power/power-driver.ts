@@ -1,0 +1,8 @@
+/** What the orchestrator needs from a board's power switch, be it a relay or a network namespace. */
+export interface PowerDriver {
+  on(): Promise<void>;
+  off(): Promise<void>;
+  isOn(): Promise<boolean>;
+  /** Off, wait settleMs so the board really loses power, on. */
+  cycle(settleMs: number): Promise<void>;
+}
