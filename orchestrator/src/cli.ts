@@ -8,7 +8,7 @@ import { boardTable, netemShow, rttMatrix } from './views';
 import type { RaceMode } from './provision/agent-config';
 import { renderVerdicts, type SiteVerdict } from './verify';
 import { formatSummary } from './tap-run';
-import { runSuites } from './test-run';
+import { runFolderFor, runSuites } from './test-run';
 
 const USAGE = `usage: synrace <command> [options]
 
@@ -143,20 +143,20 @@ export async function main(argv: string[]): Promise<number> {
         if (!json) print(false, null, `${await boardTable(lab, state)}\n`);
         progress.step('measuring the RTT matrix from every client host');
         const samples = await lab.measureRtt();
-        const report = rttReport(samples);
-        if (!json) print(false, null, `${report.text}\n`);
+        const rtt = rttReport(samples);
+        if (!json) print(false, null, `${rtt.text}\n`);
         progress.step(`verifying closest-replica selection: ${connections} fresh connections per client site and race mode`);
-        const verdicts = await lab.verify(['plain', 'synchronized'], connections);
+        const { verdicts, report } = await lab.verify(['plain', 'synchronized'], connections, runFolderFor(new Date()));
         const failed = verdicts.filter((v) => !v.ok);
-        print(json, { boards: state.boards, delay: state.delay, rtt: samples, verify: verdicts }, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}`);
-        return report.failed.length === 0 && failed.length === 0 ? 0 : 1;
+        print(json, { boards: state.boards, delay: state.delay, rtt: samples, verify: verdicts, report }, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}\nreport: ${report}`);
+        return rtt.failed.length === 0 && failed.length === 0 ? 0 : 1;
       } finally {
         await lab.down();
       }
     }
     case 'verify': {
-      const verdicts = await Lab.attach(undefined, progress).verify(verifyModes(), connections);
-      print(json, verdicts, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}`);
+      const { verdicts, report } = await Lab.attach(undefined, progress).verify(verifyModes(), connections, runFolderFor(new Date()));
+      print(json, { verdicts, report }, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}\nreport: ${report}`);
       return verdicts.every((v) => v.ok) ? 0 : 1;
     }
     case 'test': {
@@ -164,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
       const run = await runSuites(lab, rest, (chunk) => {
         if (!json) process.stdout.write(chunk);
       });
-      progress.step(`run folder: ${run.folder}`);
+      progress.step(`run folder: ${run.folder}; report: ${run.report}`);
       print(json, run, `\n${formatSummary(run.summary)}`);
       return run.summary.fail === 0 ? 0 : 1;
     }

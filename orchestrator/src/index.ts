@@ -13,3 +13,6 @@ export { originAddress, synchronizedHolds, WEB_PORTS, REPLICATABLE_PORTS, type C
 export { provisionBoard, ProvisionError } from './provision/provision';
 export { DOWNLOAD_PATH } from './provision/web-content';
 export { SLOW_PREFIX } from './provision/nginx-config';
+export { readRaceTimelines, parseRaceTimelines, type RaceTimeline } from './report/race-timeline';
+export { writeHtmlReport, renderHtmlReport, type ReportInput, type LabInfo, type SiteRaces } from './report/html-report';
+export { tapToJunit } from './report/junit';

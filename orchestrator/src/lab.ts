@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { addressOf, boardsWithRole, detectNetem, loadProfile, loadTopology, predict, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Role, type Topology } from '@synrace/netem-profiles';
+import { addressOf, boardsWithRole, detectNetem, interfaceOn, loadProfile, loadTopology, predict, type SitePrediction, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Role, type Topology } from '@synrace/netem-profiles';
 import { readConsoleLog, type SshShell } from '@synrace/hardware';
 import { boardOf, connectBoard, waitReachable } from './board-access';
 import type { DelayMode, LabState } from './lab-state';
@@ -12,7 +12,9 @@ import type { AgentControl } from './agent-control';
 import { clientSites, measureRttFrom, type RttSample } from './rtt';
 import { RunDir } from './run-dir';
 import { startCapture, type RunningCapture } from './capture';
-import { verifySelection, type SiteVerdict } from './verify';
+import { candidateBoards, verifySelection, type SiteVerdict } from './verify';
+import { writeHtmlReport, type SiteRaces } from './report/html-report';
+import { readRaceTimelines } from './report/race-timeline';
 import { labDown, labUp, loadLabInputs, powerDriverFor } from './virtual/virtual-lab';
 import { restartWanDelayLine } from './virtual/wan';
 
@@ -182,20 +184,36 @@ export class Lab {
     }
   }
 
-  /** The main job: does every client site land where the predictor says, in each race mode? */
-  async verify(modes: RaceMode[] = ['plain', 'synchronized'], connections = 5): Promise<SiteVerdict[]> {
+  /**
+   * The main job: does every client site land where the predictor says, in each race mode? With a
+   * report folder, every gateway's WAN side is captured during its site's connections, and the folder
+   * gets the pcaps and report.html (selection matrix and race timelines).
+   */
+  async verify(modes: RaceMode[] = ['plain', 'synchronized'], connections = 5, reportDir?: string): Promise<{ verdicts: SiteVerdict[]; report?: string }> {
     const { topology, profile } = this.inputs();
     const state = this.state();
     const switchAgent = this.agent(boardsWithRole(topology, 'server-switch')[0].name);
+    const predictions = predict(topology, profile);
+    const races: SiteRaces[] = [];
+    const observe = async (p: SitePrediction, mode: RaceMode) => {
+      const gateway = topology.boards.find((b) => b.name === p.gatewayBoard)!;
+      const capture = await this.capture(p.gatewayBoard, interfaceOn(gateway, 'wan')!.name, join(reportDir!, 'pcaps', mode), '"tcp port 80 or ip proto 4"');
+      return async () => {
+        races.push({ clientSite: p.clientSite, mode, timelines: await readRaceTimelines(await capture.stop()) });
+      };
+    };
+    const hostAddress = (host: string) => addressOf(topology.boards.find((b) => b.name === host)!.interfaces[0].address);
+    let verdicts: SiteVerdict[];
     try {
-      return await verifySelection(
+      verdicts = await verifySelection(
         {
           topology,
-          predictions: predict(topology, profile),
+          predictions,
           switchAgent,
           gateway: (board) => this.agent(board),
           runOnHost: async (host, command) => (await this.exec(host, command, 120_000)).stdout,
-          hostAddress: (host) => addressOf(topology.boards.find((b) => b.name === host)!.interfaces[0].address),
+          hostAddress,
+          ...(reportDir ? { observe } : {}),
         },
         modes,
         connections,
@@ -203,6 +221,16 @@ export class Lab {
     } finally {
       await switchAgent.post('/switch/race-mode', state.protocol?.raceMode ?? 'plain');
     }
+    if (!reportDir) return { verdicts };
+    const boardsByAddress = new Map([...candidateBoards(topology), ...predictions.map((p) => [hostAddress(p.hostBoard), p.hostBoard] as const)]);
+    const report = writeHtmlReport(join(reportDir, 'report.html'), {
+      lab: { topology: topology.name, profile: profile.name, delayMode: state.delay.mode, configuration: state.protocol?.configuration ?? 'A', date: new Date() },
+      verdicts,
+      predictions,
+      races,
+      boardsByAddress,
+    });
+    return { verdicts, report };
   }
 
   /** Starts a tcpdump on a board's interface; stop() brings the pcap to localDir. */

@@ -2,6 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { Lab } from './lab';
 import { provisionedBoards } from './provision/provision-lab';
+import { tapToJunit } from './report/junit';
 import { REPO_ROOT, runMochaTap, type TapSummary } from './tap-run';
 
 /** The end-to-end suites `synrace test` can run against a live lab, by name. */
@@ -10,7 +11,7 @@ export const E2E_SUITES: Record<string, string> = {
   protocol: 'protocol.test.js',
 };
 
-export interface TestRun { summary: TapSummary; folder: string }
+export interface TestRun { summary: TapSummary; folder: string; report: string }
 
 export function runFolderFor(startedAt: Date): string {
   const root = process.env.SYNRACE_ARTIFACTS_ROOT ?? join(REPO_ROOT, 'artifacts', 'runs');
@@ -51,6 +52,9 @@ export async function runSuites(lab: Lab, suites: string[], onTap: (chunk: Buffe
   mkdirSync(folder, { recursive: true });
   const result = await runMochaTap(specs, onTap, { ...process.env, SYNRACE_LIVE_LAB: '1', SYNRACE_ARTIFACTS: join(folder, 'pcaps') });
   writeFileSync(join(folder, 'tap.txt'), result.tap);
+  writeFileSync(join(folder, 'junit.xml'), tapToJunit(result.tap, 'synrace e2e'));
   await collectBoardArtifacts(lab, folder);
-  return { summary: { pass: result.pass, fail: result.fail, skip: result.skip }, folder };
+  // The report's selection matrix and race timelines come from one verification pass with captures.
+  const { report } = await lab.verify(['plain', 'synchronized'], 3, folder);
+  return { summary: { pass: result.pass, fail: result.fail, skip: result.skip }, folder, report: report! };
 }

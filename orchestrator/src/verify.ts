@@ -101,6 +101,8 @@ export interface VerifyDeps {
   gateway(site: string): AgentControl;
   runOnHost(host: string, command: string): Promise<string>;
   hostAddress(host: string): string;
+  /** Called before a site's connections; the function it returns after them (e.g. a packet capture). */
+  observe?(prediction: SitePrediction, mode: RaceMode): Promise<() => Promise<void>>;
 }
 
 /** For every client site and race mode: fresh connections to the origin's address, judged against the predictor. */
@@ -112,7 +114,10 @@ export async function verifySelection(deps: VerifyDeps, modes: RaceMode[], conne
     await deps.switchAgent.post('/switch/race-mode', mode);
     const perSite = await Promise.all(
       deps.predictions.map(async (p) => {
-        const observed = parseCurlLoop(await deps.runOnHost(p.hostBoard, curlLoop(url, connections)));
+        const stopObserving = await deps.observe?.(p, mode);
+        const output = await deps.runOnHost(p.hostBoard, curlLoop(url, connections));
+        await stopObserving?.();
+        const observed = parseCurlLoop(output);
         const table = await deps.gateway(p.gatewayBoard).get<TableDumpLike>('/table');
         return judgeSite(p, mode, observed, table, deps.hostAddress(p.hostBoard), boards);
       }),

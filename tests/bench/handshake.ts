@@ -82,7 +82,7 @@ async function measure(context: BenchContext, lab: Lab): Promise<SiteHandshakes[
   const { topology, profile } = lab.inputs();
   const predictions = predict(topology, profile);
   context.progress.step(`handshake: ${CONNECTIONS} connections per client site through the race, ${MODES.join(' and ')}`);
-  const verdicts = await lab.verify(MODES, CONNECTIONS);
+  const { verdicts } = await lab.verify(MODES, CONNECTIONS);
   const targets = predictions.flatMap((p) => directTargets(topology, p));
   const listeners = [...new Set(targets.filter((t) => t.port === PLAIN_PORT).map((t) => t.board))];
   context.progress.step(`handshake: direct connections to the predicted winners and the origin (http.server on port ${PLAIN_PORT} of ${listeners.join(', ')})`);

@@ -18,7 +18,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
   const url = (path = '/index.html', port = 80) => `http://${origin()}${port === 80 ? '' : `:${port}`}${path}`;
 
   it('lands every client site on its predicted winner in both race modes, the origin included', async () => {
-    const verdicts = await lab().verify(['plain', 'synchronized'], 3);
+    const { verdicts } = await lab().verify(['plain', 'synchronized'], 3);
     const origins = new Set(boardsWithRole(world().topology, 'origin-server').map((b) => b.name));
     assert.ok(verdicts.some((v) => origins.has(v.predicted)), 'some client site should be predicted to get the origin');
     assert.ok(verdicts.some((v) => !origins.has(v.predicted)), 'some client site should be predicted to get a replica');
