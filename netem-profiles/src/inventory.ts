@@ -12,6 +12,8 @@ export interface InventoryBoard {
   relay: { bcmPin: number; activeLow: boolean };
   ssh: { host: string; port: number; user: string; key: string; hostKey: string };
   sdCard?: { device: string; serial?: string };
+  /** The static management address written at flashing (CIDR). */
+  management?: { address: string; gateway?: string };
   /** Topology interface name -> the board's own NIC name. */
   interfaces: Record<string, string>;
 }
@@ -25,6 +27,7 @@ interface RawBoard {
   relay: { bcmPin: number; activeLow?: boolean };
   ssh: { host: string; port?: number; user?: string; key?: string; hostKey: string };
   sdCard?: { device: string; serial?: string };
+  management?: { address: string; gateway?: string };
   interfaces?: Record<string, string>;
 }
 
@@ -85,6 +88,7 @@ export function loadInventory(file: string, topology?: Topology): Inventory {
       relay: { bcmPin: b.relay.bcmPin, activeLow: b.relay.activeLow ?? false },
       ssh: { host: b.ssh.host, port: b.ssh.port ?? defaults.ssh?.port ?? 22, user, key, hostKey: b.ssh.hostKey },
       ...(b.sdCard ? { sdCard: b.sdCard } : {}),
+      ...(b.management ? { management: b.management } : {}),
       interfaces: b.interfaces ?? {},
     };
   });

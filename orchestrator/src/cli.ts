@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
-import { attachConsole } from '@synrace/hardware';
+import { attachConsole, createProgressRenderer } from '@synrace/hardware';
+import { loadInventory } from '@synrace/netem-profiles';
+import { doctor, renderFindings } from './hardware-lab/doctor';
+import { flashBoard } from './hardware-lab/flash-board';
 import { Lab, type LabUpOptions } from './lab';
 import type { LabState } from './lab-state';
 import { Progress } from './progress';
@@ -30,6 +33,11 @@ const USAGE = `usage: synrace <command> [options]
   console <board>              attach to a board's serial console (Ctrl-] detaches)
   logs <board> [--tail N]      the board's captured console log
   power <board> on|off|cycle   switch a board's power
+  doctor --inventory F         check every resource of a hardware inventory: serial
+                               adapters, relay GPIO lines, SSH with pinned keys, SD cards
+  flash <board> --image F --inventory F
+                               write an .img/.img.xz to the board's SD card, verify it,
+                               customise its first boot (hostname, user and key, address)
   netem show                   the delay mode and the profile in force
   netem apply <profile>        apply another delay profile to the live lab
 
@@ -89,6 +97,8 @@ export async function main(argv: string[]): Promise<number> {
       config: { type: 'string', default: 'A' },
       race: { type: 'string' },
       connections: { type: 'string', default: '5' },
+      inventory: { type: 'string' },
+      image: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -167,6 +177,21 @@ export async function main(argv: string[]): Promise<number> {
       progress.step(`run folder: ${run.folder}; report: ${run.report}`);
       print(json, run, `\n${formatSummary(run.summary)}`);
       return run.summary.fail === 0 ? 0 : 1;
+    }
+    case 'doctor': {
+      if (!values.inventory) throw new UsageError('doctor needs --inventory <file>');
+      const findings = await doctor(loadInventory(values.inventory));
+      print(json, findings, renderFindings(findings));
+      return findings.some((f) => f.status === 'fail') ? 1 : 0;
+    }
+    case 'flash': {
+      const [board] = rest;
+      if (!board || !values.image || !values.inventory) throw new UsageError('flash needs a board, --image <file> and --inventory <file>');
+      const bar = createProgressRenderer(process.stderr);
+      const summary = await flashBoard(loadInventory(values.inventory), board, values.image, bar.update);
+      bar.end();
+      print(json, summary, `${board}: wrote ${summary.image} to ${summary.device}, ${(summary.bytes / 1e6).toFixed(0)} MB at ${summary.megabytesPerSecond.toFixed(1)} MB/s, verified (sha256 ${summary.sha256.slice(0, 16)}...), first boot: ${summary.bootFiles.join(', ')}`);
+      return 0;
     }
     case 'rtt': {
       const report = rttReport(await Lab.attach(undefined, progress).measureRtt());
