@@ -161,6 +161,10 @@ function checkRoles(doc: YamlDocument, topology: Topology): void {
       throw doc.error(boardPath(gateway), `site "${gateway.site}" has a client-gateway but no client-host`);
     }
   }
+  for (const rogue of boardsWithRole(topology, 'rogue')) {
+    if (rogue.roles.length !== 1) throw doc.error(boardPath(rogue), `a rogue board plays no other role ("${rogue.name}" has ${rogue.roles.join(', ')})`);
+    if (!interfaceOn(rogue, 'wan')) throw doc.error(boardPath(rogue), `rogue "${rogue.name}" needs a wan interface to attack from`);
+  }
   for (const host of boardsWithRole(topology, 'client-host')) {
     if (!boardsAt(topology, host.site).some((b) => b.roles.includes('client-gateway'))) {
       throw doc.error(boardPath(host), `client-host "${host.name}" is on site "${host.site}", which has no client-gateway`);

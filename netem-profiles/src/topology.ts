@@ -2,7 +2,11 @@ import { checkTopologyRules } from './topology-rules';
 import { validateAgainstSchema } from './schema-validation';
 import { YamlDocument } from './yaml-document';
 
-export type Role = 'client-host' | 'client-gateway' | 'server-switch' | 'origin-server' | 'replica';
+/**
+ * rogue: a board on the WAN that plays no part in the protocol; the security suite attacks the
+ * gateways from it (forged answers, resets and tunnel packets), as a compromised host on the path would.
+ */
+export type Role = 'client-host' | 'client-gateway' | 'server-switch' | 'origin-server' | 'replica' | 'rogue';
 
 export interface BoardInterface {
   name: string;

@@ -67,7 +67,7 @@ describe('compiled tc tree in a real namespace (htb + u32, netem: false)', funct
       .filter((c) => c[0] === 'filter')
       .map((c) => `${asU32Key(c[c.indexOf('dst') + 1])} -> ${c[c.indexOf('flowid') + 1]}`)
       .sort();
-    assert.equal(expected.length, 12);
+    assert.equal(expected.length, 13);
     assert.deepEqual(filtersShown(await inNs('tc', ['filter', 'show', 'dev', 'va'])), expected);
   });
 

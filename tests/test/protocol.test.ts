@@ -188,11 +188,11 @@ for (const configuration of configurations) describe(`protocol, configuration ${
   });
 
   describe('attacks from a rogue board', () => {
-    // The rogue is another site's gateway: a board on the WAN that never receives this site's SYNs.
+    // The lab's rogue board: on the WAN, never sent a SYN, never a candidate.
     const scene = async () => {
       const { topology, profile } = world();
       const site = siteWonByReplica(topology, profile);
-      const rogue = predict(topology, profile).find((p) => p.clientSite !== site.clientSite)!.gatewayBoard;
+      const rogue = boardsWithRole(topology, 'rogue')[0].name;
       const rogueAddress = addressOf(interfaceOn(topology.boards.find((b) => b.name === rogue)!, 'wan')!.address);
       const hostAddress = addressOf(interfaceOn(topology.boards.find((b) => b.name === site.hostBoard)!, 'lan')!.address);
       const winnerAddress = [...candidateBoards(topology).entries()].find(([, b]) => b === site.winner)![0];

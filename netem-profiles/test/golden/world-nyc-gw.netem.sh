@@ -24,6 +24,7 @@ tc filter add dev wan0 parent 1: protocol ip prio 1 u32 match ip dst 10.255.0.31
 tc class add dev wan0 parent 1: classid 1:15 htb rate 1000mbit quantum 1514
 tc qdisc add dev wan0 parent 1:15 handle 15: netem limit 3434 delay 41ms 0.2ms loss random 0%
 tc filter add dev wan0 parent 1: protocol ip prio 1 u32 match ip dst 10.255.0.32/32 flowid 1:15
+tc filter add dev wan0 parent 1: protocol ip prio 1 u32 match ip dst 10.255.0.66/32 flowid 1:15
 tc class add dev wan0 parent 1: classid 1:16 htb rate 1000mbit quantum 1514
 tc qdisc add dev wan0 parent 1:16 handle 16: netem limit 9600 delay 115ms 0.2ms loss random 0%
 tc filter add dev wan0 parent 1: protocol ip prio 1 u32 match ip dst 10.255.0.33/32 flowid 1:16

@@ -18,6 +18,7 @@ tc class add dev wan0 parent 1: classid 1:14 htb rate 1000mbit quantum 1514
 tc filter add dev wan0 parent 1: protocol ip prio 1 u32 match ip dst 10.255.0.31/32 flowid 1:14
 tc class add dev wan0 parent 1: classid 1:15 htb rate 1000mbit quantum 1514
 tc filter add dev wan0 parent 1: protocol ip prio 1 u32 match ip dst 10.255.0.32/32 flowid 1:15
+tc filter add dev wan0 parent 1: protocol ip prio 1 u32 match ip dst 10.255.0.66/32 flowid 1:15
 tc class add dev wan0 parent 1: classid 1:16 htb rate 1000mbit quantum 1514
 tc filter add dev wan0 parent 1: protocol ip prio 1 u32 match ip dst 10.255.0.33/32 flowid 1:16
 tc class add dev wan0 parent 1: classid 1:17 htb rate 1000mbit quantum 1514

@@ -17,9 +17,9 @@ export function agentControl(state: LabState, board: string): AgentControl {
   return new AgentControl(board, b.mgmtAddress, state.protocol.controlToken);
 }
 
-/** Boards that carry a protocol role or serve web content, i.e. everything but the client hosts. */
+/** Boards that carry a protocol role or serve web content: not client hosts, and not a rogue. */
 export function provisionedBoards(topology: Topology): string[] {
-  return topology.boards.filter((b) => b.roles.some((r) => r !== 'client-host')).map((b) => b.name);
+  return topology.boards.filter((b) => b.roles.some((r) => r !== 'client-host' && r !== 'rogue')).map((b) => b.name);
 }
 
 /** Provisions every board in parallel; a board is done when its agent answers /health. */
