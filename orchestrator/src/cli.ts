@@ -11,7 +11,7 @@ import { boardTable, netemShow, rttMatrix } from './views';
 import type { RaceMode } from './provision/agent-config';
 import { renderVerdicts, type SiteVerdict } from './verify';
 import { formatSummary } from './tap-run';
-import { runFolderFor, runSuites } from './test-run';
+import { newRunFolder, runSuites } from './test-run';
 
 const USAGE = `usage: synrace <command> [options]
 
@@ -156,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
         const rtt = rttReport(samples);
         if (!json) print(false, null, `${rtt.text}\n`);
         progress.step(`verifying closest-replica selection: ${connections} fresh connections per client site and race mode`);
-        const { verdicts, report } = await lab.verify(['plain', 'synchronized'], connections, runFolderFor(new Date()));
+        const { verdicts, report } = await lab.verify(['plain', 'synchronized'], connections, newRunFolder());
         const failed = verdicts.filter((v) => !v.ok);
         print(json, { boards: state.boards, delay: state.delay, rtt: samples, verify: verdicts, report }, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}\nreport: ${report}`);
         return rtt.failed.length === 0 && failed.length === 0 ? 0 : 1;
@@ -165,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     case 'verify': {
-      const { verdicts, report } = await Lab.attach(undefined, progress).verify(verifyModes(), connections, runFolderFor(new Date()));
+      const { verdicts, report } = await Lab.attach(undefined, progress).verify(verifyModes(), connections, newRunFolder());
       print(json, { verdicts, report }, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}\nreport: ${report}`);
       return verdicts.every((v) => v.ok) ? 0 : 1;
     }

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab } from './lab';
 import { provisionedBoards } from './provision/provision-lab';
@@ -13,9 +13,16 @@ export const E2E_SUITES: Record<string, string> = {
 
 export interface TestRun { summary: TapSummary; folder: string; report: string }
 
-export function runFolderFor(startedAt: Date): string {
+/** Run folders kept: a lab engineer compares a few recent runs; an unbounded pile fills the disk. */
+const RUNS_KEPT = 10;
+
+/** A fresh run folder for verify, demo or test, the oldest beyond the newest RUNS_KEPT removed. */
+export function newRunFolder(startedAt = new Date()): string {
   const root = process.env.SYNRACE_ARTIFACTS_ROOT ?? join(REPO_ROOT, 'artifacts', 'runs');
-  return join(root, startedAt.toISOString().replace(/[:.]/g, '-'));
+  const folder = join(root, startedAt.toISOString().replace(/[:.]/g, '-'));
+  mkdirSync(folder, { recursive: true });
+  for (const old of readdirSync(root).sort().slice(0, -RUNS_KEPT)) rmSync(join(root, old), { recursive: true, force: true });
+  return folder;
 }
 
 export function specsFor(suites: string[]): string[] {
@@ -44,13 +51,26 @@ async function collectBoardArtifacts(lab: Lab, folder: string): Promise<void> {
   }
 }
 
-/** Runs suites against the lab that is up and leaves a run folder: TAP, pcaps, consoles, agent state. */
+/**
+ * Captures every data interface of every board for the whole run. A board powered off by a test loses its
+ * tcpdump with everything else; its pcap then ends there, which is what happened on its wire.
+ */
+async function captureEveryBoard(lab: Lab, dir: string): Promise<() => Promise<void>> {
+  const { topology } = lab.inputs();
+  const captures = await Promise.all(topology.boards.flatMap((b) => b.interfaces.map((i) => lab.capture(b.name, i.name, dir))));
+  return async () => {
+    await Promise.all(captures.map((c) => c.stop().catch(() => undefined)));
+  };
+}
+
+/** Runs suites against the lab that is up and leaves a run folder: TAP, JUnit, pcaps, consoles, agent state, report. */
 export async function runSuites(lab: Lab, suites: string[], onTap: (chunk: Buffer) => void): Promise<TestRun> {
   const specs = specsFor(suites);
   lab.state();
-  const folder = runFolderFor(new Date());
-  mkdirSync(folder, { recursive: true });
-  const result = await runMochaTap(specs, onTap, { ...process.env, SYNRACE_LIVE_LAB: '1', SYNRACE_ARTIFACTS: join(folder, 'pcaps') });
+  const folder = newRunFolder();
+  const stopCaptures = await captureEveryBoard(lab, join(folder, 'pcaps', 'boards'));
+  const result = await runMochaTap(specs, onTap, { ...process.env, SYNRACE_LIVE_LAB: '1', SYNRACE_ARTIFACTS: join(folder, 'pcaps', 'tests') });
+  await stopCaptures();
   writeFileSync(join(folder, 'tap.txt'), result.tap);
   writeFileSync(join(folder, 'junit.xml'), tapToJunit(result.tap, 'synrace e2e'));
   await collectBoardArtifacts(lab, folder);
