@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { BenchContext } from './section';
+import type { BenchContext, HostSection } from './section';
 
 /** Lines of the benchmark's stderr kept to explain a failure. */
 const STDERR_TAIL_LINES = 20;
@@ -37,4 +37,18 @@ export function runAgentBenchmark(script: string, context: BenchContext): Promis
       }
     });
   });
+}
+
+/** A bench section that is one agents' micro-benchmark, rendered for the report. */
+export function agentBenchmarkSection<T>(name: string, script: string, title: string, what: string, render: (result: T) => string): HostSection {
+  return {
+    name,
+    title: `${title} (agents/dist/bench/${script}.js)`,
+    needs: 'host',
+    async run(context) {
+      context.progress.step(`${name}: running the agents' ${script} benchmark (${what})`);
+      const result = (await runAgentBenchmark(script, context)) as T;
+      return { result, text: render(result) };
+    },
+  };
 }

@@ -1,6 +1,5 @@
 import { renderTable } from '@synrace/orchestrator';
-import { runAgentBenchmark } from './agent-benchmark';
-import type { BenchSection } from './section';
+import { agentBenchmarkSection } from './agent-benchmark';
 
 /** The part of agents' delay-accuracy output this report reads. */
 interface DelayAccuracy {
@@ -21,13 +20,4 @@ function render(r: DelayAccuracy): string {
   return [...summary, '', renderTable(['pkt/s', 'sent', 'received', 'median error ms', 'p99 error ms', 'max error ms'], rows)].join('\n');
 }
 
-export const delayLine: BenchSection = {
-  name: 'delay-line',
-  title: 'Delay-line accuracy (agents/dist/bench/delay-accuracy.js)',
-  needs: 'host',
-  async run(context) {
-    context.progress.step('delay-line: running the agents\' delay-accuracy benchmark (rates rise until p99 error reaches 1 ms)');
-    const result = (await runAgentBenchmark('delay-accuracy', context)) as DelayAccuracy;
-    return { result, text: render(result) };
-  },
-};
+export const delayLine = agentBenchmarkSection<DelayAccuracy>('delay-line', 'delay-accuracy', 'Delay-line accuracy', 'rates rise until p99 error reaches 1 ms', render);

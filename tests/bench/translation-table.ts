@@ -1,5 +1,4 @@
-import { runAgentBenchmark } from './agent-benchmark';
-import type { BenchSection } from './section';
+import { agentBenchmarkSection } from './agent-benchmark';
 
 /** agents' table-lookups output: rates per second. */
 interface TableLookups {
@@ -22,13 +21,4 @@ function render(r: TableLookups): string {
   ].join('\n');
 }
 
-export const translationTable: BenchSection = {
-  name: 'table',
-  title: 'Translation table at 100k entries (agents/dist/bench/table-lookups.js)',
-  needs: 'host',
-  async run(context) {
-    context.progress.step('table: running the agents\' table-lookups benchmark');
-    const result = (await runAgentBenchmark('table-lookups', context)) as TableLookups;
-    return { result, text: render(result) };
-  },
-};
+export const translationTable = agentBenchmarkSection<TableLookups>('table', 'table-lookups', 'Translation table at 100k entries', 'inserts, both lookup paths, sweeps', render);
