@@ -1,12 +1,10 @@
 // A per-board OpenSSH server for virtual boards: each board gets its own host
 // key, config and listener, so it is reached with ssh2 exactly like a Pi.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { run } from '../host-command';
 
-const run = promisify(execFile);
 
 export const SSHD_PATH = '/usr/sbin/sshd';
 /** sshd's privilege separation directory; it refuses to start without it. */
@@ -25,7 +23,7 @@ export async function generateKeyPair(privateKeyPath: string, comment: string): 
     throw new Error(`ssh-keygen: ${privateKeyPath} already exists; not replacing a key that may be pinned`);
   }
   try {
-    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', privateKeyPath]);
+    await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', privateKeyPath]);
   } catch (err) {
     throw new Error(`ssh-keygen could not create ${privateKeyPath}: ${(err as { stderr?: string }).stderr || (err as Error).message}`);
   }
