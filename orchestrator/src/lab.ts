@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressOf, boardsWithRole, detectNetem, interfaceOn, loadProfile, loadTopology, predict, type SitePrediction, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Role, type Topology } from '@synrace/netem-profiles';
 import { readConsoleLog, type SshShell } from '@synrace/hardware';
@@ -11,6 +11,7 @@ import { agentControl, provisionLab } from './provision/provision-lab';
 import type { AgentControl } from './agent-control';
 import { clientSites, measureRttFrom, type RttSample } from './rtt';
 import { RunDir } from './run-dir';
+import { applyTcTrees } from './tc-trees';
 import { startCapture, type RunningCapture } from './capture';
 import { candidateBoards, verifySelection, type SiteVerdict } from './verify';
 import { writeHtmlReport, type SiteRaces } from './report/html-report';
@@ -79,6 +80,7 @@ export class Lab {
       state.protocol = { configuration: opts.configuration ?? 'A', raceMode: opts.raceMode ?? 'plain', controlToken: randomBytes(24).toString('hex') };
       runDir.writeState(state);
       const { topology, profile } = lab.inputs();
+      if (delay.mode === 'kernel-netem') await lab.applyTcTrees(profile);
       await provisionLab(runDir, state, topology, profile, state.protocol, progress);
       progress.step(`lab up in ${(progress.elapsedMs() / 1000).toFixed(2)} s`);
       return lab;
@@ -269,6 +271,12 @@ export class Lab {
     return perSite.flat();
   }
 
+  /** Puts the profile's tc tree on every WAN board over SSH, as on hardware; see tc-trees.ts for `netem`. */
+  applyTcTrees(profile: DelayProfile, netem = true): Promise<void> {
+    const { topology } = this.inputs();
+    return applyTcTrees(topology, profile, (board, script) => this.exec(board, script), this.progress, netem);
+  }
+
   /** Swaps the geography of a live lab. */
   async applyProfile(profileNameOrPath: string): Promise<DelayProfile> {
     const release = this.runDir.lock('netem apply');
@@ -276,8 +284,12 @@ export class Lab {
       const state = this.state();
       const topology = loadTopology(state.topologyFile);
       const profile = loadProfile(resolveProfile(profileNameOrPath), topology);
-      if (state.delay.mode !== 'userspace-delay-line') throw new Error('kernel-netem labs are not implemented on the virtual backend yet');
-      state.pids.wanDelay = await restartWanDelayLine(this.runDir, state, topology, profile);
+      if (state.delay.mode === 'kernel-netem') {
+        await this.applyTcTrees(profile);
+        copyFileSync(profile.source, state.profileFile);
+      } else {
+        state.pids.wanDelay = await restartWanDelayLine(this.runDir, state, topology, profile);
+      }
       this.runDir.writeState(state);
       this.progress.step(`profile ${profile.name} applied`);
       return profile;

@@ -84,6 +84,35 @@ describe('virtual lab: the default world lab', function () {
     assert.equal((await lab().exec('rep-iad', 'hostname')).stdout.trim(), 'rep-iad');
   });
 
+  (LIVE_LAB ? it.skip : it)('applies another delay profile to the live lab, direction by direction', async () => {
+    const rttNycTokyo = async () => (await lab().measureRtt(10)).find((s) => s.from === 'newyork' && s.to === 'tokyo')!;
+    const before = await rttNycTokyo();
+    await lab().applyProfile('world-satellite');
+    try {
+      const after = await rttNycTokyo();
+      // Only the downlink into tokyo moved to the satellite: the round trip grows by that one direction.
+      assert.ok(withinTolerance(after), `measured ${after.medianMs} ms, profile ${after.expectedMs} ms`);
+      assert.ok(after.expectedMs - before.expectedMs >= 200, `${before.expectedMs} -> ${after.expectedMs}`);
+    } finally {
+      await lab().applyProfile('world');
+    }
+  });
+
+  it('puts the profile\'s tc tree on every WAN board over SSH, as on hardware (htb and u32; this kernel has no netem)', async () => {
+    const { topology, profile } = lab().inputs();
+    await lab().applyTcTrees(profile, false);
+    try {
+      const classes = (await lab().exec('nyc-gw', 'tc class show dev wan0')).stdout.split('\n').filter((l) => l.startsWith('class htb'));
+      assert.equal(classes.length, topology.sites.length, 'one class per other site, plus the unshaped default');
+      const filters = (await lab().exec('nyc-gw', 'tc filter show dev wan0')).stdout;
+      assert.match(filters, /match 0a0a0000\/ffffff00/, "a u32 filter for london's LAN 10.10.0.0/24");
+      const samples = await lab().measureRtt(5);
+      assert.deepEqual(samples.filter((x) => !withinTolerance(x)).map((x) => `${x.from}->${x.to}`), [], 'classification alone changes no delay');
+    } finally {
+      await Promise.all(topology.boards.filter((b) => b.interfaces.some((i) => i.name === 'wan0')).map((b) => lab().exec(b.name, 'tc qdisc del dev wan0 root 2>/dev/null; true')));
+    }
+  });
+
   (LIVE_LAB ? it.skip : it)('refuses a second `up` while the lab is up, naming the running lab', async () => {
     await assert.rejects(() => Lab.up({}, new RunDir(), new Progress(true)), /already up .*synrace down.*--replace/);
   });
