@@ -5,7 +5,7 @@ import { openPacketSocket, type PacketSocket } from '../io/packet-socket';
 import { addTag, buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, setDst, setSrc, TcpFlag, type Ipv4View, type TcpView } from '../packet';
 import { TranslationTable, type AnswerKey, type ConnectionKey, type TableEntry } from '../table';
 import { Counters } from '../protocol/counters';
-import { ETH_HEADER_BYTES, FrameParser } from '../protocol/frame-parser';
+import { ETH_HEADER_BYTES, FrameParser, type FrameKind } from '../protocol/frame-parser';
 import { Forwarder } from '../protocol/forwarder';
 import { installSteering, webPortsMatch } from '../protocol/steering';
 import type { ClientGatewayConfig } from './client-gateway-config';
@@ -89,8 +89,7 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
    * the `port` side). Malformed packets are counted and dropped, as the kernel would have; first fragments
    * are forwarded untouched, since nothing of the race may depend on fragmentation.
    */
-  function isSteeredSegment(parser: FrameParser, frame: Buffer, port: 'dstPort' | 'srcPort'): boolean {
-    const kind = parser.parse(frame);
+  function isSteeredSegment(parser: FrameParser, kind: FrameKind, frame: Buffer, port: 'dstPort' | 'srcPort'): boolean {
     if (kind === 'malformed') {
       counters.add(`dropped-${parser.problem}`);
       return false;
@@ -105,7 +104,7 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
   }
 
   function onClientFrame(frame: Buffer): void {
-    if (!isSteeredSegment(fromClients, frame, 'dstPort')) return;
+    if (!isSteeredSegment(fromClients, fromClients.parse(frame), frame, 'dstPort')) return;
     const { ip, tcp } = fromClients;
     key.clientIp = ip.src;
     key.clientPort = tcp.srcPort;
@@ -205,8 +204,13 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
   }
 
   function onServerFrame(frame: Buffer): void {
-    if (config.configuration !== 'A' && towardsClients.parse(frame) === 'ipip') return onTunnelFrame(frame);
-    if (!isSteeredSegment(towardsClients, frame, 'srcPort')) return;
+    // One parse per packet: the kind decides between the tunnel (B, C) and plain segments.
+    const kind = towardsClients.parse(frame);
+    if (kind === 'ipip') {
+      if (config.configuration !== 'A') onTunnelFrame(frame);
+      return;
+    }
+    if (!isSteeredSegment(towardsClients, kind, frame, 'srcPort')) return;
     const { ip, tcp } = towardsClients;
     answer.clientIp = ip.dst;
     answer.clientPort = tcp.dstPort;
