@@ -39,10 +39,17 @@ describe('openPacketSocket', function () {
     sockets.push(tx, rx);
     const ownFrames: Buffer[] = [];
     tx.onFrame((f) => { if (isTestFrame(f)) ownFrames.push(f); });
+    const arrivals: ((arrival: [Buffer, number, number]) => void)[] = [];
+    rx.onFrame((f, rxNs) => { if (isTestFrame(f)) arrivals.shift()?.([f, rxNs, monotonicNs()]); });
+    const nextArrival = () => new Promise<[Buffer, number, number]>((resolve) => arrivals.push(resolve));
+    // The kernel switches receive timestamps on lazily (a deferred static-key flip) when the first socket
+    // asks for them; until then a frame gets its stamp when read. A first frame waits that out.
+    const warmedUp = nextArrival();
+    assert.equal(tx.send(testFrame('warm-up')), true);
+    await warmedUp;
+    await new Promise((r) => setTimeout(r, 20));
     const sent = testFrame('hello x1');
-    const received = new Promise<[Buffer, number, number]>((resolve) => {
-      rx.onFrame((f, rxNs) => { if (isTestFrame(f)) resolve([f, rxNs, monotonicNs()]); });
-    });
+    const received = nextArrival();
     const sentAt = monotonicNs();
     assert.equal(tx.send(sent), true);
     // Hold the event loop for 20 ms: the receive time must still be the kernel's. Sleeping rather than
