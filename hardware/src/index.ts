@@ -23,3 +23,4 @@ export { writeImage, verifyImage, WriteImageError, VerifyMismatchError, type Fla
 export { createProgressRenderer, formatProgressBar } from './drivers/flash/progress-bar';
 export { customiseBootPartition, findBootPartition, readBootFile, BootPartitionError, type BootPartition } from './drivers/flash/boot-partition';
 export { firstRunScript, validateFirstBootSettings, FirstBootSettingsError, type FirstBootSettings, type ManagementAddress } from './drivers/flash/first-boot';
+export { ConsoleSession, type ConsoleRunResult } from './drivers/console-session';

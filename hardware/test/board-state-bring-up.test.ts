@@ -78,7 +78,7 @@ describe('bring-up steps of a board with a console log and sshd', function () {
         bootMarker: /login:/,
         ssh: endpoint,
         sshAttemptMs: 2000,
-        waitForAgent: async () => {
+        provision: async () => {
           agentChecked = true;
         },
       }),
@@ -99,7 +99,7 @@ describe('bring-up steps of a board with a console log and sshd', function () {
         bootMarker: /login:/,
         ssh: endpoint,
         sshAttemptMs: 2000,
-        waitForAgent: async () => undefined,
+        provision: async () => undefined,
       }),
       { ...TIMEOUTS, booted: 600 },
     ).catch((e: unknown) => e);
@@ -116,7 +116,7 @@ describe('bring-up steps of a board with a console log and sshd', function () {
         bootMarker: /login:/,
         ssh: endpoint,
         sshAttemptMs: 500,
-        waitForAgent: async () => undefined,
+        provision: async () => undefined,
       }),
       { ...TIMEOUTS, reachable: 800 },
     ).catch((e: unknown) => e);

@@ -118,7 +118,7 @@ describe('board state machine', function () {
         powerOn: printsOnPowerOn(['U-Boot 2024.01', 'Starting kernel ...', 'rep-iad login: ']),
         waitForBoot: waitForLogin,
         waitForSsh: tcpReachable(await listen()),
-        waitForAgent: agentHealthy(await healthyAgent()),
+        provision: agentHealthy(await healthyAgent()),
       },
       TIMEOUTS,
       (t) => transitions.push(t),
@@ -143,7 +143,7 @@ describe('board state machine', function () {
       },
       waitForBoot: later,
       waitForSsh: later,
-      waitForAgent: later,
+      provision: later,
     });
     assert.equal(err.message, "board rep-iad stuck in state 'off': not powered on within 1000 ms: power relay of rep-iad (BCM 17): cannot export gpio529: EACCES");
     assert.deepEqual([err.board, err.state, err.step, err.cause.message], ['rep-iad', 'off', 'powerOn', 'power relay of rep-iad (BCM 17): cannot export gpio529: EACCES']);
@@ -157,7 +157,7 @@ describe('board state machine', function () {
         powerOn: printsOnPowerOn(['U-Boot 2024.01', 'Starting kernel ...', 'Kernel panic - not syncing']),
         waitForBoot: waitForLogin,
         waitForSsh: tcpReachable(await listen()),
-        waitForAgent: agentHealthy(await healthyAgent()),
+        provision: agentHealthy(await healthyAgent()),
       },
       { ...TIMEOUTS, booted: 500 },
     );
@@ -172,7 +172,7 @@ describe('board state machine', function () {
         powerOn: printsOnPowerOn(['rep-iad login: ']),
         waitForBoot: waitForLogin,
         waitForSsh: tcpReachable(await freeLoopbackPort()),
-        waitForAgent: agentHealthy(await healthyAgent()),
+        provision: agentHealthy(await healthyAgent()),
       },
       { ...TIMEOUTS, reachable: 400 },
     );
@@ -191,10 +191,10 @@ describe('board state machine', function () {
       powerOn: printsOnPowerOn(['rep-iad login: ']),
       waitForBoot: waitForLogin,
       waitForSsh: tcpReachable(await listen()),
-      waitForAgent: agentHealthy(unhealthy),
+      provision: agentHealthy(unhealthy),
     });
-    assert.equal(err.message, "board rep-iad stuck in state 'reachable': agent not healthy within 2000 ms: agent answered 503 Service Unavailable");
-    assert.equal(err.step, 'waitForAgent');
+    assert.equal(err.message, "board rep-iad stuck in state 'reachable': not provisioned within 2000 ms: agent answered 503 Service Unavailable");
+    assert.equal(err.step, 'provision');
     assert.deepEqual(transitions.map((t) => t.to), ['powered', 'booted', 'reachable']);
   });
 
@@ -206,11 +206,11 @@ describe('board state machine', function () {
         powerOn: printsOnPowerOn(['rep-iad login: ']),
         waitForBoot: waitForLogin,
         waitForSsh: tcpReachable(await listen()),
-        waitForAgent: agentHealthy(hung, signals),
+        provision: agentHealthy(hung, signals),
       },
       { ...TIMEOUTS, provisioned: 300 },
     );
-    assert.equal(err.message, "board rep-iad stuck in state 'reachable': agent not healthy within 300 ms: timed out after 300 ms");
+    assert.equal(err.message, "board rep-iad stuck in state 'reachable': not provisioned within 300 ms: timed out after 300 ms");
     assert.ok(ms >= 300 && ms < 2000, `gave up after ${ms} ms`);
     assert.equal(signals.length, 1);
     assert.equal(signals[0].aborted, true);

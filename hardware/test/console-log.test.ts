@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitForConsole } from '../src/drivers/console-client';
 import { ConsoleLogWriter } from '../src/drivers/console-log';
 
 describe('console log writer', () => {
@@ -16,5 +17,22 @@ describe('console log writer', () => {
     await writer.close();
     const texts = readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(' | ')[1]);
     assert.deepEqual(texts, ['root@b1:~# ls', 'plain text']);
+  });
+
+  it('waitForConsole sees a login prompt that kernel messages cut in two', async () => {
+    const file = join(dir, 'board.log');
+    const writer = new ConsoleLogWriter(file, 'pi-01');
+    writer.output(Buffer.from('Debian GNU/Linux 12 pi-01 ttyAMA0\r\n\r\npi-01 lo[    9.191630] Bluetooth: hci0: BCM: features 0x2f\r\n[    9.782749] usb 1-1.3: new high-speed USB device number 3 using xhci_hcd\r\ngin: '));
+    await writer.close();
+    const line = await waitForConsole(file, /\bpi-01 login: *$/, 500, { since: 0 });
+    assert.match(line, /\| gin: $/);
+  });
+
+  it('waitForConsole does not take a prompt mended from parts that never make one', async () => {
+    const file = join(dir, 'board.log');
+    const writer = new ConsoleLogWriter(file, 'pi-01');
+    writer.output(Buffer.from('pi-01 lo[    9.191630] Bluetooth: hci0: BCM: features 0x2f\r\nst connection\r\n'));
+    await writer.close();
+    await assert.rejects(waitForConsole(file, /\bpi-01 login: *$/, 300, { since: 0 }), /timed out after 300 ms/);
   });
 });

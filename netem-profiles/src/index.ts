@@ -20,4 +20,4 @@ export type { NetemAvailability } from './detect-netem';
 export { detectNetem } from './detect-netem';
 export { parseAddress, parsePrefix, formatAddress, addressOf, networkOf, contains, type Prefix } from './ipv4';
 export { findSite, findBoard, interfaceOn, isRouter, boardsAt, boardsWithRole } from './topology-queries';
-export { loadInventory, type Inventory, type InventoryBoard } from './inventory';
+export { loadInventory, type Inventory, type InventoryBoard, type ConsoleLogin } from './inventory';

@@ -16,7 +16,11 @@ export interface InventoryBoard {
   management?: { address: string; gateway?: string };
   /** Topology interface name -> the board's own NIC name. */
   interfaces: Record<string, string>;
+  /** A console login, for finding out why a board that booted is not reachable over SSH. */
+  console?: ConsoleLogin;
 }
+
+export interface ConsoleLogin { user: string; password: string }
 
 export interface Inventory { name: string; source: string; topology: string; boards: InventoryBoard[] }
 
@@ -29,12 +33,13 @@ interface RawBoard {
   sdCard?: { device: string; serial?: string };
   management?: { address: string; gateway?: string };
   interfaces?: Record<string, string>;
+  console?: ConsoleLogin;
 }
 
 interface RawInventory {
   name: string;
   topology: string;
-  defaults?: { baudRate?: number; ssh?: { user?: string; port?: number; key?: string } };
+  defaults?: { baudRate?: number; ssh?: { user?: string; port?: number; key?: string }; console?: ConsoleLogin };
   boards: RawBoard[];
 }
 
@@ -90,6 +95,7 @@ export function loadInventory(file: string, topology?: Topology): Inventory {
       ...(b.sdCard ? { sdCard: b.sdCard } : {}),
       ...(b.management ? { management: b.management } : {}),
       interfaces: b.interfaces ?? {},
+      ...(b.console ?? defaults.console ? { console: b.console ?? defaults.console } : {}),
     };
   });
   return { name: raw.name, source: file, topology: raw.topology, boards };

@@ -9,10 +9,10 @@ export function boardOf(state: LabState, name: string): BoardState {
   return board;
 }
 
-export function connectBoard(runDir: RunDir, state: LabState, name: string, timeoutMs = 10_000): Promise<SshShell> {
+export function connectBoard(state: LabState, name: string, timeoutMs = 10_000): Promise<SshShell> {
   const board = boardOf(state, name);
   return SshShell.connect(
-    { host: board.mgmtAddress, port: 22, user: 'root', privateKeyPath: runDir.path('lab_key'), hostKey: board.hostKey },
+    { host: board.mgmtAddress, ...board.login, hostKey: board.hostKey },
     { timeoutMs, retryUntilMs: timeoutMs },
   );
 }
@@ -20,7 +20,7 @@ export function connectBoard(runDir: RunDir, state: LabState, name: string, time
 /** A board counts as reachable when its own sshd, with its pinned key, says the board's own hostname. */
 export async function waitReachable(runDir: RunDir, state: LabState, name: string, timeoutMs: number): Promise<void> {
   try {
-    const shell = await connectBoard(runDir, state, name, timeoutMs);
+    const shell = await connectBoard(state, name, timeoutMs);
     try {
       const { stdout } = await shell.exec('hostname', { timeoutMs });
       if (stdout.trim() !== name) throw new Error(`answered as "${stdout.trim()}", not as itself`);

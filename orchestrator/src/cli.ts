@@ -19,7 +19,14 @@ const USAGE = `usage: synrace <command> [options]
      [--config A|B|C] [--race plain|synchronized]
                                bring up a lab and provision its agents
                                (T, P: shipped name or file; default world)
-  down                         remove the lab and everything it made
+  up --backend hardware --inventory F [--delay auto|external] [--step-timeout S] [up options]
+                               the same lab on physical boards: relays power them, consoles
+                               are logged, each board is provisioned (systemd units) over SSH;
+                               delays by kernel netem on each WAN board (checked first), or
+                               external: the WAN has them already (checked by measuring);
+                               --step-timeout: seconds each bring-up step may take
+  down                         remove the lab and everything it made (hardware: stop and
+                               disable the units, remove tc trees, power the boards off)
   status                       boards, power, addresses and the delay mode
   demo [up options]            the main job: up, boards, RTT matrix beside the profile's,
                                closest-replica verification in both race modes, down
@@ -93,6 +100,8 @@ export async function main(argv: string[]): Promise<number> {
       profile: { type: 'string' },
       replace: { type: 'boolean', default: false },
       delay: { type: 'string', default: 'auto' },
+      backend: { type: 'string', default: 'virtual' },
+      'step-timeout': { type: 'string' },
       tail: { type: 'string' },
       config: { type: 'string', default: 'A' },
       race: { type: 'string' },
@@ -109,17 +118,23 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command || values.help ? 0 : 2;
   }
-  const delay = choice(values.delay, 'delay', ['auto', 'userspace'] as const);
+  const delay = choice(values.delay, 'delay', ['auto', 'userspace', 'external'] as const);
+  const backend = choice(values.backend, 'backend', ['virtual', 'hardware'] as const);
   const configuration = choice(values.config, 'config', ['A', 'B', 'C'] as const);
   const connections = Number(values.connections);
   if (!Number.isInteger(connections) || connections < 1 || connections > 1000) throw new UsageError(`--connections takes a whole number from 1 to 1000, not "${values.connections}"`);
+  const stepTimeout = values['step-timeout'] === undefined ? undefined : Number(values['step-timeout']);
+  if (stepTimeout !== undefined && !(stepTimeout > 0 && stepTimeout <= 3600)) throw new UsageError(`--step-timeout takes seconds from 1 to 3600, not "${values['step-timeout']}"`);
   const upOptions = (signal: AbortSignal): LabUpOptions => ({
+    backend,
+    inventory: values.inventory,
     topology: values.topology,
     profile: values.profile,
     replace: values.replace,
     delay,
     configuration,
     raceMode: choice(values.race ?? 'plain', 'race', ['plain', 'synchronized'] as const),
+    ...(stepTimeout ? { timeouts: { powered: stepTimeout * 1000, booted: stepTimeout * 1000, reachable: stepTimeout * 1000, provisioned: stepTimeout * 1000 } } : {}),
     signal,
   });
   const verifyModes = (): RaceMode[] => {
@@ -136,8 +151,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'down': {
       const removed = await Lab.attach(undefined, progress).down();
-      print(json, removed, `lab down: ${removed.namespaces} namespaces and ${removed.processes} processes removed${removed.logs ? `; console logs in ${removed.logs}` : ''}`);
-      return 0;
+      const what = removed.boards === undefined
+        ? `${removed.namespaces} namespaces and ${removed.processes} processes removed`
+        : `${removed.boards - new Set(removed.problems?.map((p) => p.board)).size} of ${removed.boards} boards released and powered off${removed.problems?.length ? ` (${removed.problems.map((p) => `${p.board}: ${p.problem}`).join('; ')})` : ''}`;
+      print(json, removed, `lab down: ${what}${removed.logs ? `; console logs in ${removed.logs}` : ''}`);
+      return removed.problems?.length ? 1 : 0;
     }
     case 'status': {
       const lab = Lab.attach(undefined, progress);

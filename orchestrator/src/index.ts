@@ -16,3 +16,8 @@ export { SLOW_PREFIX } from './provision/nginx-config';
 export { readRaceTimelines, parseRaceTimelines, type RaceTimeline } from './report/race-timeline';
 export { writeHtmlReport, renderHtmlReport, type ReportInput, type LabInfo, type SiteRaces } from './report/html-report';
 export { tapToJunit } from './report/junit';
+export { networkCommands, type BootPaths, type BootRenderer } from './virtual/boot-script';
+export { shellQuote } from './shell-quote';
+export { labUp as virtualLabUp, labDown as virtualLabDown, powerDriverFor as virtualPowerDriver } from './virtual/virtual-lab';
+export { BOOT_MARKER } from './hardware-lab/hardware-lab';
+export { consoleSocketPath } from './console-server-process';

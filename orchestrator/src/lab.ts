@@ -1,22 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { addressOf, boardsWithRole, detectNetem, interfaceOn, loadProfile, loadTopology, predict, type SitePrediction, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Role, type Topology } from '@synrace/netem-profiles';
-import { readConsoleLog, type SshShell } from '@synrace/hardware';
+import { addressOf, boardsWithRole, detectNetem, interfaceOn, loadInventory, loadProfile, loadTopology, predict, type SitePrediction, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Role, type Topology } from '@synrace/netem-profiles';
+import { readConsoleLog, type BringUpTimeouts, type SshShell } from '@synrace/hardware';
 import { boardOf, connectBoard, waitReachable } from './board-access';
+import { powerDriverOf } from './board-power';
+import { consoleSocketPath } from './console-server-process';
+import { HARDWARE_TIMEOUTS, hardwareLabDown, hardwareLabUp, shelfTopology } from './hardware-lab/hardware-lab';
 import type { DelayMode, LabState } from './lab-state';
 import { Progress } from './progress';
 import type { Configuration, RaceMode } from './provision/agent-config';
 import { agentControl, provisionLab } from './provision/provision-lab';
+import { writeWebContent } from './provision/web-content';
 import type { AgentControl } from './agent-control';
-import { clientSites, measureRttFrom, type RttSample } from './rtt';
+import { clientSites, measureRttFrom, withinTolerance, type RttSample } from './rtt';
 import { RunDir } from './run-dir';
 import { applyTcTrees } from './tc-trees';
 import { startCapture, type RunningCapture } from './capture';
 import { candidateBoards, verifySelection, type SiteVerdict } from './verify';
 import { writeHtmlReport, type SiteRaces } from './report/html-report';
 import { readRaceTimelines } from './report/race-timeline';
-import { labDown, labUp, loadLabInputs, powerDriverFor } from './virtual/virtual-lab';
+import { boardFsRoot, labDown, labUp, loadLabInputs } from './virtual/virtual-lab';
 import { restartWanDelayLine } from './virtual/wan';
 
 export const DEFAULT_TOPOLOGY = 'world';
@@ -37,11 +41,18 @@ export function resolveProfile(nameOrPath: string): string {
 }
 
 export interface LabUpOptions {
+  /** virtual (namespaces on this host, the default) or hardware (the boards of `inventory`). */
+  backend?: 'virtual' | 'hardware';
+  /** Hardware: the inventory file; the topology defaults to the one it names. */
+  inventory?: string;
   topology?: string;
   profile?: string;
   replace?: boolean;
-  delay?: 'auto' | 'userspace';
+  /** userspace: virtual only; external: hardware only, a WAN that has the delays already. */
+  delay?: 'auto' | 'userspace' | 'external';
   bootTimeoutMs?: number;
+  /** Hardware: limits of the bring-up steps, by the state each leads to. */
+  timeouts?: Partial<BringUpTimeouts>;
   signal?: AbortSignal;
   configuration?: Configuration;
   raceMode?: RaceMode;
@@ -53,6 +64,15 @@ export async function chooseDelayMode(requested: 'auto' | 'userspace'): Promise<
   return { mode: netem.available ? 'kernel-netem' : 'userspace-delay-line', probe: netem.reason };
 }
 
+export interface TeardownSummary {
+  namespaces: number;
+  processes: number;
+  /** Hardware: boards released and powered off, and what could not be undone on which board. */
+  boards?: number;
+  problems?: { board: string; problem: string }[];
+  logs?: string;
+}
+
 export class Lab {
   private constructor(readonly runDir: RunDir, readonly progress: Progress) {}
 
@@ -62,7 +82,13 @@ export class Lab {
 
   /** Brings a lab up; on any failure (or a signal, see the CLI) whatever was created is removed again. */
   static async up(opts: LabUpOptions = {}, runDir = new RunDir(), progress = new Progress()): Promise<Lab> {
-    const topologyFile = resolveTopology(opts.topology ?? DEFAULT_TOPOLOGY);
+    const hardware = opts.backend === 'hardware';
+    if (hardware && !opts.inventory) throw new Error('the hardware backend needs --inventory <file>: the boards, their relays, serial adapters and SSH keys');
+    if (!hardware && opts.inventory) throw new Error('--inventory is for the hardware backend: add --backend hardware');
+    const delayRequest = opts.delay ?? 'auto';
+    if (hardware && delayRequest === 'userspace') throw new Error('--delay userspace is the virtual lab\'s delay line; on hardware use auto (kernel netem on the boards) or external');
+    if (!hardware && delayRequest === 'external') throw new Error('--delay external is for hardware labs whose WAN has the delays already; the virtual lab takes auto or userspace');
+    const topologyFile = resolveTopology(opts.topology ?? (hardware ? loadInventory(opts.inventory!).topology : DEFAULT_TOPOLOGY));
     const profileFile = resolveProfile(opts.profile ?? DEFAULT_PROFILE);
     loadLabInputs(topologyFile, profileFile);
     const lab = new Lab(runDir, progress);
@@ -74,14 +100,22 @@ export class Lab {
       await lab.down();
     }
     const release = runDir.lock('up');
+    const protocol = { configuration: opts.configuration ?? 'A', raceMode: opts.raceMode ?? 'plain', controlToken: randomBytes(24).toString('hex') } as const;
     try {
-      const delay = await chooseDelayMode(opts.delay ?? 'auto');
-      const state = await labUp(runDir, { topologyFile, profileFile, delayMode: delay.mode, delayProbe: delay.probe, bootTimeoutMs: opts.bootTimeoutMs ?? 20_000, signal: opts.signal }, progress);
-      state.protocol = { configuration: opts.configuration ?? 'A', raceMode: opts.raceMode ?? 'plain', controlToken: randomBytes(24).toString('hex') };
-      runDir.writeState(state);
-      const { topology, profile } = lab.inputs();
-      if (delay.mode === 'kernel-netem') await lab.applyTcTrees(profile);
-      await provisionLab(runDir, state, topology, profile, state.protocol, progress);
+      if (hardware) {
+        const delay = delayRequest === 'external' ? 'external' : 'auto';
+        await hardwareLabUp(runDir, { inventoryFile: opts.inventory!, topologyFile, profileFile, delay, protocol, timeouts: opts.timeouts, signal: opts.signal }, progress);
+        if (delay === 'external') await lab.checkExternalDelays();
+      } else {
+        const delay = await chooseDelayMode(delayRequest === 'userspace' ? 'userspace' : 'auto');
+        const state = await labUp(runDir, { topologyFile, profileFile, delayMode: delay.mode, delayProbe: delay.probe, bootTimeoutMs: opts.bootTimeoutMs ?? 20_000, signal: opts.signal }, progress);
+        state.protocol = protocol;
+        runDir.writeState(state);
+        const { topology, profile } = lab.inputs();
+        if (delay.mode === 'kernel-netem') await lab.applyTcTrees(profile);
+        const provisioning = { state, topology, profile, options: protocol, content: writeWebContent(runDir.path('content')) };
+        await provisionLab({ ...provisioning, layoutOf: (board) => ({ fsRoot: boardFsRoot(runDir, board), init: { kind: 'boot-script', consoleTty: `${runDir.boardDir(board)}/ttyS0`, node: process.execPath } }) }, progress);
+      }
       progress.step(`lab up in ${(progress.elapsedMs() / 1000).toFixed(2)} s`);
       return lab;
     } catch (err) {
@@ -93,17 +127,27 @@ export class Lab {
     }
   }
 
+  /** A WAN that is said to have the delays already must show them: no lab on unchecked geography. */
+  private async checkExternalDelays(): Promise<void> {
+    this.progress.step('--delay external: measuring the RTT matrix against the profile');
+    const off = (await this.measureRtt(3)).filter((s) => !withinTolerance(s));
+    if (off.length) {
+      throw new Error(`--delay external, but the WAN does not have the profile's delays: ${off.map((s) => `${s.from}->${s.to} ${s.medianMs === null ? 'lost' : `${s.medianMs.toFixed(1)} ms`} (profile ${s.expectedMs.toFixed(1)} ms)`).join(', ')}`);
+    }
+  }
+
   state(): LabState {
     return this.runDir.readState<LabState>();
   }
 
+  /** The lab's topology (on hardware, with each board's real NIC names) and its delay profile. */
   inputs(): { topology: Topology; profile: DelayProfile } {
     const state = this.state();
-    const topology = loadTopology(state.topologyFile);
+    const topology = state.backend === 'hardware' ? shelfTopology(state) : loadTopology(state.topologyFile);
     return { topology, profile: loadProfile(state.profileFile, topology) };
   }
 
-  async down(): Promise<{ namespaces: number; processes: number; logs?: string }> {
+  async down(): Promise<TeardownSummary> {
     const release = this.runDir.lock('down');
     try {
       return await this.teardown();
@@ -112,8 +156,10 @@ export class Lab {
     }
   }
 
-  private async teardown(): Promise<{ namespaces: number; processes: number; logs?: string }> {
-    const removed = await labDown(this.runDir, this.progress);
+  private async teardown(): Promise<TeardownSummary> {
+    // A virtual `up` killed before its state was written leaves namespaces, found by name.
+    const hardware = this.runDir.exists() && this.state().backend === 'hardware';
+    const removed = hardware ? { namespaces: 0, ...(await hardwareLabDown(this.runDir, this.progress)) } : await labDown(this.runDir, this.progress);
     const logs = this.archiveLogs();
     this.runDir.remove();
     return { ...removed, logs };
@@ -135,7 +181,7 @@ export class Lab {
 
   /** Runs work with an SSH shell on the board, closed afterwards whatever happens. */
   async withShell<T>(board: string, work: (shell: SshShell) => Promise<T>): Promise<T> {
-    const shell = await connectBoard(this.runDir, this.state(), board);
+    const shell = await connectBoard(this.state(), board);
     try {
       return await work(shell);
     } finally {
@@ -155,12 +201,13 @@ export class Lab {
     return this.withShell(board, (shell) => shell.download(remotePath));
   }
 
-  async power(board: string, action: 'on' | 'off' | 'cycle', bootTimeoutMs = 20_000): Promise<'on' | 'off'> {
+  async power(board: string, action: 'on' | 'off' | 'cycle', bootTimeoutMs?: number): Promise<'on' | 'off'> {
     const release = this.runDir.lock(`power ${board} ${action}`);
     try {
       const state = this.state();
+      bootTimeoutMs ??= state.backend === 'hardware' ? HARDWARE_TIMEOUTS.booted + HARDWARE_TIMEOUTS.reachable : 20_000;
       const target = boardOf(state, board);
-      const driver = powerDriverFor(this.runDir, target);
+      const driver = powerDriverOf(this.runDir, target);
       if (action !== 'on') {
         await driver.off();
         target.power = 'off';
@@ -256,7 +303,7 @@ export class Lab {
 
   consoleSocket(board: string): string {
     boardOf(this.state(), board);
-    return join(this.runDir.boardDir(board), 'console.sock');
+    return consoleSocketPath(this.runDir, board);
   }
 
   /** Board side of a board's serial line: what the board's own kernel and programs write to. */

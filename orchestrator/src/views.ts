@@ -3,14 +3,14 @@ import type { Lab } from './lab';
 import type { LabState } from './lab-state';
 import type { RttSample } from './rtt';
 import { renderTable } from './table';
-import { powerDriverFor } from './virtual/virtual-lab';
+import { powerDriverOf } from './board-power';
 
 export async function boardTable(lab: Lab, state: LabState): Promise<string> {
   const { topology } = lab.inputs();
   const rows = await Promise.all(
     state.boards.map(async (b) => {
       const board = topology.boards.find((x) => x.name === b.name)!;
-      const on = await powerDriverFor(lab.runDir, b).isOn();
+      const on = await powerDriverOf(lab.runDir, b).isOn();
       return [b.name, b.site, b.roles.join(','), b.mgmtAddress, board.interfaces.map((i) => `${i.name} ${i.address}`).join(', '), on ? 'on' : 'off'];
     }),
   );

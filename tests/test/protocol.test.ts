@@ -179,7 +179,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
     const fsRoot = `/tmp/synrace-provision-test-${process.pid}-${configuration}`;
     try {
       await assert.rejects(
-        () => lab().withShell(replica, (shell) => provisionBoard({ board: replica, shell, fsRoot, consoleTty: '/dev/null', node: '/nonexistent/node', agentConfig: {} })),
+        () => lab().withShell(replica, (shell) => provisionBoard({ board: replica, shell, fsRoot, init: { kind: 'boot-script', consoleTty: '/dev/null', node: '/nonexistent/node' }, agentConfig: {} })),
         (err: Error) => err instanceof ProvisionError && new RegExp(`provisioning ${replica} failed at step "check node on the board": .*nonexistent`).test(err.message),
       );
     } finally {

@@ -19,8 +19,8 @@ export interface BringUpSteps {
   waitForBoot: BringUpStep;
   /** booted -> reachable: an SSH login. */
   waitForSsh: BringUpStep;
-  /** reachable -> provisioned: the agent answers healthy. */
-  waitForAgent: BringUpStep;
+  /** reachable -> provisioned: delays, services and agent set up; done when the agent answers healthy. */
+  provision: BringUpStep;
 }
 
 /** Time limits of the steps, by the state each step leads to. */
@@ -38,7 +38,7 @@ const TRANSITIONS: { from: BoardState; to: Exclude<BoardState, 'off'>; step: key
   { from: 'off', to: 'powered', step: 'powerOn', failure: 'not powered on' },
   { from: 'powered', to: 'booted', step: 'waitForBoot', failure: 'no boot marker on the console' },
   { from: 'booted', to: 'reachable', step: 'waitForSsh', failure: 'not reachable over SSH' },
-  { from: 'reachable', to: 'provisioned', step: 'waitForAgent', failure: 'agent not healthy' },
+  { from: 'reachable', to: 'provisioned', step: 'provision', failure: 'not provisioned' },
 ];
 
 /** A board that did not get past `state`: which step failed, and why (`cause`). */

@@ -14,8 +14,8 @@ export interface BoardAccess {
   ssh: SshEndpoint;
   /** Limit of one SSH connection attempt; attempts repeat until the step's timeout. */
   sshAttemptMs: number;
-  /** The agent check belongs to the orchestrator (it holds the agent's API). */
-  waitForAgent: BringUpStep;
+  /** Provisioning belongs to the orchestrator: it holds the configs and the agents' API. */
+  provision: BringUpStep;
 }
 
 /** The bring-up steps of a board with a power switch, a logged console and sshd: relay and netns boards alike. */
@@ -35,6 +35,6 @@ export function bringUpSteps(access: BoardAccess): BringUpSteps {
       const shell = await SshShell.connect(access.ssh, { timeoutMs: Math.min(access.sshAttemptMs, timeoutMs), retryUntilMs: timeoutMs });
       await shell.close();
     },
-    waitForAgent: access.waitForAgent,
+    provision: access.provision,
   };
 }

@@ -3,7 +3,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as delay } from 'node:timers/promises';
-import { consoleText } from './console-log';
+import { consoleText, withoutKernelMessages } from './console-log';
 
 const DETACH_KEY = 0x1d; // Ctrl-]
 const LOG_POLL_MS = 100;
@@ -71,12 +71,13 @@ export async function waitForConsole(logFile: string, pattern: RegExp, timeoutMs
   let offset = options.since ?? (await sizeOf(logFile));
   const decoder = new StringDecoder('utf8');
   let carry = '';
+  const board = new BoardLines();
   for (;;) {
     const { bytes, nextOffset } = await readFrom(logFile, offset);
     offset = nextOffset;
     const lines = (carry + decoder.write(bytes)).split('\n');
     carry = lines.pop() ?? '';
-    const match = lines.find((line) => matches(consoleText(line), pattern));
+    const match = lines.find((line) => board.matches(line, pattern));
     if (match !== undefined) return match;
     if (Date.now() >= deadline) break;
     await delay(Math.min(LOG_POLL_MS, Math.max(0, deadline - Date.now())));
@@ -85,6 +86,30 @@ export async function waitForConsole(logFile: string, pattern: RegExp, timeoutMs
   throw new Error(
     `timed out after ${timeoutMs} ms waiting for ${pattern} in ${logFile}; last ${last.length} log lines:\n${last.join('\n')}`,
   );
+}
+
+/**
+ * The lines the board's programs printed, mended where a kernel message cut into one: on a chatty
+ * console "pi-01 lo[    9.19] usb 1-1.3: ...\ngin: " is the prompt "pi-01 login: " to a reader.
+ */
+class BoardLines {
+  private cutShort = '';
+
+  /** Whether the log line, or the program line it completes, matches. */
+  matches(logLine: string, pattern: RegExp): boolean {
+    const text = consoleText(logLine);
+    if (text === undefined) return false;
+    if (matches(text, pattern)) return true;
+    const own = withoutKernelMessages(text);
+    if (own.length < text.length) {
+      // A kernel message runs to the end of its log line; the program's line, if cut, goes on later.
+      this.cutShort += own;
+      return false;
+    }
+    const line = this.cutShort + own;
+    this.cutShort = '';
+    return matches(line, pattern);
+  }
 }
 
 // search() rather than test(): it ignores lastIndex, so /g patterns behave.

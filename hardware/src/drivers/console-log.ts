@@ -6,10 +6,27 @@ import { StringDecoder } from 'node:string_decoder';
 // printed, "<ISO time> <board> # <note>" for what the console server says.
 const LINE = /^(\S+) (\S+) ([|#]) (.*)$/;
 
-/** The board's text of a console log line, or undefined for the server's own notes. */
 /** CSI and OSC escape sequences, and the other C0 controls except tab. */
 const TERMINAL_CONTROL = /\x1b\[[0-?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f]/g;
 
+/** Console output as text to read or match: escape sequences and C0 controls (the CR of CR LF too) removed. */
+export function withoutTerminalControls(output: string): string {
+  return output.replace(TERMINAL_CONTROL, '');
+}
+
+/**
+ * A kernel message (printk) as a board's console shows it: at any moment, also in the middle of a
+ * prompt or of a command's output, running to the end of its line. Matched in text whose terminal
+ * controls (CR included) are gone.
+ */
+const KERNEL_MESSAGE = /\[\s*\d+\.\d+\] [^\n]*(\n|$)/g;
+
+/** Console text as a program printed it, without the kernel's messages in between. */
+export function withoutKernelMessages(text: string): string {
+  return text.replace(KERNEL_MESSAGE, '');
+}
+
+/** The board's text of a console log line, or undefined for the server's own notes. */
 export function consoleText(logLine: string): string | undefined {
   const match = LINE.exec(logLine);
   return match !== null && match[3] === '|' ? match[4] : undefined;
@@ -72,7 +89,7 @@ export class ConsoleLogWriter {
     clearTimeout(this.idleTimer);
     // Serial consoles end lines with CRLF; the CR is not part of the text. Terminal control sequences
     // (a shell's bracketed-paste switch, colours) are for a screen, not for a log a person greps.
-    const text = this.partial.replace(/\r$/, '').replace(TERMINAL_CONTROL, '');
+    const text = withoutTerminalControls(this.partial.replace(/\r$/, ''));
     this.partial = '';
     this.out.write(`${this.partialSince.toISOString()} ${this.board} | ${text}\n`);
   }

@@ -2,14 +2,13 @@ import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { guardDevice, SshShell, sysfsGpioNumber, SYSFS_GPIO_ROOT } from '@synrace/hardware';
 import type { Inventory, InventoryBoard } from '@synrace/netem-profiles';
+import { MIN_NODE_MAJOR, nodeMajor } from '../provision/provision';
 import { renderTable } from '../table';
 
 export interface DoctorFinding { board: string; resource: 'serial' | 'relay' | 'ssh' | 'sd-card'; status: 'ok' | 'warn' | 'fail'; detail: string }
 
 export interface DoctorOptions { gpioRoot?: string; sshTimeoutMs?: number }
 
-/** The agents are built for Node 20, the version this project targets. */
-const MIN_NODE_MAJOR = 20;
 
 export function expandHome(path: string): string {
   return path.startsWith('~/') ? `${homedir()}${path.slice(1)}` : path;
@@ -44,7 +43,7 @@ async function checkSsh(b: InventoryBoard, timeoutMs: number): Promise<DoctorFin
   }
   try {
     const { stdout, code } = await shell.exec('node --version', { timeoutMs });
-    const major = Number(/^v(\d+)/.exec(stdout.trim())?.[1] ?? 0);
+    const major = nodeMajor(stdout);
     if (code !== 0 || major === 0) return fail(`reachable with the pinned key, but no node on the board (the agent needs Node ${MIN_NODE_MAJOR}+)`);
     if (major < MIN_NODE_MAJOR) return fail(`reachable, but the board has Node ${stdout.trim()}; the agent needs ${MIN_NODE_MAJOR}+`);
     return { board: b.name, resource: 'ssh', status: 'ok', detail: `${b.ssh.user}@${b.ssh.host}:${b.ssh.port}, host key as pinned, Node ${stdout.trim()}` };

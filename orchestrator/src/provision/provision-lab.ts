@@ -3,11 +3,9 @@ import { AgentControl } from '../agent-control';
 import { connectBoard } from '../board-access';
 import type { LabState } from '../lab-state';
 import { allWithProgress, type Progress } from '../progress';
-import type { RunDir } from '../run-dir';
-import { boardFsRoot } from '../virtual/virtual-lab';
 import { agentConfigFor, type ProtocolOptions } from './agent-config';
-import { ProvisionError, provisionBoard } from './provision';
-import { writeWebContent } from './web-content';
+import { ProvisionError, provisionBoard, type ProvisionTarget } from './provision';
+import type { WebContent } from './web-content';
 
 const AGENT_HEALTH_TIMEOUT_MS = 15_000;
 
@@ -22,34 +20,40 @@ export function provisionedBoards(topology: Topology): string[] {
   return topology.boards.filter((b) => b.roles.some((r) => r !== 'client-host' && r !== 'rogue')).map((b) => b.name);
 }
 
-/** Provisions every board in parallel; a board is done when its agent answers /health. */
-export async function provisionLab(runDir: RunDir, state: LabState, topology: Topology, profile: DelayProfile, options: ProtocolOptions, progress: Progress): Promise<void> {
-  const content = writeWebContent(runDir.path('content'));
-  await allWithProgress(progress, 'provisioned', provisionedBoards(topology), async (name) => {
-    const board = findBoard(topology, name)!;
-    const mgmt = state.boards.find((b) => b.name === name)!.mgmtAddress;
-    const agentConfig = agentConfigFor(topology, profile, board, mgmt, options);
-    const serves = board.roles.includes('origin-server') || board.roles.includes('replica');
-    const shell = await connectBoard(runDir, state, name);
+/** Where provisioned files go on a board and how its services start: the backend decides. */
+export type BoardLayout = Pick<ProvisionTarget, 'fsRoot' | 'init'>;
+
+export interface LabProvisioning {
+  state: LabState;
+  topology: Topology;
+  profile: DelayProfile;
+  options: ProtocolOptions;
+  content: WebContent;
+  layoutOf: (board: string) => BoardLayout;
+}
+
+/** Provisions one board over SSH; it is done when its agent (if it runs one) answers /health. */
+export async function provisionLabBoard(p: LabProvisioning, name: string): Promise<void> {
+  const board = findBoard(p.topology, name)!;
+  const mgmt = p.state.boards.find((b) => b.name === name)!.mgmtAddress;
+  const agentConfig = agentConfigFor(p.topology, p.profile, board, mgmt, p.options);
+  const serves = board.roles.includes('origin-server') || board.roles.includes('replica');
+  const shell = await connectBoard(p.state, name);
+  try {
+    await provisionBoard({ board: name, shell, ...p.layoutOf(name), agentConfig, web: serves ? { dynamic: board.roles.includes('origin-server'), content: p.content } : undefined });
+  } finally {
+    shell.close();
+  }
+  if (agentConfig) {
     try {
-      await provisionBoard({
-        board: name,
-        shell,
-        fsRoot: boardFsRoot(runDir, name),
-        consoleTty: `${runDir.boardDir(name)}/ttyS0`,
-        node: process.execPath,
-        agentConfig,
-        web: serves ? { dynamic: board.roles.includes('origin-server'), content } : undefined,
-      });
-    } finally {
-      shell.close();
+      await agentControl(p.state, name).waitHealthy(AGENT_HEALTH_TIMEOUT_MS);
+    } catch (err) {
+      throw new ProvisionError(name, 'wait for agent health', err as Error);
     }
-    if (agentConfig) {
-      try {
-        await agentControl(state, name).waitHealthy(AGENT_HEALTH_TIMEOUT_MS);
-      } catch (err) {
-        throw new ProvisionError(name, 'wait for agent health', err as Error);
-      }
-    }
-  });
+  }
+}
+
+/** Provisions every board that needs it, in parallel. */
+export async function provisionLab(p: LabProvisioning, progress: Progress): Promise<void> {
+  await allWithProgress(progress, 'provisioned', provisionedBoards(p.topology), (name) => provisionLabBoard(p, name));
 }

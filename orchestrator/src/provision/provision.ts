@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import type { SshShell } from '@synrace/hardware';
 import { renderNginxConfig } from './nginx-config';
 import { renderServicesScript } from './services-script';
+import { AGENT_UNIT, UNIT_DIR, WEB_UNIT, renderAgentUnit, renderWebUnit } from './systemd-units';
 import type { WebContent } from './web-content';
 
 /** Everything one board needs to be provisioned; paths are on the board. */
@@ -11,11 +12,23 @@ export interface ProvisionTarget {
   shell: SshShell;
   /** `/` on a Pi; a per-board directory on a virtual board, which shares the host's disk. */
   fsRoot: string;
-  consoleTty: string;
-  /** Node on the board. */
-  node: string;
+  /**
+   * How the board starts its services at boot: systemd units on a Pi; on a virtual board, a services
+   * script its boot replays, writing to its console pty.
+   */
+  init: { kind: 'systemd' } | { kind: 'boot-script'; consoleTty: string; node: string };
   agentConfig?: object;
   web?: { dynamic: boolean; content: WebContent };
+}
+
+/** The agents are built for Node 20, the version this project targets. */
+export const MIN_NODE_MAJOR = 20;
+/** The bundle's native modules (epoll) are compiled for the machine that built it. */
+const BUILT_FOR = ({ x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l' } as Record<string, string>)[process.arch] ?? process.arch;
+
+/** The major version of a `node --version` answer, 0 when it is not one. */
+export function nodeMajor(versionOutput: string): number {
+  return Number(/^v(\d+)\./.exec(versionOutput.trim())?.[1] ?? 0);
 }
 
 export class ProvisionError extends Error {
@@ -61,25 +74,57 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
     }
   };
   await step('prepare directories', () => run(t.shell, `mkdir -p '${at('etc/synrace')}' '${at('opt/synrace')}' '${at('var/log/synrace')}' '${at('run/synrace')}'`));
+  let node = t.init.kind === 'boot-script' ? t.init.node : '';
   if (t.agentConfig) {
-    await step('check node on the board', () => run(t.shell, `'${t.node}' --version`));
+    await step('check node on the board', async () => {
+      node ||= (await run(t.shell, 'command -v node || { echo "no node in PATH: install Node.js ' + MIN_NODE_MAJOR + ' (e.g. from NodeSource)" >&2; exit 1; }')).trim();
+      const version = (await run(t.shell, `'${node}' --version`)).trim();
+      if (nodeMajor(version) < MIN_NODE_MAJOR) throw new Error(`${node} is ${version}; the agent needs Node ${MIN_NODE_MAJOR} or newer`);
+      const arch = (await run(t.shell, 'uname -m')).trim();
+      if (arch !== BUILT_FOR) throw new Error(`the board is ${arch}, but the agent bundle's native modules were built on ${BUILT_FOR}: build the agents (npm run build) on a ${arch} machine and provision from there`);
+    });
     await step('upload agent bundle', () => uploadTree(t.shell, AGENT_BUNDLE_DIR, at('opt/synrace')));
     await step('write agent config', () => t.shell.upload(Buffer.from(JSON.stringify(t.agentConfig, null, 2)), at('etc/synrace/agent.json')));
   }
   if (t.web) {
     const web = t.web;
+    if (t.init.kind === 'systemd') await step('check nginx on the board', () => run(t.shell, 'command -v nginx || { echo "no nginx: apt install nginx-light on the board" >&2; exit 1; }'));
     await step('sync web content', () => uploadTree(t.shell, web.content.dir, at('var/www/synrace')));
     const nginx = renderNginxConfig({ board: t.board, wwwRoot: at('var/www/synrace'), dynamic: web.dynamic, runDir: at('run/synrace') });
     await step('write nginx config', () => t.shell.upload(Buffer.from(nginx), at('etc/synrace/nginx.conf')));
   }
-  const services = renderServicesScript({
-    board: t.board,
-    consoleTty: t.consoleTty,
-    ...(t.web ? { nginxConfig: at('etc/synrace/nginx.conf'), nginxErrorLog: at('var/log/synrace/nginx-error.log') } : {}),
-    ...(t.agentConfig ? { agent: { node: t.node, script: at('opt/synrace/agent.js'), config: at('etc/synrace/agent.json') } } : {}),
-  });
-  await step('write services script', () => t.shell.upload(Buffer.from(services), at('etc/synrace/services.sh'), 0o755));
-  await step('start services', () => run(t.shell, `'${at('etc/synrace/services.sh')}'`));
+  if (t.init.kind === 'systemd') await installUnits(t, node, step);
+  else {
+    const services = renderServicesScript({
+      board: t.board,
+      consoleTty: t.init.consoleTty,
+      ...(t.web ? { nginxConfig: at('etc/synrace/nginx.conf'), nginxErrorLog: at('var/log/synrace/nginx-error.log') } : {}),
+      ...(t.agentConfig ? { agent: { node, script: at('opt/synrace/agent.js'), config: at('etc/synrace/agent.json') } } : {}),
+    });
+    await step('write services script', () => t.shell.upload(Buffer.from(services), at('etc/synrace/services.sh'), 0o755));
+    await step('start services', () => run(t.shell, `'${at('etc/synrace/services.sh')}'`));
+  }
+}
+
+type Step = (name: string, work: () => Promise<unknown>) => Promise<void>;
+
+/** A Pi's services are systemd units, enabled so that every boot starts them again. */
+async function installUnits(t: ProvisionTarget, node: string, step: Step): Promise<void> {
+  const units: string[] = [];
+  if (t.web) {
+    const nginx = (await run(t.shell, 'command -v nginx')).trim();
+    const unit = renderWebUnit({ board: t.board, nginx, nginxConfig: '/etc/synrace/nginx.conf', nginxErrorLog: '/var/log/synrace/nginx-error.log', pidFile: '/run/synrace/nginx.pid' });
+    await step(`write ${WEB_UNIT}`, () => t.shell.upload(Buffer.from(unit), `${UNIT_DIR}/${WEB_UNIT}`));
+    units.push(WEB_UNIT);
+  }
+  if (t.agentConfig) {
+    const unit = renderAgentUnit({ board: t.board, node, script: '/opt/synrace/agent.js', config: '/etc/synrace/agent.json' });
+    await step(`write ${AGENT_UNIT}`, () => t.shell.upload(Buffer.from(unit), `${UNIT_DIR}/${AGENT_UNIT}`));
+    units.push(AGENT_UNIT);
+  }
+  if (units.length === 0) return;
+  // restart, not start: a board provisioned before runs the old agent, which must read the new config.
+  await step('enable and start units', () => run(t.shell, `systemctl daemon-reload && systemctl enable ${units.join(' ')} && systemctl restart ${units.join(' ')}`));
 }
 
 export function servicesScriptPath(fsRoot: string): string {

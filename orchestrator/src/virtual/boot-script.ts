@@ -1,7 +1,10 @@
 import { addressOf } from '@synrace/netem-profiles';
 import type { BoardPlan } from './lab-plan';
+import { shellQuote } from '../shell-quote';
 
 export interface BootPaths {
+  /** The board's own directory in the run folder. */
+  boardDir: string;
   consoleTty: string;
   /** argv of the board's sshd, run in the foreground (-D) */
   sshd: string[];
@@ -9,9 +12,8 @@ export interface BootPaths {
   servicesScript: string;
 }
 
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+/** Writes a board's boot script: a virtual board's own, or a stand-in's for a physical board. */
+export type BootRenderer = (board: BoardPlan, paths: BootPaths) => string;
 
 /** The iproute2 commands that give a board its links, addresses and routes; replayed at every power-on. */
 export function networkCommands(board: BoardPlan): string[] {

@@ -1,5 +1,5 @@
 import { closeSync, copyFileSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { loadProfile, loadTopology, type DelayProfile, type Topology } from '@synrace/netem-profiles';
 import {
   NetnsPowerDriver,
@@ -12,7 +12,6 @@ import {
   createUtsNamespace,
   releaseUtsDir,
   run,
-  spawnDetached,
   startSerialCable,
   waitForPaths,
   writeSshdConfig,
@@ -21,20 +20,28 @@ import {
 import type { BoardState, DelayMode, LabState } from '../lab-state';
 import { allWithProgress, type Progress } from '../progress';
 import type { RunDir } from '../run-dir';
-import { renderBootScript } from './boot-script';
+import { renderBootScript, type BootRenderer } from './boot-script';
 import { servicesScriptPath } from '../provision/provision';
 import { MGMT_BRIDGE, WAN_NETNS, planLab, type BoardPlan, type LabPlan } from './lab-plan';
 import { waitReachable } from '../board-access';
+import { startConsoleServer } from '../console-server-process';
 import { findLeftovers } from './leftovers';
 import { startWanDelayLine, wanDelayConfig } from './wan';
 
-export interface UpOptions { topologyFile: string; profileFile: string; delayMode: DelayMode; delayProbe: string; bootTimeoutMs: number; signal?: AbortSignal }
-
-function packageFile(pkg: string, rel: string): string {
-  return join(dirname(require.resolve(`${pkg}/package.json`)), rel);
+export interface UpOptions {
+  topologyFile: string;
+  profileFile: string;
+  delayMode: DelayMode;
+  delayProbe: string;
+  bootTimeoutMs: number;
+  signal?: AbortSignal;
+  /**
+   * A shelf of stand-ins for physical boards (tests of the hardware backend): each board boots the
+   * script `renderBoot` gives, nothing owns the serial lines (the hardware lab's console server does)
+   * and the boards stay off until something switches them on.
+   */
+  shelf?: { renderBoot: BootRenderer };
 }
-
-export const CONSOLE_SERVER_JS = packageFile('@synrace/hardware', 'dist/bin/console-server.js');
 
 /** A virtual board's own part of the shared disk: what is `/` for files provisioned onto a Pi. */
 export function boardFsRoot(runDir: RunDir, board: string): string {
@@ -42,6 +49,7 @@ export function boardFsRoot(runDir: RunDir, board: string): string {
 }
 
 export function powerDriverFor(run: RunDir, board: BoardState): NetnsPowerDriver {
+  if (!board.netns) throw new Error(`board ${board.name} is not a virtual board`);
   return new NetnsPowerDriver({ name: board.name, netns: board.netns, utsFile: run.path('uts', board.name), bootScript: join(run.boardDir(board.name), 'boot.sh') });
 }
 
@@ -80,13 +88,13 @@ async function disableDataPlaneOffloads(plan: LabPlan): Promise<void> {
   await Promise.all(ends.map((e) => run(['nsenter', `--net=/run/netns/${e.netns}`, 'ethtool', '-K', e.ifname, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'])));
 }
 
-async function prepareBoardFiles(runDir: RunDir, board: BoardPlan, labKeyPub: string): Promise<string> {
+async function prepareBoardFiles(runDir: RunDir, board: BoardPlan, labKeyPub: string, renderBoot: BootRenderer): Promise<string> {
   const dir = runDir.boardDir(board.name);
   mkdirSync(dir, { recursive: true });
   const hostKey = await generateKeyPair(join(dir, 'ssh_host_ed25519_key'), `${board.name} host key`);
   const sshdConfig = await writeSshdConfig({ dir, listenAddress: board.mgmtAddress, port: 22, hostKeyPath: hostKey.privateKeyPath, authorizedKeysPath: labKeyPub, pidFile: join(dir, 'sshd.pid') });
   const sshd = sshdCommand(sshdConfig, join(dir, 'sshd.log'));
-  writeFileSync(join(dir, 'boot.sh'), renderBootScript(board, { consoleTty: join(dir, 'ttyS0'), sshd, servicesScript: servicesScriptPath(boardFsRoot(runDir, board.name)) }), { mode: 0o755 });
+  writeFileSync(join(dir, 'boot.sh'), renderBoot(board, { boardDir: dir, consoleTty: join(dir, 'ttyS0'), sshd, servicesScript: servicesScriptPath(boardFsRoot(runDir, board.name)) }), { mode: 0o755 });
   return hostKey.publicKey;
 }
 
@@ -110,7 +118,7 @@ export async function labUp(runDir: RunDir, opts: UpOptions, progress: Progress)
     topologyFile,
     profileFile,
     delay: { mode: opts.delayMode, probe: opts.delayProbe },
-    boards: plan.boards.map((b) => ({ name: b.name, site: b.site, roles: b.roles, netns: b.netns, mgmtAddress: b.mgmtAddress, hostKey: '', power: 'off' })),
+    boards: plan.boards.map((b) => ({ name: b.name, site: b.site, roles: b.roles, netns: b.netns, mgmtAddress: b.mgmtAddress, login: { port: 22, user: 'root', privateKeyPath: runDir.path('lab_key') }, hostKey: '', power: 'off' })),
     pids: { serialCables: {} },
   };
   runDir.writeState(state);
@@ -123,7 +131,7 @@ export async function labUp(runDir: RunDir, opts: UpOptions, progress: Progress)
 
   const labKey = runDir.path('lab_key');
   await generateKeyPair(labKey, 'synrace lab key');
-  const hostKeys = await Promise.all(plan.boards.map((b) => prepareBoardFiles(runDir, b, `${labKey}.pub`)));
+  const hostKeys = await Promise.all(plan.boards.map((b) => prepareBoardFiles(runDir, b, `${labKey}.pub`, opts.shelf?.renderBoot ?? renderBootScript)));
   state.boards.forEach((b, i) => (b.hostKey = hostKeys[i]));
   runDir.writeState(state);
   step('keys, sshd configs and boot scripts written');
@@ -135,12 +143,14 @@ export async function labUp(runDir: RunDir, opts: UpOptions, progress: Progress)
     }
     runDir.writeState(state);
     await waitForPaths(plan.boards.flatMap((b) => [join(runDir.boardDir(b.name), 'serial'), join(runDir.boardDir(b.name), 'ttyS0')]), 5000);
-    const consoles = plan.boards.map((b) => ({ board: b.name, path: join(runDir.boardDir(b.name), 'serial'), baudRate: 115200, logFile: runDir.consoleLog(b.name), socketPath: join(runDir.boardDir(b.name), 'console.sock') }));
-    writeFileSync(runDir.path('console-server.json'), JSON.stringify({ consoles }, null, 2));
-    state.pids.consoleServer = spawnDetached(['node', CONSOLE_SERVER_JS, '--config', runDir.path('console-server.json')], infraLog);
-    runDir.writeState(state);
-    await waitForPaths(consoles.map((c) => c.socketPath), 10_000);
-    step('serial consoles attached');
+    if (!opts.shelf) {
+      const consoles = plan.boards.map((b) => ({ board: b.name, path: join(runDir.boardDir(b.name), 'serial'), baudRate: 115200 }));
+      state.pids.consoleServer = await startConsoleServer(runDir, consoles, infraLog, (pid) => {
+        state.pids.consoleServer = pid;
+        runDir.writeState(state);
+      });
+    }
+    step(opts.shelf ? 'serial lines ready for the shelf\'s own console server' : 'serial consoles attached');
 
     await disableDataPlaneOffloads(plan);
     if (opts.delayMode === 'userspace-delay-line') {
@@ -155,6 +165,11 @@ export async function labUp(runDir: RunDir, opts: UpOptions, progress: Progress)
     closeSync(infraLog);
   }
 
+  if (opts.shelf) {
+    state.phase = 'up';
+    runDir.writeState(state);
+    return state;
+  }
   await allWithProgress(progress, 'powered on', plan.boards.map((b) => b.name), async (name) => {
     const board = state.boards.find((b) => b.name === name)!;
     await powerDriverFor(runDir, board).on();

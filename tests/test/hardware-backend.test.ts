@@ -1,0 +1,147 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runWithFakeGpio } from '@synrace/hardware/dist/test/support/gpio-namespace';
+import { boardsWithRole, interfaceOn, loadTopology, predict, shippedProfilePath, shippedTopologyPath, loadProfile } from '@synrace/netem-profiles';
+import { RunDir, type SiteVerdict } from '@synrace/orchestrator';
+import { runCli } from '../src/cli';
+import { describeOwnLabs } from '../src/lab-fixture';
+import { buildShelf, destroyShelf, PI4_CHIPS, SHELF_ROOT, type Shelf } from '../src/pi-shelf/pi-shelf';
+import type { ScenarioOutput, ScenarioStep, StepOutcome } from '../src/pi-shelf/shelf-scenario';
+import { SSHD_BROKEN_FLAG } from '../src/pi-shelf/stand-in-boot';
+
+const ARTIFACTS = join(__dirname, '..', '..', '..', 'artifacts');
+const SCENARIO_JS = join(__dirname, '..', 'src', 'pi-shelf', 'shelf-scenario.js');
+const world = loadTopology(shippedTopologyPath('world'));
+const wanBoards = world.boards.filter((b) => interfaceOn(b, 'wan')).map((b) => b.name);
+
+// One run of the real CLI against a shelf of stand-in Pis, inside a mount namespace whose
+// /sys/class/gpio is a fake that the relay board's wiring follows. The tests read its outcome.
+describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial consoles, SSH, systemd units)', function () {
+  this.timeout(900_000);
+  let shelf: Shelf;
+  let output: ScenarioOutput;
+  const outcome = (i: number): StepOutcome => output.outcomes[i];
+  const switchesDuring = (o: StepOutcome) => output.switches.filter((s) => s.at >= o.startedAt && s.at <= o.endedAt + 2000);
+  const lastSwitch = (board: string, before = Infinity) => output.switches.filter((s) => s.board === board && s.at <= before).at(-1);
+
+  before(async function () {
+    if (new RunDir().exists()) throw new Error('a lab is up on this host; these tests bring their own hardware lab up: run `synrace down` first');
+    shelf = await buildShelf();
+    const brokenSsh = join(shelf.runDir.boardDir('rogue'), SSHD_BROKEN_FLAG);
+    const inventory = shelf.inventoryFile;
+    const steps: ScenarioStep[] = [
+      { touch: brokenSsh },
+      { cli: ['up', '--backend', 'hardware', '--inventory', inventory, '--step-timeout', '25'] },
+      { remove: brokenSsh },
+      { cli: ['up', '--backend', 'hardware', '--inventory', inventory, '--delay', 'external'] },
+      { cli: ['status'] },
+      { cli: ['verify', '--connections', '2', '--json'] },
+      { cli: ['exec', 'rep-fra', '--', 'systemctl is-enabled synrace-agent.service; cat /etc/systemd/system/synrace-agent.service'] },
+      { cli: ['power', 'rep-fra', 'cycle'] },
+      { cli: ['exec', 'rep-fra', '--', 'systemctl is-active synrace-agent.service synrace-web.service'] },
+      { cli: ['down', '--json'] },
+    ];
+    const run = await runWithFakeGpio(PI4_CHIPS, 1, SCENARIO_JS, [JSON.stringify({ shelfRoot: SHELF_ROOT, relays: shelf.relays, steps })], 850_000);
+    output = JSON.parse(run.stdout) as ScenarioOutput;
+    // Every command's full output, for whoever reads a failure here.
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(join(ARTIFACTS, 'hardware-scenario.json'), JSON.stringify(output, null, 2));
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    // A scenario that died half-way leaves the hardware lab's state: `down` outside the fake GPIO
+    // namespace cannot switch relays, but stops the console server and removes the run folder.
+    if (new RunDir().exists()) await runCli(['down']);
+    if (shelf) await destroyShelf(shelf.runDir);
+  });
+
+  it('refuses kernel-netem delays on boards whose kernel has no sch_netem, naming each of them', () => {
+    const { code, stderr } = outcome(1);
+    assert.equal(code, 1);
+    assert.match(stderr, /boards did not come up/);
+    for (const board of wanBoards.filter((b) => b !== 'rogue')) {
+      assert.match(stderr, new RegExp(`board ${board} stuck in state 'reachable': not provisioned within 25000 ms: its kernel has no sch_netem`), board);
+    }
+  });
+
+  it('logs in over the serial console to show why a booted board is not reachable over SSH', () => {
+    const { stderr } = outcome(1);
+    assert.match(stderr, /board rogue stuck in state 'booted': not reachable over SSH within 25000 ms/);
+    const seen = stderr.slice(stderr.indexOf('seen over the serial console'));
+    assert.match(seen, /\$ ip -br addr\n\s+lo\s+UNKNOWN[^\n]*\n(?:\s+\S+[^\n]*\n)*?\s+wan0(@\S+)?\s+UP\s+10\.255\.0\.66\/24/);
+    assert.match(seen, /\$ ss -ltn 'sport = :22'\n\s+State\s+Recv-Q[^\n]*\n(?!\s+LISTEN)/);
+  });
+
+  it('a failed up powers every board off again', () => {
+    const failedUp = outcome(1);
+    for (const board of world.boards.map((b) => b.name)) {
+      assert.equal(lastSwitch(board, failedUp.endedAt + 2000)?.on, false, `${board} left powered`);
+    }
+  });
+
+  it('brings every board from off through powered, booted, reachable to provisioned', () => {
+    const { code, stderr } = outcome(3);
+    assert.equal(code, 0, stderr);
+    for (const board of world.boards.map((b) => b.name)) {
+      for (const to of ['powered', 'booted', 'reachable', 'provisioned']) assert.match(stderr, new RegExp(`${board}: \\w+ -> ${to} \\(`), `${board} -> ${to}`);
+    }
+    assert.match(stderr, /--delay external: measuring the RTT matrix against the profile/);
+  });
+
+  it('status reads every relay back as on', () => {
+    const { code, stdout } = outcome(4);
+    assert.equal(code, 0);
+    const rows = stdout.split('\n').filter((l) => world.boards.some((b) => l.startsWith(b.name + ' ')));
+    assert.equal(rows.length, world.boards.length);
+    for (const row of rows) assert.match(row, /\bon\s*$/, row);
+  });
+
+  it('verify: every client site lands on the replica the predictor names, in both race modes', () => {
+    const { code, stdout } = outcome(5);
+    const { verdicts } = JSON.parse(stdout) as { verdicts: SiteVerdict[] };
+    const predictions = predict(world, loadProfile(shippedProfilePath('world'), world));
+    assert.equal(verdicts.length, predictions.length * 2);
+    for (const v of verdicts) {
+      const p = predictions.find((x) => x.clientSite === v.clientSite)!;
+      assert.equal(v.predicted, v.mode === 'plain' ? p.winner : p.syncWinner, `${v.clientSite} ${v.mode}`);
+      assert.ok(v.ok, `${v.clientSite} (${v.mode}) landed on ${JSON.stringify(v.connections)}, predicted ${v.predicted}`);
+    }
+    assert.equal(code, 0);
+  });
+
+  it('installs the agent as an enabled systemd unit with the board config, output on the console', () => {
+    const { code, stdout } = outcome(6);
+    assert.equal(code, 0);
+    assert.match(stdout, /^enabled\n/);
+    assert.match(stdout, /^ExecStart=\S*node \/opt\/synrace\/agent\.js --config \/etc\/synrace\/agent\.json$/m);
+    assert.match(stdout, /^StandardOutput=journal\+console$/m);
+    assert.match(stdout, /^WantedBy=multi-user\.target$/m);
+  });
+
+  it('power cycle goes through the relay, and the board boots into its enabled units', () => {
+    const cycle = outcome(7);
+    assert.equal(cycle.code, 0, cycle.stderr);
+    assert.deepEqual(switchesDuring(cycle).filter((s) => s.board === 'rep-fra').map((s) => s.on), [false, true]);
+    assert.match(cycle.stderr, /rep-fra agent healthy/);
+    assert.equal(outcome(8).stdout, 'active\n');
+  });
+
+  it('down disables the units, opens every relay and keeps the console logs', () => {
+    const { code, stdout } = outcome(9);
+    assert.equal(code, 0);
+    const down = JSON.parse(stdout) as { boards: number; problems: unknown[]; logs: string };
+    assert.equal(down.boards, world.boards.length);
+    assert.deepEqual(down.problems, []);
+    for (const board of world.boards.map((b) => b.name)) assert.equal(lastSwitch(board)?.on, false, `${board} left powered`);
+    for (const board of [...boardsWithRole(world, 'replica'), ...boardsWithRole(world, 'client-gateway')].map((b) => b.name)) {
+      assert.ok(!existsSync(join(shelf.runDir.boardDir(board), 'disk/upper/etc/systemd/system/multi-user.target.wants/synrace-agent.service')), `${board}: unit still enabled`);
+    }
+    const log = readFileSync(join(down.logs, 'rep-fra.log'), 'utf8');
+    // A failed up, the up, the power cycle: three cold boots, and the agent's unit speaking on the console.
+    assert.equal(log.match(/\| \[ +0\.000000\] Booting Linux on physical CPU/g)?.length, 3);
+    assert.match(log, /rep-fra \| synrace-agent\[rep-fra\]: replica ready: configuration A/);
+    assert.ok(!new RunDir().exists(), 'the lab state is still there');
+  });
+});
