@@ -6,7 +6,7 @@ import { readConsoleLog, type BringUpTimeouts, type SshShell } from '@synrace/ha
 import { boardOf, connectBoard, waitReachable } from './board-access';
 import { powerDriverOf } from './board-power';
 import { consoleSocketPath } from './console-server-process';
-import { HARDWARE_TIMEOUTS, hardwareLabDown, hardwareLabUp, shelfTopology } from './hardware-lab/hardware-lab';
+import { HARDWARE_TIMEOUTS, POWER_SETTLE_MS, hardwareLabDown, hardwareLabUp, shelfTopology } from './hardware-lab/hardware-lab';
 import type { DelayMode, LabState } from './lab-state';
 import { Progress } from './progress';
 import type { Configuration, RaceMode } from './provision/agent-config';
@@ -215,7 +215,7 @@ export class Lab {
         this.progress.step(`${board} powered off`);
       }
       if (action !== 'off') {
-        if (action === 'cycle') await new Promise((r) => setTimeout(r, 500));
+        if (action === 'cycle') await new Promise((r) => setTimeout(r, target.physical ? POWER_SETTLE_MS : 500));
         await driver.on();
         target.power = 'on';
         this.runDir.writeState(state);
@@ -306,10 +306,10 @@ export class Lab {
     return consoleSocketPath(this.runDir, board);
   }
 
-  /** Board side of a board's serial line: what the board's own kernel and programs write to. */
-  consoleTty(board: string): string {
-    boardOf(this.state(), board);
-    return join(this.runDir.boardDir(board), 'ttyS0');
+  /** Where, on the board, its programs write to reach its serial console: a Pi's /dev/console is the serial line. */
+  boardConsole(board: string): string {
+    const target = boardOf(this.state(), board);
+    return target.physical ? '/dev/console' : join(this.runDir.boardDir(board), 'ttyS0');
   }
 
   async measureRtt(count = 10): Promise<RttSample[]> {

@@ -37,6 +37,7 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
       { cli: ['up', '--backend', 'hardware', '--inventory', inventory, '--delay', 'external'] },
       { cli: ['status'] },
       { cli: ['verify', '--connections', '2', '--json'] },
+      { cli: ['test'] },
       { cli: ['exec', 'rep-fra', '--', 'systemctl is-enabled synrace-agent.service; cat /etc/systemd/system/synrace-agent.service'] },
       { cli: ['power', 'rep-fra', 'cycle'] },
       { cli: ['exec', 'rep-fra', '--', 'systemctl is-active synrace-agent.service synrace-web.service'] },
@@ -111,8 +112,17 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
     assert.equal(code, 0);
   });
 
+  it('passes the same end-to-end suites as the virtual lab (synrace test: lab and protocol)', () => {
+    const { code, stdout, stderr } = outcome(6);
+    const summary = /^(\d+) passed, (\d+) failed/m.exec(stdout);
+    assert.ok(summary, `no TAP summary in:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`);
+    assert.equal(Number(summary[2]), 0, stdout.split('\n').filter((l) => l.startsWith('not ok')).join('\n'));
+    assert.ok(Number(summary[1]) >= 20, `only ${summary[1]} passed`);
+    assert.equal(code, 0);
+  });
+
   it('installs the agent as an enabled systemd unit with the board config, output on the console', () => {
-    const { code, stdout } = outcome(6);
+    const { code, stdout } = outcome(7);
     assert.equal(code, 0);
     assert.match(stdout, /^enabled\n/);
     assert.match(stdout, /^ExecStart=\S*node \/opt\/synrace\/agent\.js --config \/etc\/synrace\/agent\.json$/m);
@@ -121,15 +131,15 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
   });
 
   it('power cycle goes through the relay, and the board boots into its enabled units', () => {
-    const cycle = outcome(7);
+    const cycle = outcome(8);
     assert.equal(cycle.code, 0, cycle.stderr);
     assert.deepEqual(switchesDuring(cycle).filter((s) => s.board === 'rep-fra').map((s) => s.on), [false, true]);
     assert.match(cycle.stderr, /rep-fra agent healthy/);
-    assert.equal(outcome(8).stdout, 'active\n');
+    assert.equal(outcome(9).stdout, 'active\n');
   });
 
   it('down disables the units, opens every relay and keeps the console logs', () => {
-    const { code, stdout } = outcome(9);
+    const { code, stdout } = outcome(10);
     assert.equal(code, 0);
     const down = JSON.parse(stdout) as { boards: number; problems: unknown[]; logs: string };
     assert.equal(down.boards, world.boards.length);
@@ -139,8 +149,8 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
       assert.ok(!existsSync(join(shelf.runDir.boardDir(board), 'disk/upper/etc/systemd/system/multi-user.target.wants/synrace-agent.service')), `${board}: unit still enabled`);
     }
     const log = readFileSync(join(down.logs, 'rep-fra.log'), 'utf8');
-    // A failed up, the up, the power cycle: three cold boots, and the agent's unit speaking on the console.
-    assert.equal(log.match(/\| \[ +0\.000000\] Booting Linux on physical CPU/g)?.length, 3);
+    // This lab's log (the failed up kept its own): the up's cold boot, the power cycle's, and the agent's unit on the console.
+    assert.ok((log.match(/\| \[ +0\.000000\] Booting Linux on physical CPU/g)?.length ?? 0) >= 2, 'fewer than two boots on the console');
     assert.match(log, /rep-fra \| synrace-agent\[rep-fra\]: replica ready: configuration A/);
     assert.ok(!new RunDir().exists(), 'the lab state is still there');
   });

@@ -203,7 +203,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
     it('drops a SYN+ACK from an address that never got the SYN, resets nobody, and the connection survives', async () => {
       const s = await scene();
       const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
-      const rogueCapture = await lab().capture(s.rogue, 'wan0', join(ARTIFACTS, `rogue-synack-${configuration}`), '"tcp[tcpflags] & tcp-rst != 0"');
+      const rogueCapture = await lab().capture(s.rogue, interfaceOn(lab().inputs().topology.boards.find((b) => b.name === s.rogue)!, 'wan')!.name, join(ARTIFACTS, `rogue-synack-${configuration}`), '"tcp[tcpflags] & tcp-rst != 0"');
       const dropped = await growth(lab(), s.site.gatewayBoard, 'answer-from-stranger-dropped', () =>
         s.inject(`${s.rogueAddress} ${s.hostAddress} 80 ${live.clientPort} synack 1000 1`));
       assert.equal(dropped, 1);

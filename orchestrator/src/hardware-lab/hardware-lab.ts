@@ -19,7 +19,7 @@ import { boardsOnShelf, managementAddress, withBoardInterfaceNames } from './she
 /** A Pi has booted when getty prints its login prompt on the serial console. */
 export const BOOT_MARKER = /\blogin: *$/;
 /** Long enough for a Pi's supply capacitors to drain, so that "on" is a cold boot. */
-const POWER_SETTLE_MS = 1500;
+export const POWER_SETTLE_MS = 1500;
 /** A Pi 4 from cold: firmware, kernel and first-boot jobs take a minute or two; Node provisioning over USB Wi-Fi is slow. */
 export const HARDWARE_TIMEOUTS: BringUpTimeouts = { powered: 10_000, booted: 180_000, reachable: 90_000, provisioned: 180_000 };
 

@@ -31,7 +31,7 @@ ${consoleConfig}
 CONSOLE
 cat >"$B/systemctl" <<'SYSTEMCTL'
 #!/bin/sh
-SYNRACE_STAND_IN_CONSOLE=${shellQuote(paths.consoleTty)} exec ${shellQuote(process.execPath)} ${shellQuote(SYSTEMCTL_JS)} "$@"
+exec ${shellQuote(process.execPath)} ${shellQuote(SYSTEMCTL_JS)} "$@"
 SYSTEMCTL
 chmod 755 "$B/systemctl"
 exec unshare --mount --propagation private bash -eu -s <<'INIT'
@@ -43,6 +43,8 @@ done
 mkdir -p /run/synrace
 mount --bind "$B/disk/run" /run/synrace
 mount --bind "$B/systemctl" /usr/bin/systemctl
+# console=serial0 on a Pi: the kernel's console, and what journal+console writes to, is the serial line.
+mount --bind ${shellQuote(paths.consoleTty)} /dev/console
 setsid -f ${shellQuote(process.execPath)} ${shellQuote(PI_CONSOLE_JS)} --config "$B/pi-console.json" </dev/null >>"$B/stand-in-boot.log" 2>&1
 ip -batch - <<'NETWORK'
 ${networkCommands(board).join('\n')}

@@ -13,8 +13,8 @@ const UNIT_DIR = '/etc/systemd/system';
 const WANTS = join(UNIT_DIR, 'multi-user.target.wants');
 /** Pids of simple units; the stand-in's boot empties /run/synrace as a Pi's boot empties its tmpfs /run. */
 const STATE_DIR = '/run/synrace/systemctl-stand-in';
-/** The board's serial console: where journal+console output shows. */
-const CONSOLE = process.env.SYNRACE_STAND_IN_CONSOLE ?? '/dev/null';
+/** The board's serial console (bound over /dev/console by the stand-in's boot): where journal+console output shows. */
+const CONSOLE = '/dev/console';
 
 interface Unit { name: string; type: string; execStartPre?: string; execStart: string; execStop?: string; pidFile?: string }
 
