@@ -20,6 +20,11 @@ interface Pi {
   logFile: string;
   socketPath: string;
   simulator: ChildProcess;
+  /** The null-modem: pulling it is unplugging the USB adapter. */
+  socat: ChildProcess;
+  serialLink: string;
+  boardLink: string;
+  configFile: string;
 }
 
 /**
@@ -44,7 +49,7 @@ async function startPi(cleanup: Cleanup, chattyMs = 0): Promise<Pi> {
   cleanup.add('stop simulator', () => stopProcess(simulator));
   // The banner, not the prompt: a chatty kernel may break into the prompt's log line.
   await waitForConsole(logFile, /^Debian GNU\/Linux 12 pi-01 ttyAMA0$/, 5000, { since: 0 });
-  return { logFile, socketPath, simulator };
+  return { logFile, socketPath, simulator, socat, serialLink, boardLink, configFile };
 }
 
 async function openSession(pi: Pi, cleanup: Cleanup): Promise<ConsoleSession> {
@@ -177,5 +182,27 @@ describe('console session on a simulated Raspberry Pi console', function () {
 
   it('open names the board and the socket when nothing listens there', async () => {
     await assert.rejects(ConsoleSession.open('/nonexistent/console.sock', { board: 'pi-09' }), /^Error: pi-09: cannot open console \/nonexistent\/console\.sock: .*ENOENT/);
+  });
+
+  it('after the adapter is unplugged and plugged back, the same console server logs the new boot and logs in', async () => {
+    const pi = await startPi(cleanup);
+    await stopProcess(pi.socat);
+    // The board's end of the line is gone too: the simulator, like a Pi's getty, loses its tty.
+    await exited(pi.simulator);
+    const since = (await stat(pi.logFile)).size;
+    const socat = await startPtyPair(pi.serialLink, pi.boardLink);
+    cleanup.add('stop the replugged socat', () => stopProcess(socat));
+    // What a board prints while nobody holds the adapter open is lost, on a Pi as here: boot it once the server is back.
+    for (let waited = 0; !/pi-01 # console \S+ open after \d+ ms/.test(await readFile(pi.logFile, 'utf8')); waited += 50) {
+      assert.ok(waited < 3000, 'the console server did not reopen the replugged adapter within 3 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const simulator = spawn(process.execPath, [PI_CONSOLE, '--config', pi.configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
+    cleanup.add('stop the rebooted simulator', () => stopProcess(simulator));
+    await waitForConsole(pi.logFile, /^Debian GNU\/Linux 12 pi-01 ttyAMA0$/, 8000, { since });
+    const session = await openSession(pi, cleanup);
+    await session.login(CREDENTIALS, 5000);
+    assert.deepEqual(await session.run('echo replugged', 3000), { code: 0, output: 'replugged' });
+    assert.match(await readFile(pi.logFile, 'utf8'), /pi-01 # console \S+ unavailable/);
   });
 });

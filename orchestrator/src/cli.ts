@@ -153,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
       const removed = await Lab.attach(undefined, progress).down();
       const what = removed.boards === undefined
         ? `${removed.namespaces} namespaces and ${removed.processes} processes removed`
-        : `${removed.boards - new Set(removed.problems?.map((p) => p.board)).size} of ${removed.boards} boards released and powered off${removed.problems?.length ? ` (${removed.problems.map((p) => `${p.board}: ${p.problem}`).join('; ')})` : ''}`;
+        : `${removed.boards} boards ${removed.problems?.length ? `released, except: ${removed.problems.map((p) => `${p.board}: ${p.problem}`).join('; ')}` : 'released: units disabled, tc trees removed, relays open'}`;
       print(json, removed, `lab down: ${what}${removed.logs ? `; console logs in ${removed.logs}` : ''}`);
       return removed.problems?.length ? 1 : 0;
     }

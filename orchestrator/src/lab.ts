@@ -6,7 +6,7 @@ import { readConsoleLog, type BringUpTimeouts, type SshShell } from '@synrace/ha
 import { boardOf, connectBoard, waitReachable } from './board-access';
 import { powerDriverOf } from './board-power';
 import { consoleSocketPath } from './console-server-process';
-import { HARDWARE_TIMEOUTS, POWER_SETTLE_MS, hardwareLabDown, hardwareLabUp, shelfTopology } from './hardware-lab/hardware-lab';
+import { HARDWARE_TIMEOUTS, POWER_SETTLE_MS, hardwareLabDown, loadHardwareInputs, hardwareLabUp, shelfTopology } from './hardware-lab/hardware-lab';
 import type { DelayMode, LabState } from './lab-state';
 import { Progress } from './progress';
 import type { Configuration, RaceMode } from './provision/agent-config';
@@ -90,7 +90,9 @@ export class Lab {
     if (!hardware && delayRequest === 'external') throw new Error('--delay external is for hardware labs whose WAN has the delays already; the virtual lab takes auto or userspace');
     const topologyFile = resolveTopology(opts.topology ?? (hardware ? loadInventory(opts.inventory!).topology : DEFAULT_TOPOLOGY));
     const profileFile = resolveProfile(opts.profile ?? DEFAULT_PROFILE);
-    loadLabInputs(topologyFile, profileFile);
+    // Bad input must leave nothing behind: everything is checked before anything is made or switched.
+    if (hardware) loadHardwareInputs(opts.inventory!, topologyFile, profileFile);
+    else loadLabInputs(topologyFile, profileFile);
     const lab = new Lab(runDir, progress);
     if (runDir.exists()) {
       if (!opts.replace) {
@@ -119,7 +121,7 @@ export class Lab {
       progress.step(`lab up in ${(progress.elapsedMs() / 1000).toFixed(2)} s`);
       return lab;
     } catch (err) {
-      progress.step(`up failed: ${(err as Error).message.split('\n')[0]}; removing what was created`);
+      progress.step(`up failed: ${(err as Error).message.split('\n')[0].replace(/:$/, '')}; removing what was created`);
       await lab.teardown();
       throw err;
     } finally {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runWithFakeGpio } from '@synrace/hardware/dist/test/support/gpio-namespace';
 import { boardsWithRole, interfaceOn, loadTopology, predict, shippedProfilePath, shippedTopologyPath, loadProfile } from '@synrace/netem-profiles';
 import { RunDir, type SiteVerdict } from '@synrace/orchestrator';
@@ -153,5 +153,30 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
     assert.ok((log.match(/\| \[ +0\.000000\] Booting Linux on physical CPU/g)?.length ?? 0) >= 2, 'fewer than two boots on the console');
     assert.match(log, /rep-fra \| synrace-agent\[rep-fra\]: replica ready: configuration A/);
     assert.ok(!new RunDir().exists(), 'the lab state is still there');
+  });
+});
+
+describeOwnLabs('hardware backend: bad input switches nothing', function () {
+  this.timeout(60_000);
+  const example = join(dirname(require.resolve('@synrace/netem-profiles/package.json')), 'inventories', 'example-world.yaml');
+
+  const refused = async (args: string[], message: RegExp) => {
+    const { code, stderr } = await runCli(['up', ...args]);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, message);
+    assert.ok(!new RunDir().exists(), 'a lab state was written');
+  };
+
+  it('needs an inventory, and an inventory needs the hardware backend', async () => {
+    await refused(['--backend', 'hardware'], /the hardware backend needs --inventory <file>/);
+    await refused(['--inventory', example], /--inventory is for the hardware backend: add --backend hardware/);
+  });
+
+  it('refuses the userspace delay line on hardware', async () => {
+    await refused(['--backend', 'hardware', '--inventory', example, '--delay', 'userspace'], /--delay userspace is the virtual lab's delay line/);
+  });
+
+  it('refuses a shelf that does not cover the topology, before any relay clicks', async () => {
+    await refused(['--backend', 'hardware', '--inventory', example], /has no physical board for sao-host, sao-gw, .*: every board of topology world must be played by one/);
   });
 });

@@ -16,8 +16,8 @@ import { diagnoseOverConsole } from './console-diagnosis';
 import { expandHome } from './doctor';
 import { boardsOnShelf, managementAddress, withBoardInterfaceNames } from './shelf-topology';
 
-/** A Pi has booted when getty prints its login prompt on the serial console. */
-export const BOOT_MARKER = /\blogin: *$/;
+/** A Pi has booted when getty prints its login prompt on the serial console, or logs a user in by itself (agetty --autologin). */
+export const BOOT_MARKER = /\blogin: *(\S+ \(automatic login[^)]*\))?$/;
 /** Long enough for a Pi's supply capacitors to drain, so that "on" is a cold boot. */
 export const POWER_SETTLE_MS = 1500;
 /** A Pi 4 from cold: firmware, kernel and first-boot jobs take a minute or two; Node provisioning over USB Wi-Fi is slow. */
@@ -230,6 +230,6 @@ export async function hardwareLabDown(runDir: RunDir, progress: Progress): Promi
   for (const p of problems) progress.step(`${p.board}: ${p.problem}`);
   const pid = state.pids.consoleServer;
   const processes = pid !== undefined && killIfMatches(pid, runDir.root) ? 1 : 0;
-  progress.step(`${state.boards.length - new Set(problems.map((p) => p.board)).size} of ${state.boards.length} boards released and powered off; console server stopped`);
+  progress.step(`${state.boards.length} boards: ${problems.length ? `${problems.length} problem(s) above` : 'units and tc trees removed, relays open'}; console server stopped`);
   return { boards: state.boards.length, processes, problems };
 }
