@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Bundles the agent into one file for boards (dist/bundle/agent.js), next to the
 // only two native modules it loads, trimmed to Linux builds: koffi ships a
-// prebuilt binary per platform; epoll is compiled on install (on a Pi, by the
-// board's own npm, see the hardware backend).
+// prebuilt binary per platform; epoll is compiled for this machine, so its
+// sources (and nan's headers) go along for a board of another architecture
+// to compile it itself (provisioning does, see provision/native-modules.ts).
 'use strict';
 const { build } = require('esbuild');
-const { cpSync, mkdirSync, rmSync, writeFileSync } = require('node:fs');
+const { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 
 const out = join(__dirname, '..', 'dist', 'bundle');
@@ -35,7 +36,8 @@ async function main() {
     logLevel: 'warning',
   });
   copyPackage('koffi', ['package.json', 'index.js', ...KOFFI_PLATFORMS.map((p) => `build/koffi/${p}`)]);
-  copyPackage('epoll', ['package.json', 'epoll.js', 'build/Release/epoll.node']);
+  copyPackage('epoll', ['package.json', 'epoll.js', 'build/Release/epoll.node', 'binding.gyp', 'src']);
+  copyPackage('nan', ['package.json', 'include_dirs.js', ...readdirSync(packageDir('nan')).filter((f) => f.endsWith('.h'))]);
   copyPackage('bindings', ['package.json', 'bindings.js']);
   copyPackage('file-uri-to-path', ['package.json', 'index.js']);
   writeFileSync(join(out, 'README'), 'synrace agent bundle: node agent.js --config <board-config.json>\n');

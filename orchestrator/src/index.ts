@@ -21,3 +21,5 @@ export { shellQuote } from './shell-quote';
 export { labUp as virtualLabUp, labDown as virtualLabDown, powerDriverFor as virtualPowerDriver } from './virtual/virtual-lab';
 export { BOOT_MARKER } from './hardware-lab/hardware-lab';
 export { consoleSocketPath } from './console-server-process';
+export { AGENT_BUNDLE_DIR, uploadTree } from './provision/provision';
+export { ensureNativeModules } from './provision/native-modules';

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitForConsole } from '@synrace/hardware';
 import { interfaceOn } from '@synrace/netem-profiles';
-import { BOOT_MARKER, Lab, Progress, RunDir, withinTolerance } from '@synrace/orchestrator';
+import { AGENT_BUNDLE_DIR, BOOT_MARKER, ensureNativeModules, Lab, Progress, RunDir, uploadTree, withinTolerance } from '@synrace/orchestrator';
 import { describeOwnLabs, leftoversOf, LIVE_LAB, useLab } from '../src';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -89,6 +91,26 @@ describe(`${LIVE_LAB ? 'the live lab' : 'virtual lab'}: the world lab`, function
     });
     await lab().power('rep-iad', 'cycle');
     assert.equal((await lab().exec('rep-iad', 'hostname')).stdout.trim(), 'rep-iad');
+  });
+
+  it("compiles the agent's epoll on a board the bundle was not built for, from the sources in the bundle", async function () {
+    this.timeout(300_000);
+    const bundle = mkdtempSync(join(tmpdir(), 'synrace-foreign-bundle-'));
+    const remote = `/tmp/synrace-foreign-bundle-${process.pid}`;
+    try {
+      cpSync(AGENT_BUNDLE_DIR, bundle, { recursive: true });
+      // An aarch64 object where this host's epoll.node was: what a Pi finds in a bundle built on a PC.
+      copyFileSync(join(bundle, 'node_modules/koffi/build/koffi/linux_arm64/koffi.node'), join(bundle, 'node_modules/epoll/build/Release/epoll.node'));
+      await lab().withShell('rep-fra', async (shell) => {
+        await uploadTree(shell, bundle, remote);
+        const node = (await shell.exec(`command -v node || echo ${process.execPath}`, { timeoutMs: 10_000 })).stdout.trim();
+        assert.equal(await ensureNativeModules(shell, node, remote), 'built-on-board');
+        assert.equal(await ensureNativeModules(shell, node, remote), 'as-bundled', 'the compiled module loads');
+      });
+    } finally {
+      rmSync(bundle, { recursive: true, force: true });
+      await lab().exec('rep-fra', `rm -rf ${remote}`);
+    }
   });
 
   (LIVE_LAB ? it.skip : it)('applies another delay profile to the live lab, direction by direction', async () => {

@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { SshShell } from '@synrace/hardware';
 import { renderNginxConfig } from './nginx-config';
+import { ensureNativeModules } from './native-modules';
 import { renderServicesScript } from './services-script';
 import { AGENT_UNIT, UNIT_DIR, WEB_UNIT, renderAgentUnit, renderWebUnit } from './systemd-units';
 import type { WebContent } from './web-content';
@@ -23,8 +24,6 @@ export interface ProvisionTarget {
 
 /** The agents are built for Node 20, the version this project targets. */
 export const MIN_NODE_MAJOR = 20;
-/** The bundle's native modules (epoll) are compiled for the machine that built it. */
-const BUILT_FOR = ({ x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l' } as Record<string, string>)[process.arch] ?? process.arch;
 
 /** The major version of a `node --version` answer, 0 when it is not one. */
 export function nodeMajor(versionOutput: string): number {
@@ -47,7 +46,7 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-async function uploadTree(shell: SshShell, localDir: string, remoteDir: string): Promise<void> {
+export async function uploadTree(shell: SshShell, localDir: string, remoteDir: string): Promise<void> {
   const files = filesUnder(localDir);
   const dirs = [...new Set(files.map((f) => join(remoteDir, relative(localDir, f), '..')))];
   await run(shell, `mkdir -p ${dirs.map((d) => `'${d}'`).join(' ')}`);
@@ -80,10 +79,9 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
       node ||= (await run(t.shell, 'command -v node || { echo "no node in PATH: install Node.js ' + MIN_NODE_MAJOR + ' (e.g. from NodeSource)" >&2; exit 1; }')).trim();
       const version = (await run(t.shell, `'${node}' --version`)).trim();
       if (nodeMajor(version) < MIN_NODE_MAJOR) throw new Error(`${node} is ${version}; the agent needs Node ${MIN_NODE_MAJOR} or newer`);
-      const arch = (await run(t.shell, 'uname -m')).trim();
-      if (arch !== BUILT_FOR) throw new Error(`the board is ${arch}, but the agent bundle's native modules were built on ${BUILT_FOR}: build the agents (npm run build) on a ${arch} machine and provision from there`);
     });
     await step('upload agent bundle', () => uploadTree(t.shell, AGENT_BUNDLE_DIR, at('opt/synrace')));
+    await step('load native modules on the board', () => ensureNativeModules(t.shell, node, at('opt/synrace')));
     await step('write agent config', () => t.shell.upload(Buffer.from(JSON.stringify(t.agentConfig, null, 2)), at('etc/synrace/agent.json')));
   }
   if (t.web) {
