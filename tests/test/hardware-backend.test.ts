@@ -41,6 +41,7 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
       { cli: ['exec', 'rep-fra', '--', 'systemctl is-enabled synrace-agent.service; cat /etc/systemd/system/synrace-agent.service'] },
       { cli: ['power', 'rep-fra', 'cycle'] },
       { cli: ['exec', 'rep-fra', '--', 'systemctl is-active synrace-agent.service synrace-web.service'] },
+      { cli: ['doctor', '--inventory', inventory, '--json'] },
       { cli: ['down', '--json'] },
     ];
     const run = await runWithFakeGpio(PI4_CHIPS, 1, SCENARIO_JS, [JSON.stringify({ shelfRoot: SHELF_ROOT, relays: shelf.relays, steps })], 850_000);
@@ -139,8 +140,22 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
     assert.equal(outcome(9).stdout, 'active\n');
   });
 
-  it('down disables the units, opens every relay and keeps the console logs', () => {
+  it('doctor finds every resource of the shelf: serial lines, relay lines on the Pi GPIO chip, SSH with pinned keys and Node', () => {
     const { code, stdout } = outcome(10);
+    const findings = JSON.parse(stdout) as { board: string; resource: string; status: string; detail: string }[];
+    assert.equal(findings.filter((f) => f.status === 'fail').length, 0, JSON.stringify(findings.filter((f) => f.status === 'fail')));
+    for (const relay of shelf.relays) {
+      const finding = findings.find((f) => f.resource === 'relay' && f.detail.includes(`is sysfs gpio${relay.gpio} `));
+      assert.ok(finding, `no relay finding for gpio${relay.gpio}`);
+    }
+    assert.equal(findings.filter((f) => f.resource === 'ssh' && /host key as pinned, Node v2\d/.test(f.detail)).length, world.boards.length);
+    // The stand-ins' serial lines are pty links, not /dev/serial/by-id paths: a warning, as on a shelf with ttyUSB names.
+    assert.equal(findings.filter((f) => f.resource === 'serial' && f.status === 'warn').length, world.boards.length);
+    assert.equal(code, 0);
+  });
+
+  it('down disables the units, opens every relay and keeps the console logs', () => {
+    const { code, stdout } = outcome(11);
     assert.equal(code, 0);
     const down = JSON.parse(stdout) as { boards: number; problems: unknown[]; logs: string };
     assert.equal(down.boards, world.boards.length);
