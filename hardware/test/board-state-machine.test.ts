@@ -218,4 +218,34 @@ describe('board state machine', function () {
     const [agentSide] = sockets.slice(-1);
     await eventually('the hung agent to see the request dropped', () => agentSide.closed, 1000);
   });
+
+  it('stops at once when cancelled mid-step, telling the step, and starts no further step', async () => {
+    const cancel = new AbortController();
+    let stepSignal: AbortSignal | undefined;
+    let sshStarted = false;
+    const started = Date.now();
+    const bringing = bringUp(
+      'rep-iad',
+      {
+        powerOn: async () => undefined,
+        waitForBoot: async ({ signal }) => {
+          stepSignal = signal;
+          setTimeout(() => cancel.abort(new Error('interrupted by SIGINT')), 100);
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+        },
+        waitForSsh: async () => {
+          sshStarted = true;
+        },
+        provision: async () => undefined,
+      },
+      TIMEOUTS,
+      () => undefined,
+      cancel.signal,
+    );
+    await assert.rejects(bringing, /^Error: interrupted by SIGINT$/);
+    assert.ok(Date.now() - started < 1000, 'waited for the step to end');
+    assert.equal(stepSignal?.aborted, true);
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    assert.equal(sshStarted, false, 'a step started after the cancel');
+  });
 });

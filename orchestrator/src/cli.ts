@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { attachConsole, createProgressRenderer } from '@synrace/hardware';
 import { loadInventory } from '@synrace/netem-profiles';
@@ -66,7 +67,9 @@ function verifyVerdict(verdicts: SiteVerdict[]): string {
 
 function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
+  let caught: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
+    caught = sig;
     process.stderr.write(`\n${sig}: stopping at the next step and removing what was created\n`);
     controller.abort(new Error(`interrupted by ${sig}`));
   };
@@ -75,6 +78,8 @@ function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T>
   return work(controller.signal).finally(() => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // What was created is removed by now; work abandoned mid-way (a board's SSH retries) must not keep the command alive.
+    if (caught) setImmediate(() => process.exit(128 + constants.signals[caught!]));
   });
 }
 

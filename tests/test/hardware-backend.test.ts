@@ -15,13 +15,17 @@ const SCENARIO_JS = join(__dirname, '..', 'src', 'pi-shelf', 'shelf-scenario.js'
 const world = loadTopology(shippedTopologyPath('world'));
 const wanBoards = world.boards.filter((b) => interfaceOn(b, 'wan')).map((b) => b.name);
 
+/** The scenario, in order. */
+const STEPS = ['interruptedUp', 'breakSsh', 'failedUp', 'mendSsh', 'up', 'status', 'verify', 'test', 'unit', 'cycle', 'unitsAfterCycle', 'doctor', 'down'] as const;
+type StepName = (typeof STEPS)[number];
+
 // One run of the real CLI against a shelf of stand-in Pis, inside a mount namespace whose
 // /sys/class/gpio is a fake that the relay board's wiring follows. The tests read its outcome.
 describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial consoles, SSH, systemd units)', function () {
   this.timeout(900_000);
   let shelf: Shelf;
   let output: ScenarioOutput;
-  const outcome = (i: number): StepOutcome => output.outcomes[i];
+  const outcome = (name: StepName): StepOutcome => output.outcomes[STEPS.indexOf(name)];
   const switchesDuring = (o: StepOutcome) => output.switches.filter((s) => s.at >= o.startedAt && s.at <= o.endedAt + 2000);
   const lastSwitch = (board: string, before = Infinity) => output.switches.filter((s) => s.board === board && s.at <= before).at(-1);
 
@@ -30,21 +34,22 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
     shelf = await buildShelf();
     const brokenSsh = join(shelf.runDir.boardDir('rogue'), SSHD_BROKEN_FLAG);
     const inventory = shelf.inventoryFile;
-    const steps: ScenarioStep[] = [
-      { touch: brokenSsh },
-      { cli: ['up', '--backend', 'hardware', '--inventory', inventory, '--step-timeout', '25'] },
-      { remove: brokenSsh },
-      { cli: ['up', '--backend', 'hardware', '--inventory', inventory, '--delay', 'external'] },
-      { cli: ['status'] },
-      { cli: ['verify', '--connections', '2', '--json'] },
-      { cli: ['test'] },
-      { cli: ['exec', 'rep-fra', '--', 'systemctl is-enabled synrace-agent.service; cat /etc/systemd/system/synrace-agent.service'] },
-      { cli: ['power', 'rep-fra', 'cycle'] },
-      { cli: ['exec', 'rep-fra', '--', 'systemctl is-active synrace-agent.service synrace-web.service'] },
-      { cli: ['doctor', '--inventory', inventory, '--json'] },
-      { cli: ['down', '--json'] },
-    ];
-    const run = await runWithFakeGpio(PI4_CHIPS, 1, SCENARIO_JS, [JSON.stringify({ shelfRoot: SHELF_ROOT, relays: shelf.relays, steps })], 850_000);
+    const steps: Record<StepName, ScenarioStep> = {
+      interruptedUp: { interrupt: ['up', '--backend', 'hardware', '--inventory', inventory, '--delay', 'external'], after: ': off -> powered' },
+      breakSsh: { touch: brokenSsh },
+      failedUp: { cli: ['up', '--backend', 'hardware', '--inventory', inventory, '--step-timeout', '25'] },
+      mendSsh: { remove: brokenSsh },
+      up: { cli: ['up', '--backend', 'hardware', '--inventory', inventory, '--delay', 'external'] },
+      status: { cli: ['status'] },
+      verify: { cli: ['verify', '--connections', '2', '--json'] },
+      test: { cli: ['test'] },
+      unit: { cli: ['exec', 'rep-fra', '--', 'systemctl is-enabled synrace-agent.service; cat /etc/systemd/system/synrace-agent.service'] },
+      cycle: { cli: ['power', 'rep-fra', 'cycle'] },
+      unitsAfterCycle: { cli: ['exec', 'rep-fra', '--', 'systemctl is-active synrace-agent.service synrace-web.service'] },
+      doctor: { cli: ['doctor', '--inventory', inventory, '--json'] },
+      down: { cli: ['down', '--json'] },
+    };
+    const run = await runWithFakeGpio(PI4_CHIPS, 1, SCENARIO_JS, [JSON.stringify({ shelfRoot: SHELF_ROOT, relays: shelf.relays, steps: STEPS.map((name) => steps[name]) })], 850_000);
     output = JSON.parse(run.stdout) as ScenarioOutput;
     // Every command's full output, for whoever reads a failure here.
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -59,8 +64,20 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
     if (shelf) await destroyShelf(shelf.runDir);
   });
 
+  it('Ctrl-C during bring-up stops at once, powers every board off and leaves no lab', () => {
+    const { code, stderr } = outcome('interruptedUp');
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /SIGINT: stopping at the next step and removing what was created/);
+    assert.match(stderr, /up failed: interrupted by SIGINT; removing what was created/);
+    const next = outcome('failedUp');
+    for (const board of world.boards.map((b) => b.name)) {
+      const switched = output.switches.filter((s) => s.board === board && s.at < next.startedAt + 1000);
+      assert.equal(switched.at(-1)?.on, false, `${board} left powered`);
+    }
+  });
+
   it('refuses kernel-netem delays on boards whose kernel has no sch_netem, naming each of them', () => {
-    const { code, stderr } = outcome(1);
+    const { code, stderr } = outcome('failedUp');
     assert.equal(code, 1);
     assert.match(stderr, /boards did not come up/);
     for (const board of wanBoards.filter((b) => b !== 'rogue')) {
@@ -69,7 +86,7 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
   });
 
   it('logs in over the serial console to show why a booted board is not reachable over SSH', () => {
-    const { stderr } = outcome(1);
+    const { stderr } = outcome('failedUp');
     assert.match(stderr, /board rogue stuck in state 'booted': not reachable over SSH within 25000 ms/);
     const seen = stderr.slice(stderr.indexOf('seen over the serial console'));
     assert.match(seen, /\$ ip -br addr\n\s+lo\s+UNKNOWN[^\n]*\n(?:\s+\S+[^\n]*\n)*?\s+wan0(@\S+)?\s+UP\s+10\.255\.0\.66\/24/);
@@ -78,14 +95,14 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
 
   it('a failed up powers every board off again', () => {
     // The wiring sees a relay a moment after it switches; the next up closes none before its 1.5 s settle.
-    const nextUp = outcome(3);
+    const nextUp = outcome('up');
     for (const board of world.boards.map((b) => b.name)) {
       assert.equal(lastSwitch(board, nextUp.startedAt + 1000)?.on, false, `${board} left powered`);
     }
   });
 
   it('brings every board from off through powered, booted, reachable to provisioned', () => {
-    const { code, stderr } = outcome(3);
+    const { code, stderr } = outcome('up');
     assert.equal(code, 0, stderr);
     for (const board of world.boards.map((b) => b.name)) {
       for (const to of ['powered', 'booted', 'reachable', 'provisioned']) assert.match(stderr, new RegExp(`${board}: \\w+ -> ${to} \\(`), `${board} -> ${to}`);
@@ -94,7 +111,7 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
   });
 
   it('status reads every relay back as on', () => {
-    const { code, stdout } = outcome(4);
+    const { code, stdout } = outcome('status');
     assert.equal(code, 0);
     const rows = stdout.split('\n').filter((l) => world.boards.some((b) => l.startsWith(b.name + ' ')));
     assert.equal(rows.length, world.boards.length);
@@ -102,7 +119,7 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
   });
 
   it('verify: every client site lands on the replica the predictor names, in both race modes', () => {
-    const { code, stdout } = outcome(5);
+    const { code, stdout } = outcome('verify');
     const { verdicts } = JSON.parse(stdout) as { verdicts: SiteVerdict[] };
     const predictions = predict(world, loadProfile(shippedProfilePath('world'), world));
     assert.equal(verdicts.length, predictions.length * 2);
@@ -115,7 +132,7 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
   });
 
   it('passes the same end-to-end suites as the virtual lab (synrace test: lab and protocol)', () => {
-    const { code, stdout, stderr } = outcome(6);
+    const { code, stdout, stderr } = outcome('test');
     const summary = /^(\d+) passed, (\d+) failed/m.exec(stdout);
     assert.ok(summary, `no TAP summary in:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`);
     assert.equal(Number(summary[2]), 0, stdout.split('\n').filter((l) => l.startsWith('not ok')).join('\n'));
@@ -124,7 +141,7 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
   });
 
   it('installs the agent as an enabled systemd unit with the board config, output on the console', () => {
-    const { code, stdout } = outcome(7);
+    const { code, stdout } = outcome('unit');
     assert.equal(code, 0);
     assert.match(stdout, /^enabled\n/);
     assert.match(stdout, /^ExecStart=\S*node \/opt\/synrace\/agent\.js --config \/etc\/synrace\/agent\.json$/m);
@@ -133,15 +150,15 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
   });
 
   it('power cycle goes through the relay, and the board boots into its enabled units', () => {
-    const cycle = outcome(8);
+    const cycle = outcome('cycle');
     assert.equal(cycle.code, 0, cycle.stderr);
     assert.deepEqual(switchesDuring(cycle).filter((s) => s.board === 'rep-fra').map((s) => s.on), [false, true]);
     assert.match(cycle.stderr, /rep-fra agent healthy/);
-    assert.equal(outcome(9).stdout, 'active\n');
+    assert.equal(outcome('unitsAfterCycle').stdout, 'active\n');
   });
 
   it('doctor finds every resource of the shelf: serial lines, relay lines on the Pi GPIO chip, SSH with pinned keys and Node', () => {
-    const { code, stdout } = outcome(10);
+    const { code, stdout } = outcome('doctor');
     const findings = JSON.parse(stdout) as { board: string; resource: string; status: string; detail: string }[];
     assert.equal(findings.filter((f) => f.status === 'fail').length, 0, JSON.stringify(findings.filter((f) => f.status === 'fail')));
     for (const relay of shelf.relays) {
@@ -155,7 +172,7 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
   });
 
   it('down disables the units, opens every relay and keeps the console logs', () => {
-    const { code, stdout } = outcome(11);
+    const { code, stdout } = outcome('down');
     assert.equal(code, 0);
     const down = JSON.parse(stdout) as { boards: number; problems: unknown[]; logs: string };
     assert.equal(down.boards, world.boards.length);

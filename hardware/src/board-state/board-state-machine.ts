@@ -60,20 +60,25 @@ export class BoardStuckError extends Error {
  * Takes a board from off to provisioned, one step at a time, each within its
  * timeout. Reports each state reached to onTransition and returns them all;
  * throws BoardStuckError for the first step that fails or runs out of time.
+ * When `cancel` aborts (Ctrl-C), the running step is told to stop and no
+ * further step starts: bringUp rejects with the abort's reason.
  */
 export async function bringUp(
   board: string,
   steps: BringUpSteps,
   timeouts: BringUpTimeouts,
   onTransition: (transition: BoardTransition) => void = () => undefined,
+  cancel?: AbortSignal,
 ): Promise<BoardTransition[]> {
   const done: BoardTransition[] = [];
   for (const { from, to, step, failure } of TRANSITIONS) {
+    cancel?.throwIfAborted();
     const timeoutMs = timeouts[to];
     const started = Date.now();
     try {
-      await withTimeout(steps[step], timeoutMs);
+      await withTimeout(steps[step], timeoutMs, cancel);
     } catch (err) {
+      if (cancel?.aborted) throw cancel.reason;
       throw new BoardStuckError(board, from, step, failure, timeoutMs, err as Error);
     }
     const transition = { board, from, to, ms: Date.now() - started };
@@ -83,21 +88,22 @@ export async function bringUp(
   return done;
 }
 
-async function withTimeout(step: BringUpStep, timeoutMs: number): Promise<void> {
+async function withTimeout(step: BringUpStep, timeoutMs: number, cancel?: AbortSignal): Promise<void> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new Error(`timed out after ${timeoutMs} ms`);
+  const stopped = new Promise<never>((_, reject) => {
+    const stop = (err: Error) => {
       controller.abort(err);
       reject(err);
-    }, timeoutMs);
+    };
+    timer = setTimeout(() => stop(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    cancel?.addEventListener('abort', () => stop(cancel.reason as Error), { once: true });
   });
   const running = step({ timeoutMs, signal: controller.signal });
   // A step that fails after its timeout has nobody left to tell.
   running.catch(() => undefined);
   try {
-    await Promise.race([running, timedOut]);
+    await Promise.race([running, stopped]);
   } finally {
     clearTimeout(timer);
   }

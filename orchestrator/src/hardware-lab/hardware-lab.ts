@@ -1,4 +1,5 @@
 import { closeSync, copyFileSync, mkdirSync, openSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { BoardStuckError, bringUp, bringUpSteps, killIfMatches, RelayPowerDriver, type BringUpTimeouts } from '@synrace/hardware';
 import { loadInventory, loadProfile, loadTopology, type DelayProfile, type Inventory, type Topology } from '@synrace/netem-profiles';
 import { connectBoard } from '../board-access';
@@ -155,14 +156,19 @@ export async function hardwareLabUp(runDir: RunDir, opts: HardwareUpOptions, pro
   const delayed = new Set(opts.delay === 'auto' ? wanBoards(topology) : []);
   const provisioned = new Set(provisionedBoards(topology));
   const timeouts = { ...HARDWARE_TIMEOUTS, ...opts.timeouts };
-  const results = await Promise.allSettled(
+  const bringUps = Promise.allSettled(
     state.boards.map((board) =>
       bringUp(
         board.name,
         bringUpSteps({
           power: {
             on: async () => {
-              await relayOf(board).cycle(POWER_SETTLE_MS);
+              const relay = relayOf(board);
+              await relay.off();
+              await delay(POWER_SETTLE_MS);
+              // An interrupted up is switching boards off by now: this one must not come on after it.
+              opts.signal?.throwIfAborted();
+              await relay.on();
               board.power = 'on';
               runDir.writeState(state);
             },
@@ -171,16 +177,21 @@ export async function hardwareLabUp(runDir: RunDir, opts: HardwareUpOptions, pro
           bootMarker: BOOT_MARKER,
           ssh: { host: board.mgmtAddress, ...board.login, hostKey: board.hostKey },
           sshAttemptMs: 5000,
-          provision: async () => {
+          provision: async ({ signal }) => {
             if (delayed.has(board.name)) await applyBoardDelays(state, topology, profile, board.name);
+            signal.throwIfAborted();
             if (provisioned.has(board.name)) await provisionLabBoard(provisioning, board.name);
           },
         }),
         timeouts,
         (t) => progress.step(`${t.board}: ${t.from} -> ${t.to} (${(t.ms / 1000).toFixed(1)} s)`),
+        opts.signal,
       ),
     ),
   );
+  const results = await bringUps;
+  // Ctrl-C stops every board's bring-up at once (bringUp honours the signal); the teardown switches them off.
+  opts.signal?.throwIfAborted();
   const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (failed.length) {
     const reasons = await Promise.all(failed.map((err) => withConsoleDiagnosis(runDir, inventory, err)));

@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { virtualPowerDriver, type RunDir, type LabState } from '@synrace/orchestrator';
 import type { ShelfRelay } from './pi-shelf';
 
+/** A relay switched; `at` is when the orchestrator wrote the GPIO value (ms since the epoch). */
 export interface RelaySwitch { board: string; on: boolean; at: number }
 
 /**
@@ -28,22 +29,23 @@ export class RelayWiring {
       const complete = fresh.slice(0, fresh.lastIndexOf('\n') + 1);
       this.offset += complete.length;
       for (const line of complete.split('\n').filter(Boolean)) {
-        const event = JSON.parse(line) as { event: string; gpio: number; level?: 0 | 1 };
+        const event = JSON.parse(line) as { event: string; gpio: number; level?: 0 | 1; at: number };
         const relay = this.relays.find((r) => r.gpio === event.gpio);
-        if (event.event === 'level' && relay) this.switchBoard(relay.board, event.level === (relay.activeLow ? 0 : 1));
+        if (event.event === 'level' && relay) this.switchBoard(relay.board, event.level === (relay.activeLow ? 0 : 1), event.at);
       }
       await delay(20);
     }
   }
 
-  private switchBoard(board: string, on: boolean): void {
+  /** `at`: when the orchestrator wrote the line's value; the board follows one switch at a time. */
+  private switchBoard(board: string, on: boolean, at: number): void {
     const target = this.state.boards.find((b) => b.name === board)!;
     const driver = virtualPowerDriver(this.runDir, target);
     const previous = this.pending.get(board) ?? Promise.resolve();
     this.pending.set(
       board,
       previous.then(async () => {
-        this.switches.push({ board, on, at: Date.now() });
+        this.switches.push({ board, on, at });
         await (on ? driver.on() : driver.off()).catch((err: Error) => process.stderr.write(`stand-in ${board} power ${on ? 'on' : 'off'} failed: ${err.message}\n`));
       }),
     );

@@ -4,11 +4,12 @@
 
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { RunDir, type LabState } from '@synrace/orchestrator';
-import { runCli } from '../cli';
+import { runCli, startCli, waitForStderr } from '../cli';
 import type { ShelfRelay } from './pi-shelf';
 import { RelayWiring, type RelaySwitch } from './relay-watcher';
 
-export type ScenarioStep = { cli: string[] } | { touch: string } | { remove: string };
+/** A CLI command, one interrupted with SIGINT once its stderr matches `after`, or a change to a stand-in. */
+export type ScenarioStep = { cli: string[] } | { interrupt: string[]; after: string } | { touch: string } | { remove: string };
 
 export interface ScenarioInput { shelfRoot: string; relays: ShelfRelay[]; steps: ScenarioStep[] }
 
@@ -25,7 +26,13 @@ async function main(input: ScenarioInput): Promise<ScenarioOutput> {
     for (const step of input.steps) {
       const started = Date.now();
       if ('cli' in step) outcomes.push({ step, ...(await runCli(step.cli)), startedAt: started, endedAt: Date.now() });
-      else {
+      else if ('interrupt' in step) {
+        const run = startCli(step.interrupt);
+        await waitForStderr(run, new RegExp(step.after), 120_000);
+        run.child.kill('SIGINT');
+        const { code } = await run.exit;
+        outcomes.push({ step, code, stdout: run.stdout(), stderr: run.stderr(), startedAt: started, endedAt: Date.now() });
+      } else {
         if ('touch' in step) writeFileSync(step.touch, '');
         else rmSync(step.remove, { force: true });
         outcomes.push({ step, code: 0, stdout: '', stderr: '', startedAt: started, endedAt: Date.now() });
