@@ -331,6 +331,9 @@ export class Lab {
     const release = this.runDir.lock('netem apply');
     try {
       const state = this.state();
+      if (state.delay.mode === 'external') {
+        throw new Error('this lab was brought up with --delay external: its delays come from the WAN between the boards, which synrace does not set; bring it up with --delay auto to have profiles applied by kernel netem');
+      }
       const topology = loadTopology(state.topologyFile);
       const profile = loadProfile(resolveProfile(profileNameOrPath), topology);
       if (state.delay.mode === 'kernel-netem') {

@@ -16,7 +16,7 @@ const world = loadTopology(shippedTopologyPath('world'));
 const wanBoards = world.boards.filter((b) => interfaceOn(b, 'wan')).map((b) => b.name);
 
 /** The scenario, in order. */
-const STEPS = ['interruptedUp', 'breakSsh', 'failedUp', 'mendSsh', 'up', 'status', 'verify', 'test', 'unit', 'cycle', 'unitsAfterCycle', 'doctor', 'down'] as const;
+const STEPS = ['interruptedUp', 'breakSsh', 'failedUp', 'mendSsh', 'up', 'status', 'netemApply', 'verify', 'test', 'unit', 'cycle', 'unitsAfterCycle', 'doctor', 'down'] as const;
 type StepName = (typeof STEPS)[number];
 
 // One run of the real CLI against a shelf of stand-in Pis, inside a mount namespace whose
@@ -41,6 +41,7 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
       mendSsh: { remove: brokenSsh },
       up: { cli: ['up', '--backend', 'hardware', '--inventory', inventory, '--delay', 'external'] },
       status: { cli: ['status'] },
+      netemApply: { cli: ['netem', 'apply', 'world-satellite'] },
       verify: { cli: ['verify', '--connections', '2', '--json'] },
       test: { cli: ['test'] },
       unit: { cli: ['exec', 'rep-fra', '--', 'systemctl is-enabled synrace-agent.service; cat /etc/systemd/system/synrace-agent.service'] },
@@ -116,6 +117,12 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
     const rows = stdout.split('\n').filter((l) => world.boards.some((b) => l.startsWith(b.name + ' ')));
     assert.equal(rows.length, world.boards.length);
     for (const row of rows) assert.match(row, /\bon\s*$/, row);
+  });
+
+  it('refuses to apply a delay profile to a WAN whose delays come from outside', () => {
+    const { code, stderr } = outcome('netemApply');
+    assert.equal(code, 1);
+    assert.match(stderr, /brought up with --delay external: its delays come from the WAN between the boards, which synrace does not set/);
   });
 
   it('verify: every client site lands on the replica the predictor names, in both race modes', () => {
