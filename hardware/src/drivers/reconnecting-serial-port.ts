@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import type { SerialConsoleResource } from '../resources';
 
@@ -17,6 +18,7 @@ export interface ReconnectingSerialPortEvents {
 export class ReconnectingSerialPort extends EventEmitter<ReconnectingSerialPortEvents> {
   private port?: SerialPort;
   private retryTimer?: NodeJS.Timeout;
+  private presenceTimer?: NodeJS.Timeout;
   private stopped = false;
 
   constructor(
@@ -44,6 +46,7 @@ export class ReconnectingSerialPort extends EventEmitter<ReconnectingSerialPortE
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.presenceTimer);
     const port = this.port;
     this.port = undefined;
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
@@ -72,13 +75,28 @@ export class ReconnectingSerialPort extends EventEmitter<ReconnectingSerialPortE
         port.close();
       } else {
         this.port = port;
+        this.watchPresence(port);
         this.emit('open');
       }
     });
   }
 
+  /**
+   * The port's error or close is how an unplug usually shows, but not always promptly (a pty whose
+   * other side closed while nothing was read, some USB serial drivers): the device node vanishing, or
+   * a different device at the path (a replug), counts as lost too.
+   */
+  private watchPresence(port: SerialPort): void {
+    const device = deviceAt(this.resource.path);
+    clearInterval(this.presenceTimer);
+    this.presenceTimer = setInterval(() => {
+      if (deviceAt(this.resource.path) !== device) this.lost(port, `${this.resource.path} is gone`);
+    }, this.retryMs);
+  }
+
   private lost(port: SerialPort, reason: string): void {
     if (this.port !== port || this.stopped) return;
+    clearInterval(this.presenceTimer);
     this.port = undefined;
     if (port.isOpen) port.close();
     this.emit('unavailable', reason);
@@ -87,5 +105,14 @@ export class ReconnectingSerialPort extends EventEmitter<ReconnectingSerialPortE
 
   private scheduleRetry(): void {
     if (!this.stopped) this.retryTimer = setTimeout(() => this.tryOpen(), this.retryMs);
+  }
+}
+
+/** The device number behind a path (following links), or undefined when nothing is there. */
+function deviceAt(path: string): number | undefined {
+  try {
+    return statSync(path).rdev;
+  } catch {
+    return undefined;
   }
 }
