@@ -91,8 +91,8 @@ export class Lab {
     const topologyFile = resolveTopology(opts.topology ?? (hardware ? loadInventory(opts.inventory!).topology : DEFAULT_TOPOLOGY));
     const profileFile = resolveProfile(opts.profile ?? DEFAULT_PROFILE);
     // Bad input must leave nothing behind: everything is checked before anything is made or switched.
-    if (hardware) loadHardwareInputs(opts.inventory!, topologyFile, profileFile);
-    else loadLabInputs(topologyFile, profileFile);
+    const hardwareInputs = hardware ? loadHardwareInputs(opts.inventory!, topologyFile, profileFile) : undefined;
+    if (!hardware) loadLabInputs(topologyFile, profileFile);
     const lab = new Lab(runDir, progress);
     if (runDir.exists()) {
       if (!opts.replace) {
@@ -104,9 +104,9 @@ export class Lab {
     const release = runDir.lock('up');
     const protocol = { configuration: opts.configuration ?? 'A', raceMode: opts.raceMode ?? 'plain', controlToken: randomBytes(24).toString('hex') } as const;
     try {
-      if (hardware) {
+      if (hardwareInputs) {
         const delay = delayRequest === 'external' ? 'external' : 'auto';
-        await hardwareLabUp(runDir, { inventoryFile: opts.inventory!, topologyFile, profileFile, delay, protocol, timeouts: opts.timeouts, signal: opts.signal }, progress);
+        await hardwareLabUp(runDir, { inputs: hardwareInputs, inventoryFile: opts.inventory!, topologyFile, profileFile, delay, protocol, timeouts: opts.timeouts, signal: opts.signal }, progress);
         if (delay === 'external') await lab.checkExternalDelays();
       } else {
         const delay = await chooseDelayMode(delayRequest === 'userspace' ? 'userspace' : 'auto');

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { ipBatch, run } from '../host-command';
 import { killNetnsProcesses, linksOf } from './netns';
 
@@ -31,9 +32,9 @@ export class NetnsPowerDriver {
     return (await linksOf(this.board.netns)).some((l) => l.up);
   }
 
-  async cycle(settleMs: number): Promise<void> {
+  async cycle(settleMs: number, signal?: AbortSignal): Promise<void> {
     await this.off();
-    await new Promise((r) => setTimeout(r, settleMs));
+    await delay(settleMs, undefined, { signal });
     await this.on();
   }
 }

@@ -1,5 +1,4 @@
 import { closeSync, copyFileSync, mkdirSync, openSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
 import { BoardStuckError, bringUp, bringUpSteps, killIfMatches, RelayPowerDriver, type BringUpTimeouts } from '@synrace/hardware';
 import { loadInventory, loadProfile, loadTopology, type DelayProfile, type Inventory, type Topology } from '@synrace/netem-profiles';
 import { connectBoard } from '../board-access';
@@ -25,6 +24,8 @@ export const POWER_SETTLE_MS = 1500;
 export const HARDWARE_TIMEOUTS: BringUpTimeouts = { powered: 10_000, booted: 180_000, reachable: 90_000, provisioned: 180_000 };
 
 export interface HardwareUpOptions {
+  /** As loadHardwareInputs gave them, from the three files. */
+  inputs: HardwareInputs;
   inventoryFile: string;
   topologyFile: string;
   profileFile: string;
@@ -120,7 +121,7 @@ async function withConsoleDiagnosis(runDir: RunDir, inventory: Inventory, err: u
  * error of every board that got stuck names the state it is stuck in.
  */
 export async function hardwareLabUp(runDir: RunDir, opts: HardwareUpOptions, progress: Progress): Promise<LabState> {
-  const inputs = loadHardwareInputs(opts.inventoryFile, opts.topologyFile, opts.profileFile);
+  const { inputs } = opts;
   mkdirSync(runDir.path('logs'), { recursive: true });
   copyFileSync(opts.topologyFile, runDir.path('topology.yaml'));
   copyFileSync(opts.profileFile, runDir.path('profile.yaml'));
@@ -163,12 +164,8 @@ export async function hardwareLabUp(runDir: RunDir, opts: HardwareUpOptions, pro
         bringUpSteps({
           power: {
             on: async () => {
-              const relay = relayOf(board);
-              await relay.off();
-              await delay(POWER_SETTLE_MS);
-              // An interrupted up is switching boards off by now: this one must not come on after it.
-              opts.signal?.throwIfAborted();
-              await relay.on();
+              // An interrupted up is switching boards off: a board still settling must not come on after that.
+              await relayOf(board).cycle(POWER_SETTLE_MS, opts.signal);
               board.power = 'on';
               runDir.writeState(state);
             },

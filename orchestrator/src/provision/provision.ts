@@ -84,14 +84,19 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
     await step('load native modules on the board', () => ensureNativeModules(t.shell, node, at('opt/synrace')));
     await step('write agent config', () => t.shell.upload(Buffer.from(JSON.stringify(t.agentConfig, null, 2)), at('etc/synrace/agent.json')));
   }
+  let nginxPath = '';
   if (t.web) {
     const web = t.web;
-    if (t.init.kind === 'systemd') await step('check nginx on the board', () => run(t.shell, 'command -v nginx || { echo "no nginx: apt install nginx-light on the board" >&2; exit 1; }'));
+    if (t.init.kind === 'systemd') {
+      await step('check nginx on the board', async () => {
+        nginxPath = (await run(t.shell, 'command -v nginx || { echo "no nginx: apt install nginx-light on the board" >&2; exit 1; }')).trim();
+      });
+    }
     await step('sync web content', () => uploadTree(t.shell, web.content.dir, at('var/www/synrace')));
     const nginx = renderNginxConfig({ board: t.board, wwwRoot: at('var/www/synrace'), dynamic: web.dynamic, runDir: at('run/synrace') });
     await step('write nginx config', () => t.shell.upload(Buffer.from(nginx), at('etc/synrace/nginx.conf')));
   }
-  if (t.init.kind === 'systemd') await installUnits(t, node, step);
+  if (t.init.kind === 'systemd') await installUnits(t, { node, nginx: nginxPath }, step);
   else {
     const services = renderServicesScript({
       board: t.board,
@@ -107,16 +112,15 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
 type Step = (name: string, work: () => Promise<unknown>) => Promise<void>;
 
 /** A Pi's services are systemd units, enabled so that every boot starts them again. */
-async function installUnits(t: ProvisionTarget, node: string, step: Step): Promise<void> {
+async function installUnits(t: ProvisionTarget, programs: { node: string; nginx: string }, step: Step): Promise<void> {
   const units: string[] = [];
   if (t.web) {
-    const nginx = (await run(t.shell, 'command -v nginx')).trim();
-    const unit = renderWebUnit({ board: t.board, nginx, nginxConfig: '/etc/synrace/nginx.conf', nginxErrorLog: '/var/log/synrace/nginx-error.log', pidFile: '/run/synrace/nginx.pid' });
+    const unit = renderWebUnit({ board: t.board, nginx: programs.nginx, nginxConfig: '/etc/synrace/nginx.conf', nginxErrorLog: '/var/log/synrace/nginx-error.log', pidFile: '/run/synrace/nginx.pid' });
     await step(`write ${WEB_UNIT}`, () => t.shell.upload(Buffer.from(unit), `${UNIT_DIR}/${WEB_UNIT}`));
     units.push(WEB_UNIT);
   }
   if (t.agentConfig) {
-    const unit = renderAgentUnit({ board: t.board, node, script: '/opt/synrace/agent.js', config: '/etc/synrace/agent.json' });
+    const unit = renderAgentUnit({ board: t.board, node: programs.node, script: '/opt/synrace/agent.js', config: '/etc/synrace/agent.json' });
     await step(`write ${AGENT_UNIT}`, () => t.shell.upload(Buffer.from(unit), `${UNIT_DIR}/${AGENT_UNIT}`));
     units.push(AGENT_UNIT);
   }

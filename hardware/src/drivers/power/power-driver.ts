@@ -3,6 +3,6 @@ export interface PowerDriver {
   on(): Promise<void>;
   off(): Promise<void>;
   isOn(): Promise<boolean>;
-  /** Off, wait settleMs so the board really loses power, on. */
-  cycle(settleMs: number): Promise<void>;
+  /** Off, wait settleMs so the board really loses power, on; an abort during the wait leaves the board off. */
+  cycle(settleMs: number, signal?: AbortSignal): Promise<void>;
 }

@@ -46,9 +46,9 @@ export class RelayPowerDriver implements PowerDriver {
     return level === this.levelFor(true);
   }
 
-  async cycle(settleMs: number): Promise<void> {
+  async cycle(settleMs: number, signal?: AbortSignal): Promise<void> {
     await this.off();
-    await delay(settleMs);
+    await delay(settleMs, undefined, { signal });
     await this.on();
   }
 
