@@ -3,15 +3,22 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from './config-error';
 import { nonEmptyString, numberIn, objectAt } from './config-fields';
 import type { ControlEndpoint } from './control/control-server';
-import { parseClientGatewayConfig, type ClientGatewayConfig } from './roles/client-gateway-config';
-import { parseReplicaConfig, type ReplicaConfig } from './roles/replica-config';
-import { parseServerSwitchConfig, type ServerSwitchConfig } from './roles/server-switch-config';
+import { parseClientGatewayConfig, type ClientGatewayConfig, type ClientGatewayConfigFile } from './roles/client-gateway-config';
+import { parseReplicaConfig, type ReplicaConfig, type ReplicaConfigFile } from './roles/replica-config';
+import { parseServerSwitchConfig, type ServerSwitchConfig, type ServerSwitchConfigFile } from './roles/server-switch-config';
 import { parseWanDelayConfig, WanDelayConfig } from './roles/wan-delay-config';
 
 export interface BoardConfig {
   board: string;
   roles: { 'wan-delay'?: WanDelayConfig; 'client-gateway'?: ClientGatewayConfig; 'server-switch'?: ServerSwitchConfig; replica?: ReplicaConfig };
   /** The control API, on the management address only; absent for the WAN delay line. */
+  control?: ControlEndpoint;
+}
+
+/** The config file the orchestrator writes for a board (JSON); parseBoardConfig checks it and gives a BoardConfig. */
+export interface BoardConfigFile {
+  board: string;
+  roles: { 'wan-delay'?: WanDelayConfig; 'client-gateway'?: ClientGatewayConfigFile; 'server-switch'?: ServerSwitchConfigFile; replica?: ReplicaConfigFile };
   control?: ControlEndpoint;
 }
 

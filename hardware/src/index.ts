@@ -3,7 +3,7 @@ export { run, ipBatch, spawnDetached, CommandError, type CommandResult, type Run
 export { SshShell, type SshConnectOptions, type ExecResult } from './drivers/ssh-shell';
 export { parsePinnedHostKey, fingerprintOf, type PinnedHostKey } from './drivers/ssh-host-key';
 export { generateKeyPair, writeSshdConfig, sshdCommand, ensureSshdRunDir, SSHD_PATH, SSHD_RUN_DIR, type KeyPair, type SshdConfigOptions } from './drivers/sshd-config';
-export { attachConsole, waitForConsole, readConsoleLog } from './drivers/console-client';
+export { attachConsole, waitForConsole, readConsoleLog, type LogWaitOptions } from './drivers/console-client';
 export { ConsoleServer } from './drivers/console-server';
 export { loadConsoleServerConfig, type ConsoleSpec, type ConsoleServerConfig } from './drivers/console-server-config';
 export { consoleText } from './drivers/console-log';
@@ -13,6 +13,8 @@ export { startSerialCable, waitForPaths } from './virtual/serial-cable';
 export { prepareUtsDir, createUtsNamespace, releaseUtsDir, mountPointsUnder } from './virtual/uts-namespace';
 export { sysfsGpioNumber, listGpioChips, PI_HEADER_CHIP_LABELS, SYSFS_GPIO_ROOT, type GpioChip } from './drivers/power/gpio-numbering';
 export { type PowerDriver } from './drivers/power/power-driver';
+export { powerCycle } from './drivers/power/power-cycle';
+export { shellQuote } from './shell-quote';
 export { RelayPowerDriver, type RelayPowerOptions } from './drivers/power/relay-power';
 export { bringUp, BoardStuckError, BOARD_STATES, type BoardState as BoardLifecycleState, type BringUpStep, type BringUpSteps, type BringUpTimeouts, type BoardTransition, type StepContext } from './board-state/board-state-machine';
 export { bringUpSteps, type BoardAccess } from './board-state/bring-up-steps';
@@ -24,3 +26,5 @@ export { createProgressRenderer, formatProgressBar } from './drivers/flash/progr
 export { customiseBootPartition, findBootPartition, readBootFile, BootPartitionError, type BootPartition } from './drivers/flash/boot-partition';
 export { firstRunScript, validateFirstBootSettings, FirstBootSettingsError, type FirstBootSettings, type ManagementAddress } from './drivers/flash/first-boot';
 export { ConsoleSession, type ConsoleRunResult } from './drivers/console-session';
+export { CONSOLE_SERVER_SCRIPT } from './programs';
+export { processStartTime, signalRecorded } from './host-processes';

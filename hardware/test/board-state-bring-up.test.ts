@@ -8,8 +8,8 @@ import { bringUpSteps } from '../src/board-state/bring-up-steps';
 import { ConsoleLogWriter } from '../src/drivers/console-log';
 import { ensureSshdRunDir, generateKeyPair, sshdCommand, writeSshdConfig } from '../src/drivers/sshd-config';
 import type { SshEndpoint } from '../src/resources';
-import { freeLoopbackPort, stopProcess } from './support/processes';
-import { makeTempDir, removeTempDir } from './support/temp-dir';
+import { freeLoopbackPort, stopProcess } from '../src/testing/processes';
+import { makeTempDir, removeTempDir } from '../src/testing/temp-dir';
 
 const TIMEOUTS: BringUpTimeouts = { powered: 1000, booted: 1000, reachable: 3000, provisioned: 1000 };
 

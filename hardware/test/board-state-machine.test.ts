@@ -7,9 +7,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { BoardStuckError, bringUp, type BoardTransition, type BringUpStep, type BringUpSteps, type BringUpTimeouts } from '../src/board-state/board-state-machine';
 import { waitForConsole } from '../src/drivers/console-client';
 import { ConsoleLogWriter } from '../src/drivers/console-log';
-import { freeLoopbackPort } from './support/processes';
-import { eventually } from './support/streams';
-import { makeTempDir, removeTempDir } from './support/temp-dir';
+import { freeLoopbackPort } from '../src/testing/processes';
+import { eventually } from '../src/testing/streams';
+import { makeTempDir, removeTempDir } from '../src/testing/temp-dir';
 
 const TIMEOUTS: BringUpTimeouts = { powered: 1000, booted: 2000, reachable: 2000, provisioned: 2000 };
 

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
 import { readConsoleLog, waitForConsole } from '../src/drivers/console-client';
-import { exited, stopProcess } from './support/processes';
-import { startPtyPair } from './support/pty-pair';
-import { collectFor, collectUntil, eventually, readToEnd } from './support/streams';
-import { makeTempDir, removeTempDir } from './support/temp-dir';
+import { exited, stopProcess } from '../src/testing/processes';
+import { startPtyPair } from '../src/testing/pty-pair';
+import { collectFor, collectUntil, eventually, readToEnd } from '../src/testing/streams';
+import { makeTempDir, removeTempDir } from '../src/testing/temp-dir';
 
 const CONSOLE_SERVER = join(__dirname, '..', 'bin', 'console-server.js');
 const STAMPED = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z nyc-gw \| /;

@@ -5,10 +5,10 @@ import { bootPartitionFromSfdisk, customiseBootPartition, findBootPartition } fr
 import { FIRST_RUN_HOOK, firstRunScript, MANAGEMENT_CONNECTION, managementConnection, withFirstRunHook, type FirstBootSettings } from '../src/drivers/flash/first-boot';
 import { openImageSource } from '../src/drivers/flash/image-source';
 import { writeImage } from '../src/drivers/flash/write-image';
-import { Cleanup } from './support/cleanup';
+import { Cleanup } from '../src/testing/cleanup';
 import { attachLoop } from './support/loop-device';
 import { buildPiImage, mtype, TEST_CMDLINE } from './support/pi-image';
-import { makeTempDir, removeTempDir } from './support/temp-dir';
+import { makeTempDir, removeTempDir } from '../src/testing/temp-dir';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKx2w0vjz7TqY0b1Yw0p6m0oQq7pQnNn0Hm0tqZ0n4Uv synrace@lab';
 const SETTINGS: FirstBootSettings = {
@@ -24,7 +24,7 @@ describe('flash: first-boot form (bookworm firstrun.sh)', () => {
     const lines = script.trimEnd().split('\n');
     assert.equal(lines[0], '#!/bin/sh');
     assert.ok(lines.includes("/usr/lib/raspberrypi-sys-mods/imager_custom set_hostname 'edge-a1'"));
-    assert.ok(lines.includes(`/usr/lib/raspberrypi-sys-mods/imager_custom enable_ssh -k '${KEY}' 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther it'"'"'s-mine'`));
+    assert.ok(lines.includes(`/usr/lib/raspberrypi-sys-mods/imager_custom enable_ssh -k '${KEY}' 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther it'\\''s-mine'`));
     assert.ok(lines.includes("/usr/lib/userconf-pi/userconf 'synrace' ''"));
     assert.ok(lines.includes(`chmod 600 ${MANAGEMENT_CONNECTION}`));
     assert.deepEqual(lines.slice(-3), ['rm -f /boot/firstrun.sh', "sed -i 's| systemd.run.*||g' /boot/cmdline.txt", 'exit 0']);

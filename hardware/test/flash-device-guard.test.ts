@@ -6,10 +6,11 @@ import { run } from '../src/host-command';
 import {
   describeDevice, guardDevice, judgeDevice, parseMountinfo, DeviceRefusedError, type DeviceInputs,
 } from '../src/drivers/flash/device-guard';
-import { Cleanup } from './support/cleanup';
+import { Cleanup } from '../src/testing/cleanup';
+import { skipBecause } from '../src/testing/skip';
 import { attachLoop, mountDevice } from './support/loop-device';
 import { giveUdevSerial } from './support/udev-serial';
-import { makeTempDir, removeTempDir } from './support/temp-dir';
+import { makeTempDir, removeTempDir } from '../src/testing/temp-dir';
 
 interface Node { name: string; kname?: string; majMin: string; rm?: boolean; serial?: string; type: string; size?: number; tran?: string; children?: Node[] }
 const lsblkJson = (n: Node): object => ({
@@ -152,8 +153,8 @@ describe('flash: device guard on real devices', function () {
     const device = await loopWith('8M');
     try {
       await giveUdevSerial(device, 'SYNRACE0001', cleanup);
-    } catch {
-      this.skip(); // a live udevd owns the database: nothing to fake serials with
+    } catch (err) {
+      skipBecause(this, `a live udevd owns the udev database, so no serial can be faked for a loop device (${(err as Error).message.split('\n')[0]})`);
     }
     const accepted = await guardDevice(device, 'SYNRACE0001');
     assert.equal(accepted.allowed, true);
@@ -183,7 +184,7 @@ describe('flash: device guard on real devices', function () {
 
   it("refuses the disk holding this host's root filesystem", async function () {
     const disk = await rootDisk();
-    if (disk === undefined || !existsSync(disk)) this.skip();
+    assert.ok(disk !== undefined && existsSync(disk), `the disk under / (${disk}) should be a block device here`);
     await assert.rejects(guardDevice(disk!), (err: unknown) => {
       assert.ok(err instanceof DeviceRefusedError);
       assert.ok(err.verdict.facts.mounts.some((m) => m.mountPoint === '/'), JSON.stringify(err.verdict.facts.mounts));

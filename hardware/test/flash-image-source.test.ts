@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../src/host-command';
 import { openImageSource, parseXzRobotList } from '../src/drivers/flash/image-source';
-import { makeTempDir, removeTempDir } from './support/temp-dir';
+import { makeTempDir, removeTempDir } from '../src/testing/temp-dir';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];

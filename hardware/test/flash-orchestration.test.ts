@@ -5,10 +5,10 @@ import { run } from '../src/host-command';
 import { FIRST_RUN_HOOK, type FirstBootSettings } from '../src/drivers/flash/first-boot';
 import { flash, FlashError } from '../src/drivers/flash/flash';
 import type { FlashProgress } from '../src/drivers/flash/write-image';
-import { Cleanup } from './support/cleanup';
+import { Cleanup } from '../src/testing/cleanup';
 import { attachLoop } from './support/loop-device';
 import { buildPiImage, mtype, sha256OfFile, TEST_CMDLINE } from './support/pi-image';
-import { makeTempDir, removeTempDir } from './support/temp-dir';
+import { makeTempDir, removeTempDir } from '../src/testing/temp-dir';
 import { giveUdevSerial } from './support/udev-serial';
 
 const SETTINGS: FirstBootSettings = {
@@ -54,7 +54,7 @@ describe('flash: guard -> write -> verify -> customise', function () {
   for (const format of ['img.xz', 'img'] as const) {
     it(`flashes an .${format} onto the card the inventory names by serial, and customises its boot partition`, async function () {
       const serial = `SYNRACE-${format === 'img' ? 'RAW' : 'XZ'}`;
-      const { backing, device } = await card('600M', serial).catch(() => this.skip());
+      const { backing, device } = await card('600M', serial);
       const byId = join(dir, `usb-reader-${serial}`); // like /dev/disk/by-id/...
       await symlink(device, byId);
       const updates: FlashProgress[] = [];
@@ -98,7 +98,7 @@ describe('flash: guard -> write -> verify -> customise', function () {
   });
 
   it('refuses an image larger than the card before writing', async function () {
-    const { backing, device } = await card('64M', 'SYNRACE-SMALL').catch(() => this.skip());
+    const { backing, device } = await card('64M', 'SYNRACE-SMALL');
     await assert.rejects(flash({ image: `${image}.xz`, card: { device, serial: 'SYNRACE-SMALL' }, firstBoot: SETTINGS }), (err: unknown) =>
       err instanceof FlashError && err.step === 'image' && err.message.includes(`needs ${513 << 20} bytes; ${device} has ${64 << 20}`));
     assert.ok(await firstMiBIsZero(backing));

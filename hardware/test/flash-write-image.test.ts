@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { run } from '../src/host-command';
 import { openImageSource } from '../src/drivers/flash/image-source';
 import { verifyImage, writeImage, VerifyMismatchError, WriteImageError, type FlashProgress } from '../src/drivers/flash/write-image';
-import { Cleanup } from './support/cleanup';
+import { Cleanup } from '../src/testing/cleanup';
 import { attachLoop } from './support/loop-device';
 import { buildPiImage, sha256OfFile } from './support/pi-image';
-import { makeTempDir, removeTempDir } from './support/temp-dir';
+import { makeTempDir, removeTempDir } from '../src/testing/temp-dir';
 
 describe('flash: write and verify an image', function () {
   this.timeout(60000);

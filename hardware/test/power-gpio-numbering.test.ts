@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listGpioChips, sysfsGpioNumber } from '../src/drivers/power/gpio-numbering';
-import { makeTempDir, removeTempDir } from './support/temp-dir';
+import { makeTempDir, removeTempDir } from '../src/testing/temp-dir';
 
 describe('sysfs GPIO numbering of BCM pins', () => {
   let root: string | undefined;

@@ -8,8 +8,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { SshEndpoint } from '../src/resources';
 import { SshShell } from '../src/drivers/ssh-shell';
 import { ensureSshdRunDir, generateKeyPair, sshdCommand, writeSshdConfig } from '../src/drivers/sshd-config';
-import { freeLoopbackPort, stopProcess } from './support/processes';
-import { makeTempDir, removeTempDir } from './support/temp-dir';
+import { freeLoopbackPort, stopProcess } from '../src/testing/processes';
+import { makeTempDir, removeTempDir } from '../src/testing/temp-dir';
 
 describe('SshShell against a real sshd', function () {
   this.timeout(20000);

@@ -7,17 +7,17 @@ export { loadProfile, oneWayDelay, pathBetween } from './profile';
 export {
   shippedTopologyPath,
   shippedProfilePath,
+  shippedInventoryPath,
   listShippedTopologies,
   listShippedProfiles,
 } from './package-paths';
 export { schemaPath, type SchemaName } from './schema-validation';
-export type { CandidateTiming, SitePrediction } from './predict';
-export { predict } from './predict';
+export type { CandidateTiming, SitePrediction, SynchronizedHold } from './predict';
+export { predict, raceCandidates, synchronizedHolds } from './predict';
 export { formatPredictionTable } from './prediction-table';
 export type { TcTreeOptions } from './tc-compiler';
 export { compileTcTree, compileTcTeardown, renderTcScript } from './tc-compiler';
-export type { NetemAvailability } from './detect-netem';
-export { detectNetem } from './detect-netem';
-export { parseAddress, parsePrefix, formatAddress, addressOf, networkOf, contains, type Prefix } from './ipv4';
+export { probeNetem, NETEM_PROBE, type NetemAvailability, type ScriptRunner } from './detect-netem';
+export { parseAddress, parsePrefix, formatAddress, addressOf, networkOf, contains, overlaps, type Prefix } from './ipv4';
 export { findSite, findBoard, interfaceOn, isRouter, boardsAt, boardsWithRole } from './topology-queries';
 export { loadInventory, type Inventory, type InventoryBoard, type ConsoleLogin } from './inventory';

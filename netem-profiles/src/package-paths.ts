@@ -19,6 +19,7 @@ export const packageDir = findPackageDir();
 
 const labsDir = join(packageDir, 'labs');
 const profilesDir = join(packageDir, 'profiles');
+const inventoriesDir = join(packageDir, 'inventories');
 
 function shippedPath(dir: string, kind: string, name: string): string {
   const file = join(dir, `${name}.yaml`);
@@ -41,6 +42,11 @@ export function shippedTopologyPath(name: string): string {
 
 export function shippedProfilePath(name: string): string {
   return shippedPath(profilesDir, 'profile', name);
+}
+
+/** An example hardware inventory, as a template for a real shelf. */
+export function shippedInventoryPath(name: string): string {
+  return shippedPath(inventoriesDir, 'inventory', name);
 }
 
 export function listShippedTopologies(): string[] {

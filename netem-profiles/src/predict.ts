@@ -1,5 +1,5 @@
 import { oneWayDelay, pathBetween, type DelayProfile } from './profile';
-import type { Topology } from './topology';
+import type { Board, Topology } from './topology';
 import { boardsAt, boardsWithRole } from './topology-queries';
 
 export interface CandidateTiming {
@@ -38,10 +38,10 @@ export interface SitePrediction {
  */
 export function predict(topology: Topology, profile: DelayProfile): SitePrediction[] {
   const switchSite = boardsWithRole(topology, 'server-switch')[0].site;
-  const origin = boardsWithRole(topology, 'origin-server')[0];
-  const candidates = [origin, ...boardsWithRole(topology, 'replica').filter((b) => b !== origin)];
+  const candidates = raceCandidates(topology);
+  const origin = candidates[0];
   const d = (from: string, to: string): number => oneWayDelay(profile, from, to);
-  const dMax = Math.max(...candidates.map((cand) => d(switchSite, cand.site)));
+  const holds = new Map(synchronizedHolds(topology, profile).map((h) => [h.board, h.holdMs]));
 
   return boardsWithRole(topology, 'client-gateway').map((gateway) => {
     const c = gateway.site;
@@ -51,7 +51,7 @@ export function predict(topology: Topology, profile: DelayProfile): SitePredicti
         site: cand.site,
         kind: cand === origin ? 'origin' : 'replica',
         raceMs: roundMs(d(c, switchSite) + d(switchSite, cand.site) + d(cand.site, c)),
-        syncRaceMs: roundMs(d(c, switchSite) + dMax + d(cand.site, c)),
+        syncRaceMs: roundMs(d(c, switchSite) + d(switchSite, cand.site) + holds.get(cand.name)! + d(cand.site, c)),
         rttMs: roundMs(d(c, cand.site) + d(cand.site, c)),
       }),
     );
@@ -71,6 +71,29 @@ export function predict(topology: Topology, profile: DelayProfile): SitePredicti
       notes: explain({ profile, clientSite: c, switchSite, plain, sync, closest }),
     };
   });
+}
+
+/** The boards that answer a race: the origin first, then the replicas in topology order (the tie-break order). */
+export function raceCandidates(topology: Topology): Board[] {
+  const origin = boardsWithRole(topology, 'origin-server')[0];
+  return [origin, ...boardsWithRole(topology, 'replica').filter((b) => b !== origin)];
+}
+
+export interface SynchronizedHold {
+  board: string;
+  /** How long the switch holds this candidate's copy: D_max - d(switch, candidate). */
+  holdMs: number;
+}
+
+/**
+ * Synchronized race: the switch holds each candidate's copy so that every candidate receives its copy at
+ * the same moment, D_max after the switch saw the SYN. The origin at the switch's own site holds longest.
+ */
+export function synchronizedHolds(topology: Topology, profile: DelayProfile): SynchronizedHold[] {
+  const switchSite = boardsWithRole(topology, 'server-switch')[0].site;
+  const delays = raceCandidates(topology).map((b) => ({ board: b.name, delay: oneWayDelay(profile, switchSite, b.site) }));
+  const dMax = Math.max(...delays.map((c) => c.delay));
+  return delays.map((c) => ({ board: c.board, holdMs: roundMs(dMax - c.delay) }));
 }
 
 /** Sums of float delays like 0.1 + 0.2 must compare equal when the profile says they are. */

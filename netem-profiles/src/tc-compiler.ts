@@ -57,8 +57,9 @@ export function compileTcTeardown(topology: Topology, boardName: string, opts: {
   return [['qdisc', 'del', 'dev', deviceFor(boardNamed(topology, boardName), opts.device), 'root']];
 }
 
+/** A tc tree as a shell script; every word the compiler makes is plain, and anything else is refused rather than quoted. */
 export function renderTcScript(commands: string[][]): string {
-  const lines = commands.map((argv) => ['tc', ...argv].map(shellQuote).join(' '));
+  const lines = commands.map((argv) => ['tc', ...argv].map(plainWord).join(' '));
   return ['#!/bin/sh', 'set -e', ...lines, ''].join('\n');
 }
 
@@ -111,6 +112,7 @@ function sitePrefixes(topology: Topology, site: string, lan: string | undefined)
   return lan ? [lan, ...wanHosts] : wanHosts;
 }
 
-function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_.:%/=-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+function plainWord(arg: string): string {
+  if (!/^[A-Za-z0-9_.:%/=@-]+$/.test(arg)) throw new Error(`tc argument ${JSON.stringify(arg)} is not a plain word (an interface name or address with spaces or quotes?)`);
+  return arg;
 }

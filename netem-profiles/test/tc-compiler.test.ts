@@ -91,7 +91,8 @@ describe('compileTcTeardown', () => {
 });
 
 describe('renderTcScript', () => {
-  it('prefixes tc, stops at the first failure, and quotes what the shell would split', () => {
-    assert.equal(renderTcScript([['qdisc', 'show'], ['filter', 'add', 'dev', 'my dev']]), "#!/bin/sh\nset -e\ntc qdisc show\ntc filter add dev 'my dev'\n");
+  it('prefixes tc, stops at the first failure, and refuses a word the shell would split', () => {
+    assert.equal(renderTcScript([['qdisc', 'show'], ['filter', 'add', 'dev', 'eth0']]), '#!/bin/sh\nset -e\ntc qdisc show\ntc filter add dev eth0\n');
+    assert.throws(() => renderTcScript([['filter', 'add', 'dev', "my 'dev"]]), /"my 'dev" is not a plain word/);
   });
 });

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { compileTcTree, loadProfile, loadTopology, shippedProfilePath, shippedTopologyPath } from '../src/index';
-import { createScratchNamespace, deleteNamespace, runInNamespace } from '../src/netns';
+import { createScratchNamespace, deleteNamespace, runInNamespace } from './netns';
 import { mask, parsePrefix } from '../src/ipv4';
 
 const world = loadTopology(shippedTopologyPath('world'));

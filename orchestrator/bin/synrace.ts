@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { runCli } from '../src/cli';
+import { runCli } from '../src/cli/cli';
 
 void runCli(process.argv.slice(2));

@@ -1,124 +1,127 @@
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { addressOf, boardsWithRole, detectNetem, interfaceOn, loadInventory, loadProfile, loadTopology, predict, type SitePrediction, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Role, type Topology } from '@synrace/netem-profiles';
-import { readConsoleLog, type BringUpTimeouts, type SshShell } from '@synrace/hardware';
-import { boardOf, connectBoard, waitReachable } from './board-access';
-import { powerDriverOf } from './board-power';
-import { consoleSocketPath } from './console-server-process';
-import { HARDWARE_TIMEOUTS, POWER_SETTLE_MS, hardwareLabDown, loadHardwareInputs, hardwareLabUp, shelfTopology } from './hardware-lab/hardware-lab';
-import type { DelayMode, LabState } from './lab-state';
-import { Progress } from './progress';
-import type { Configuration, RaceMode } from './provision/agent-config';
-import { agentControl, provisionLab } from './provision/provision-lab';
-import { writeWebContent } from './provision/web-content';
-import type { AgentControl } from './agent-control';
-import { clientSites, measureRttFrom, withinTolerance, type RttSample } from './rtt';
-import { RunDir } from './run-dir';
-import { applyTcTrees } from './tc-trees';
+import type { AgentControlClient, RaceMode } from '@synrace/agents';
+import { addressOf, boardsWithRole, interfaceOn, loadProfile, predict, type DelayProfile, type Role, type SitePrediction } from '@synrace/netem-profiles';
+import { bringUp, bringUpSteps, readConsoleLog, type BoardTransition, type BringUpTimeouts, type SshShell } from '@synrace/hardware';
+import { backendFor } from './backends/backends';
+import type { BackendRequest, DownProblem, LabBackend } from './backends/lab-backend';
+import type { NamespaceBoardClass } from './backends/namespace/board-class';
+import { loadLabInputs, resolveProfile, type LabInputFiles, type LabInputs } from './inputs/lab-inputs';
+import { measureRttFrom, clientSites, withinTolerance, type RttSample } from './delays/rtt';
+import { applyTcTree, wanBoards } from './delays/tc-trees';
 import { startCapture, type RunningCapture } from './capture';
-import { candidateBoards, verifySelection, type SiteVerdict } from './verify';
+import { Progress } from './progress';
+import { agentControl, provisionedBoards, provisionLabBoard, type LabProvisioning } from './provision/provision-lab';
+import { writeWebContent } from './provision/web-content';
 import { writeHtmlReport, type SiteRaces } from './report/html-report';
 import { readRaceTimelines } from './report/race-timeline';
-import { boardFsRoot, labDown, labUp, loadLabInputs } from './virtual/virtual-lab';
-import { restartWanDelayLine } from './virtual/wan';
+import { candidateBoards, verifySelection, type SiteVerdict } from './verify';
+import { boardOf, connectBoard, waitReachable } from './labs/board-access';
+import { consoleSocketPath } from './labs/console-server-process';
+import { LabHostNames } from './labs/host-names';
+import type { BackendKind, BoardRecord, LabState, ProtocolOptions } from './labs/lab-state';
+import { lockLab } from './labs/lab-lock';
+import { checkLabName, labRunDir, resolveLab } from './labs/registry';
+import { archiveLogs } from './labs/run-folders';
+import type { RunDir } from './labs/run-dir';
+import { removeHostObjects } from './labs/teardown';
 
-export const DEFAULT_TOPOLOGY = 'world';
-export const DEFAULT_PROFILE = 'world';
-/** Console logs of torn-down labs are kept here, newest runs only: nothing lost, nothing piling up. */
-export const LOG_ARCHIVE = process.env.SYNRACE_LOG_ARCHIVE ?? '/var/log/synrace';
-const ARCHIVES_KEPT = 10;
 /** Roles whose boards run an agent, which boot restarts and power-on waits for. */
 const AGENT_ROLES: Role[] = ['client-gateway', 'server-switch', 'replica'];
 
-/** A name of a shipped lab or profile, or a path to a file of one. */
-export function resolveTopology(nameOrPath: string): string {
-  return existsSync(nameOrPath) ? nameOrPath : shippedTopologyPath(nameOrPath);
-}
-
-export function resolveProfile(nameOrPath: string): string {
-  return existsSync(nameOrPath) ? nameOrPath : shippedProfilePath(nameOrPath);
-}
-
-export interface LabUpOptions {
-  /** virtual (namespaces on this host, the default) or hardware (the boards of `inventory`). */
-  backend?: 'virtual' | 'hardware';
-  /** Hardware: the inventory file; the topology defaults to the one it names. */
-  inventory?: string;
-  topology?: string;
-  profile?: string;
+export interface LabUpOptions extends LabInputFiles {
+  /** The lab's name; defaults to the topology's. */
+  name?: string;
+  /** namespace (boards as network namespaces on this host, the default), or hardware (the boards of `inventory`). */
+  backend?: BackendKind;
   replace?: boolean;
-  /** userspace: virtual only; external: hardware only, a WAN that has the delays already. */
+  /** userspace: namespace boards only; external: hardware only, a WAN that has the delays already. */
   delay?: 'auto' | 'userspace' | 'external';
-  bootTimeoutMs?: number;
-  /** Hardware: limits of the bring-up steps, by the state each leads to. */
+  /** The host's management subnet to the boards; by default the topology's, or the next free one. */
+  mgmtSubnet?: string;
+  /** Limits of the bring-up steps, by the state each leads to. */
   timeouts?: Partial<BringUpTimeouts>;
   signal?: AbortSignal;
-  configuration?: Configuration;
+  configuration?: ProtocolOptions['configuration'];
   raceMode?: RaceMode;
-}
-
-export async function chooseDelayMode(requested: 'auto' | 'userspace'): Promise<{ mode: DelayMode; probe: string }> {
-  const netem = await detectNetem();
-  if (requested === 'userspace') return { mode: 'userspace-delay-line', probe: `userspace requested; kernel netem: ${netem.reason}` };
-  return { mode: netem.available ? 'kernel-netem' : 'userspace-delay-line', probe: netem.reason };
+  /** Namespace boards: what machine they play (a virtual board, or a stand-in for a physical one). */
+  boardClass?: NamespaceBoardClass;
 }
 
 export interface TeardownSummary {
+  lab: string;
+  /** Boards the lab had. */
+  boards: number;
   namespaces: number;
   processes: number;
-  /** Hardware: boards released and powered off, and what could not be undone on which board. */
-  boards?: number;
-  problems?: { board: string; problem: string }[];
+  links: number;
+  /** What could not be undone on which board (hardware: a board that was not reachable). */
+  problems: DownProblem[];
   logs?: string;
 }
 
 export class Lab {
-  private constructor(readonly runDir: RunDir, readonly progress: Progress) {}
+  private cachedInputs?: LabInputs;
+  private cachedBackend?: LabBackend;
 
-  static attach(runDir = new RunDir(), progress = new Progress()): Lab {
-    return new Lab(runDir, progress);
+  private constructor(readonly name: string, readonly runDir: RunDir, readonly progress: Progress) {}
+
+  /** The lab of that name, or the only one there is. */
+  static attach(name?: string, progress = new Progress()): Lab {
+    const lab = resolveLab(name);
+    return new Lab(lab, labRunDir(lab), progress);
   }
 
-  /** Brings a lab up; on any failure (or a signal, see the CLI) whatever was created is removed again. */
-  static async up(opts: LabUpOptions = {}, runDir = new RunDir(), progress = new Progress()): Promise<Lab> {
-    const hardware = opts.backend === 'hardware';
-    if (hardware && !opts.inventory) throw new Error('the hardware backend needs --inventory <file>: the boards, their relays, serial adapters and SSH keys');
-    if (!hardware && opts.inventory) throw new Error('--inventory is for the hardware backend: add --backend hardware');
-    const delayRequest = opts.delay ?? 'auto';
-    if (hardware && delayRequest === 'userspace') throw new Error('--delay userspace is the virtual lab\'s delay line; on hardware use auto (kernel netem on the boards) or external');
-    if (!hardware && delayRequest === 'external') throw new Error('--delay external is for hardware labs whose WAN has the delays already; the virtual lab takes auto or userspace');
-    const topologyFile = resolveTopology(opts.topology ?? (hardware ? loadInventory(opts.inventory!).topology : DEFAULT_TOPOLOGY));
-    const profileFile = resolveProfile(opts.profile ?? DEFAULT_PROFILE);
-    // Bad input must leave nothing behind: everything is checked before anything is made or switched.
-    const hardwareInputs = hardware ? loadHardwareInputs(opts.inventory!, topologyFile, profileFile) : undefined;
-    if (!hardware) loadLabInputs(topologyFile, profileFile);
-    const lab = new Lab(runDir, progress);
-    if (runDir.exists()) {
+  /**
+   * Brings a lab up: its backend makes what the boards stand on, then every board goes off -> powered ->
+   * booted -> reachable -> provisioned on its own. On any failure (or a signal) whatever was made is
+   * removed again; bad input is refused before anything is made.
+   */
+  static async up(opts: LabUpOptions = {}, progress = new Progress()): Promise<Lab> {
+    return Lab.make(opts, progress, async (lab) => {
+      await lab.start(opts.signal, opts.timeouts);
+      if (lab.state().delay.mode === 'external') await lab.checkExternalDelays();
+      const state = lab.state();
+      state.phase = 'up';
+      lab.runDir.writeState(state);
+      progress.step(`lab ${lab.name} up in ${(progress.elapsedMs() / 1000).toFixed(2)} s`);
+    });
+  }
+
+  /**
+   * Makes the lab's host objects and its state, every board off (Mininet's build before start): what a
+   * shelf of stand-ins for physical boards needs, whose power a hardware lab switches.
+   */
+  static build(opts: LabUpOptions = {}, progress = new Progress()): Promise<Lab> {
+    return Lab.make(opts, progress, async () => undefined);
+  }
+
+  /** Checks the request, creates the lab under its lock, then `finish`es it; any failure removes what was made. */
+  private static async make(opts: LabUpOptions, progress: Progress, finish: (lab: Lab) => Promise<void>): Promise<Lab> {
+    const inputs = loadLabInputs(opts);
+    const name = checkLabName(opts.name ?? inputs.topology.name, opts.name ? '--name' : `the topology's name (give the lab another with --name)`);
+    const runDir = labRunDir(name);
+    const request: BackendRequest = { delay: opts.delay ?? 'auto', mgmtSubnet: opts.mgmtSubnet };
+    const backend = backendFor(opts.backend ?? 'namespace', runDir, inputs, request);
+    if (existsSync(runDir.path('state.json')) || existsSync(runDir.path('manifest.json'))) {
       if (!opts.replace) {
-        const since = runDir.readState<LabState>().startedAt;
-        throw new Error(`a lab is already up (since ${since}, state in ${runDir.root}); run \`synrace down\` first or pass --replace`);
+        const since = runDir.exists() ? runDir.readState<LabState>().startedAt : 'a crashed up';
+        throw new Error(`lab ${name} is already up (since ${since}, state in ${runDir.root}); run \`synrace down --lab ${name}\` first, pass --replace, or give this one another --name`);
       }
-      await lab.down();
+      await new Lab(name, runDir, progress).down();
     }
-    const release = runDir.lock('up');
-    const protocol = { configuration: opts.configuration ?? 'A', raceMode: opts.raceMode ?? 'plain', controlToken: randomBytes(24).toString('hex') } as const;
+    const lab = new Lab(name, runDir, progress);
+    lab.cachedInputs = inputs;
+    lab.cachedBackend = backend;
+    const release = lockLab(runDir, 'up');
     try {
-      if (hardwareInputs) {
-        const delay = delayRequest === 'external' ? 'external' : 'auto';
-        await hardwareLabUp(runDir, { inputs: hardwareInputs, inventoryFile: opts.inventory!, topologyFile, profileFile, delay, protocol, timeouts: opts.timeouts, signal: opts.signal }, progress);
-        if (delay === 'external') await lab.checkExternalDelays();
-      } else {
-        const delay = await chooseDelayMode(delayRequest === 'userspace' ? 'userspace' : 'auto');
-        const state = await labUp(runDir, { topologyFile, profileFile, delayMode: delay.mode, delayProbe: delay.probe, bootTimeoutMs: opts.bootTimeoutMs ?? 20_000, signal: opts.signal }, progress);
-        state.protocol = protocol;
-        runDir.writeState(state);
-        const { topology, profile } = lab.inputs();
-        if (delay.mode === 'kernel-netem') await lab.applyTcTrees(profile);
-        const provisioning = { state, topology, profile, options: protocol, content: writeWebContent(runDir.path('content')) };
-        await provisionLab({ ...provisioning, layoutOf: (board) => ({ fsRoot: boardFsRoot(runDir, board), init: { kind: 'boot-script', consoleTty: `${runDir.boardDir(board)}/ttyS0`, node: process.execPath } }) }, progress);
-      }
-      progress.step(`lab up in ${(progress.elapsedMs() / 1000).toFixed(2)} s`);
+      const protocol: ProtocolOptions = { configuration: opts.configuration ?? 'A', raceMode: opts.raceMode ?? 'plain' };
+      const state = await backend.create({ ...request, name, runDir, inputs, protocol, progress, signal: opts.signal, boardClass: opts.boardClass });
+      for (const b of state.boards) if (b.roles.some((r) => AGENT_ROLES.includes(r))) b.agentToken = randomBytes(24).toString('hex');
+      state.protocol = protocol;
+      runDir.writeState(state);
+      await finish(lab);
       return lab;
     } catch (err) {
       progress.step(`up failed: ${(err as Error).message.split('\n')[0].replace(/:$/, '')}; removing what was created`);
@@ -126,6 +129,66 @@ export class Lab {
       throw err;
     } finally {
       release();
+    }
+  }
+
+  /** Every board through the board state machine at once; one error names every board that got stuck, and where. */
+  private async start(signal?: AbortSignal, stepTimeouts: Partial<BringUpTimeouts> = {}): Promise<void> {
+    const state = this.state();
+    const backend = this.backend();
+    const { topology, profile } = this.inputs();
+    const provisioning: LabProvisioning = {
+      state,
+      topology,
+      profile,
+      options: state.protocol!,
+      content: writeWebContent(this.runDir.path('content')),
+      layoutOf: (board) => backend.layout(boardOf(state, board)),
+    };
+    const delayed = new Set(state.delay.mode === 'kernel-netem' ? wanBoards(topology) : []);
+    const provisioned = new Set(provisionedBoards(topology));
+    const reached = new Map<string, number>();
+    const report = (t: BoardTransition) => {
+      reached.set(t.to, (reached.get(t.to) ?? 0) + 1);
+      this.progress.step(`${t.to} ${t.board} (${reached.get(t.to)}/${state.boards.length}, ${(t.ms / 1000).toFixed(1)} s)`);
+    };
+    const results = await Promise.allSettled(
+      state.boards.map((board) => {
+        const power = backend.power(board);
+        return bringUp(
+          board.name,
+          bringUpSteps({
+            power: {
+              // Every up is a cold boot: a board found on (a relay left closed) is cycled.
+              on: async () => {
+                if (await power.isOn()) await power.cycle(backend.powerSettleMs, signal);
+                else await power.on();
+                board.power = 'on';
+                this.runDir.writeState(state);
+              },
+            },
+            consoleLog: this.runDir.consoleLog(board.name),
+            bootMarker: backend.bootMarker,
+            ssh: { host: board.mgmtAddress, ...board.login, hostKey: board.hostKey },
+            sshAttemptMs: 5000,
+            provision: async ({ signal: stepSignal }) => {
+              if (delayed.has(board.name)) await this.withShell(board.name, (shell) => applyTcTree(shell, topology, profile, board.name));
+              stepSignal.throwIfAborted();
+              if (provisioned.has(board.name)) await provisionLabBoard(provisioning, board.name);
+            },
+          }),
+          { ...backend.timeouts, ...stepTimeouts },
+          report,
+          signal,
+        );
+      }),
+    );
+    // Ctrl-C stops every board's bring-up at once (bringUp honours the signal); the teardown switches them off.
+    signal?.throwIfAborted();
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failed.length) {
+      const reasons = await Promise.all(failed.map((err) => backend.explainStuck?.(err) ?? (err as Error).message));
+      throw new Error(`${failed.length} of ${state.boards.length} boards did not come up:\n  - ${reasons.join('\n  - ')}`);
     }
   }
 
@@ -142,15 +205,24 @@ export class Lab {
     return this.runDir.readState<LabState>();
   }
 
-  /** The lab's topology (on hardware, with each board's real NIC names) and its delay profile. */
-  inputs(): { topology: Topology; profile: DelayProfile } {
+  /** The lab's topology (with each physical board's own NIC names), profile and inventory, from the lab's own copies. */
+  inputs(): LabInputs {
+    if (!this.cachedInputs) {
+      const state = this.state();
+      this.cachedInputs = loadLabInputs({ topology: state.topologyFile, profile: state.profileFile, inventory: state.inventoryFile });
+    }
+    return this.cachedInputs;
+  }
+
+  backend(): LabBackend {
     const state = this.state();
-    const topology = state.backend === 'hardware' ? shelfTopology(state) : loadTopology(state.topologyFile);
-    return { topology, profile: loadProfile(state.profileFile, topology) };
+    const delay = { 'kernel-netem': 'auto', 'userspace-delay-line': 'userspace', external: 'external' } as const;
+    this.cachedBackend ??= backendFor(state.backend, this.runDir, this.inputs(), { delay: delay[state.delay.mode] });
+    return this.cachedBackend;
   }
 
   async down(): Promise<TeardownSummary> {
-    const release = this.runDir.lock('down');
+    const release = lockLab(this.runDir, 'down');
     try {
       return await this.teardown();
     } finally {
@@ -158,27 +230,15 @@ export class Lab {
     }
   }
 
+  /** The backend's undo on the boards, then every host object the manifest lists, then the run directory; the console logs are kept. */
   private async teardown(): Promise<TeardownSummary> {
-    // A virtual `up` killed before its state was written leaves namespaces, found by name.
-    const hardware = this.runDir.exists() && this.state().backend === 'hardware';
-    const removed = hardware ? { namespaces: 0, ...(await hardwareLabDown(this.runDir, this.progress)) } : await labDown(this.runDir, this.progress);
-    const logs = this.archiveLogs();
+    const state = this.runDir.exists() ? this.state() : undefined;
+    const problems = state ? await this.backend().release(state, this.progress) : [];
+    const host = await removeHostObjects(this.runDir, new LabHostNames(this.name), this.progress);
+    const logs = archiveLogs(this.name, this.runDir.path('logs'), new Date(state?.startedAt ?? Date.now()));
+    if (logs) this.progress.step(`console logs kept in ${logs}`);
     this.runDir.remove();
-    return { ...removed, logs };
-  }
-
-  private archiveLogs(): string | undefined {
-    const logs = this.runDir.path('logs');
-    if (!existsSync(logs) || readdirSync(logs).length === 0) return undefined;
-    const startedAt = this.runDir.exists() ? this.state().startedAt : new Date().toISOString();
-    mkdirSync(LOG_ARCHIVE, { recursive: true });
-    const target = join(LOG_ARCHIVE, startedAt.replace(/[:.]/g, '-'));
-    rmSync(target, { recursive: true, force: true });
-    renameSync(logs, target);
-    const old = readdirSync(LOG_ARCHIVE).sort().slice(0, -ARCHIVES_KEPT);
-    old.forEach((d) => rmSync(join(LOG_ARCHIVE, d), { recursive: true, force: true }));
-    this.progress.step(`console logs kept in ${target}`);
-    return target;
+    return { lab: this.name, boards: state?.boards.length ?? 0, ...host, problems, logs };
   }
 
   /** Runs work with an SSH shell on the board, closed afterwards whatever happens. */
@@ -204,12 +264,13 @@ export class Lab {
   }
 
   async power(board: string, action: 'on' | 'off' | 'cycle', bootTimeoutMs?: number): Promise<'on' | 'off'> {
-    const release = this.runDir.lock(`power ${board} ${action}`);
+    const release = lockLab(this.runDir, `power ${board} ${action}`);
     try {
       const state = this.state();
-      bootTimeoutMs ??= state.backend === 'hardware' ? HARDWARE_TIMEOUTS.booted + HARDWARE_TIMEOUTS.reachable : 20_000;
+      const backend = this.backend();
+      bootTimeoutMs ??= backend.timeouts.booted + backend.timeouts.reachable;
       const target = boardOf(state, board);
-      const driver = powerDriverOf(this.runDir, target);
+      const driver = backend.power(target);
       if (action !== 'on') {
         await driver.off();
         target.power = 'off';
@@ -217,14 +278,14 @@ export class Lab {
         this.progress.step(`${board} powered off`);
       }
       if (action !== 'off') {
-        if (action === 'cycle') await new Promise((r) => setTimeout(r, target.physical ? POWER_SETTLE_MS : 500));
+        if (action === 'cycle') await new Promise((r) => setTimeout(r, backend.powerSettleMs));
         await driver.on();
         target.power = 'on';
         this.runDir.writeState(state);
         this.progress.step(`${board} powered on, waiting for SSH`);
-        await waitReachable(this.runDir, state, board, bootTimeoutMs);
+        await waitReachable(state, this.runDir.consoleLog(board), board, bootTimeoutMs);
         this.progress.step(`${board} reachable`);
-        if (state.protocol && target.roles.some((r) => AGENT_ROLES.includes(r))) {
+        if (target.agentToken) {
           await this.agent(board).waitHealthy(bootTimeoutMs);
           this.progress.step(`${board} agent healthy`);
         }
@@ -270,7 +331,7 @@ export class Lab {
         connections,
       );
     } finally {
-      await switchAgent.post('/switch/race-mode', state.protocol?.raceMode ?? 'plain');
+      await switchAgent.setRaceMode(state.protocol?.raceMode ?? 'plain');
     }
     if (!reportDir) return { verdicts };
     const boardsByAddress = new Map([...candidateBoards(topology), ...predictions.map((p) => [hostAddress(p.hostBoard), p.hostBoard] as const)]);
@@ -290,12 +351,17 @@ export class Lab {
     return startCapture(this, board, ifname, localDir, filter);
   }
 
-  agent(board: string): AgentControl {
+  agent(board: string): AgentControlClient {
     return agentControl(this.state(), board);
   }
 
+  /** The boards whose agent has a control API, in topology order. */
+  agentBoards(): BoardRecord[] {
+    return this.state().boards.filter((b) => b.agentToken !== undefined);
+  }
+
   waitReachable(board: string, timeoutMs: number): Promise<void> {
-    return waitReachable(this.runDir, this.state(), board, timeoutMs);
+    return waitReachable(this.state(), this.runDir.consoleLog(board), board, timeoutMs);
   }
 
   consoleLog(board: string, tail?: number): Promise<string[]> {
@@ -310,8 +376,7 @@ export class Lab {
 
   /** Where, on the board, its programs write to reach its serial console: a Pi's /dev/console is the serial line. */
   boardConsole(board: string): string {
-    const target = boardOf(this.state(), board);
-    return target.physical ? '/dev/console' : join(this.runDir.boardDir(board), 'ttyS0');
+    return this.backend().consoleDevice(boardOf(this.state(), board));
   }
 
   async measureRtt(count = 10): Promise<RttSample[]> {
@@ -320,29 +385,30 @@ export class Lab {
     return perSite.flat();
   }
 
-  /** Puts the profile's tc tree on every WAN board over SSH, as on hardware; see tc-trees.ts for `netem`. */
-  applyTcTrees(profile: DelayProfile, netem = true): Promise<void> {
+  /** Puts the profile's tc tree on every WAN board over SSH, as on hardware; `netem: false` leaves the netem leaves out. */
+  async applyTcTrees(profile: DelayProfile, netem = true): Promise<void> {
     const { topology } = this.inputs();
-    return applyTcTrees(topology, profile, (board, script) => this.exec(board, script), this.progress, netem);
+    await Promise.all(wanBoards(topology).map((board) => this.withShell(board, (shell) => applyTcTree(shell, topology, profile, board, netem))));
+    this.progress.step(`tc tree applied on ${wanBoards(topology).length} WAN boards`);
   }
 
   /** Swaps the geography of a live lab. */
   async applyProfile(profileNameOrPath: string): Promise<DelayProfile> {
-    const release = this.runDir.lock('netem apply');
+    const release = lockLab(this.runDir, 'netem apply');
     try {
       const state = this.state();
       if (state.delay.mode === 'external') {
         throw new Error('this lab was brought up with --delay external: its delays come from the WAN between the boards, which synrace does not set; bring it up with --delay auto to have profiles applied by kernel netem');
       }
-      const topology = loadTopology(state.topologyFile);
+      const { topology } = this.inputs();
       const profile = loadProfile(resolveProfile(profileNameOrPath), topology);
       if (state.delay.mode === 'kernel-netem') {
         await this.applyTcTrees(profile);
         copyFileSync(profile.source, state.profileFile);
       } else {
-        state.pids.wanDelay = await restartWanDelayLine(this.runDir, state, topology, profile);
+        await this.backend().changeDelays!(state, profile);
       }
-      this.runDir.writeState(state);
+      this.cachedInputs = undefined;
       this.progress.step(`profile ${profile.name} applied`);
       return profile;
     } finally {

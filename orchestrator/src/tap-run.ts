@@ -1,16 +1,18 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Parser } from 'tap-parser';
-
-export const REPO_ROOT = resolve(__dirname, '../../..');
+import { REPO_ROOT } from './labs/run-folders';
 
 export interface TapSummary { pass: number; fail: number; skip: number }
 
-/** The closing line CI reads. */
+/** The closing line CI reads; skips are counted apart, never as passes. */
 export function formatSummary(s: TapSummary): string {
-  return `${s.pass} passed, ${s.fail} failed${s.skip ? `, ${s.skip} skipped` : ''}`;
+  return `${s.pass} passed, ${s.fail} failed, ${s.skip} skipped`;
 }
+
+/** How a test says why it skipped: in its title, so the TAP line carries the reason. */
+export const SKIP_REASON = /\(skipped: [^)]+\)/;
 
 export function specsUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -23,22 +25,35 @@ export function specsUnder(dir: string): string[] {
     .sort();
 }
 
+export interface TapRunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where every test must run (CI on the machines the project targets): a skip is a failure. */
+  failOnSkip?: boolean;
+}
+
 /**
  * Runs mocha specs in one process with its TAP reporter, passing the stream to `onTap` as it comes,
- * and reads it back with tap-parser for the counts. A runner that dies before its plan is a failure.
+ * and reads it back with tap-parser for the counts. A runner that dies before its plan is a failure, and
+ * so is a skip that does not say why.
  */
-export function runMochaTap(specs: string[], onTap: (chunk: Buffer) => void, env: NodeJS.ProcessEnv = process.env): Promise<TapSummary & { tap: string }> {
+export function runMochaTap(specs: string[], onTap: (chunk: Buffer) => void, options: TapRunOptions = {}): Promise<TapSummary & { tap: string }> {
   const mocha = spawn(process.execPath, [require.resolve('mocha/bin/mocha.js'), '--reporter', 'tap', '--timeout', '180000', '--exit', ...specs], {
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: REPO_ROOT,
-    env,
+    env: options.env ?? process.env,
   });
   const parser = new Parser();
-  let summary: TapSummary = { pass: 0, fail: 0, skip: 0 };
-  let tap = '';
-  parser.on('complete', (results) => {
-    summary = { pass: results.pass, fail: results.fail, skip: results.skip + results.todo };
+  const summary: TapSummary = { pass: 0, fail: 0, skip: 0 };
+  const refused: string[] = [];
+  parser.on('assert', (result: { ok: boolean; skip?: unknown; todo?: unknown; name: string }) => {
+    if (result.skip || result.todo) {
+      summary.skip += 1;
+      if (!SKIP_REASON.test(result.name)) refused.push(`skipped without saying why: ${result.name}`);
+      else if (options.failOnSkip) refused.push(`skipped where every test must run: ${result.name}`);
+    } else if (result.ok) summary.pass += 1;
+    else summary.fail += 1;
   });
+  let tap = '';
   mocha.stdout.on('data', (chunk: Buffer) => {
     tap += chunk.toString();
     onTap(chunk);
@@ -47,6 +62,8 @@ export function runMochaTap(specs: string[], onTap: (chunk: Buffer) => void, env
   return new Promise((done) => {
     mocha.on('close', (code, signal) => {
       parser.end();
+      for (const line of refused) onTap(Buffer.from(`# FAILED: ${line}\n`));
+      summary.fail += refused.length;
       if ((code !== 0 || signal) && summary.fail === 0) summary.fail = 1;
       done({ ...summary, tap });
     });

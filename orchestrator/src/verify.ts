@@ -1,6 +1,6 @@
-import { addressOf, boardsWithRole, interfaceOn, type SitePrediction, type Topology } from '@synrace/netem-profiles';
-import type { AgentControl } from './agent-control';
-import { originAddress, type RaceMode } from './provision/agent-config';
+import type { AgentControlClient, EntryDump, RaceMode } from '@synrace/agents';
+import { raceCandidates, type SitePrediction, type Topology } from '@synrace/netem-profiles';
+import { candidateAddress, originAddress } from './provision/agent-config';
 import { renderTable } from './table';
 
 /** One client connection of a verification run, from the client's side and from the gateway's table. */
@@ -17,14 +17,9 @@ export interface SiteVerdict {
   ok: boolean;
 }
 
-/** The part of the gateway's table dump that verification reads. */
-interface TableDumpLike { entries: { client: string; state: string; winner: string | null }[] }
-
 /** Maps a candidate's address (what the gateway's table names) to its board. */
 export function candidateBoards(topology: Topology): Map<string, string> {
-  const map = new Map<string, string>([[originAddress(topology), boardsWithRole(topology, 'origin-server')[0].name]]);
-  for (const r of boardsWithRole(topology, 'replica')) map.set(addressOf(interfaceOn(r, 'wan')!.address), r.name);
-  return map;
+  return new Map(raceCandidates(topology).map((b) => [candidateAddress(topology, b), b.name]));
 }
 
 /** The shell loop a client host runs: fresh connections, one result line each. */
@@ -48,7 +43,7 @@ export function parseCurlLoop(output: string): Omit<ObservedConnection, 'tableWi
   return out;
 }
 
-export function judgeSite(prediction: SitePrediction, mode: RaceMode, observed: Omit<ObservedConnection, 'tableWinner'>[], table: TableDumpLike, hostAddress: string, boards: Map<string, string>): SiteVerdict {
+export function judgeSite(prediction: SitePrediction, mode: RaceMode, observed: Omit<ObservedConnection, 'tableWinner'>[], table: { entries: Pick<EntryDump, 'client' | 'winner'>[] }, hostAddress: string, boards: Map<string, string>): SiteVerdict {
   const predicted = mode === 'plain' ? prediction.winner : prediction.syncWinner;
   const timing = prediction.candidates.find((c) => c.board === predicted)!;
   const connections = observed.map((c) => {
@@ -97,8 +92,8 @@ export function renderVerdicts(verdicts: SiteVerdict[]): string {
 export interface VerifyDeps {
   topology: Topology;
   predictions: SitePrediction[];
-  switchAgent: AgentControl;
-  gateway(site: string): AgentControl;
+  switchAgent: AgentControlClient;
+  gateway(board: string): AgentControlClient;
   runOnHost(host: string, command: string): Promise<string>;
   hostAddress(host: string): string;
   /** Called before a site's connections; the function it returns after them (e.g. a packet capture). */
@@ -111,14 +106,14 @@ export async function verifySelection(deps: VerifyDeps, modes: RaceMode[], conne
   const url = `http://${originAddress(deps.topology)}/index.html`;
   const verdicts: SiteVerdict[] = [];
   for (const mode of modes) {
-    await deps.switchAgent.post('/switch/race-mode', mode);
+    await deps.switchAgent.setRaceMode(mode);
     const perSite = await Promise.all(
       deps.predictions.map(async (p) => {
         const stopObserving = await deps.observe?.(p, mode);
         const output = await deps.runOnHost(p.hostBoard, curlLoop(url, connections));
         await stopObserving?.();
         const observed = parseCurlLoop(output);
-        const table = await deps.gateway(p.gatewayBoard).get<TableDumpLike>('/table');
+        const table = await deps.gateway(p.gatewayBoard).table();
         return judgeSite(p, mode, observed, table, deps.hostAddress(p.hostBoard), boards);
       }),
     );

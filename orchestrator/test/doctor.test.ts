@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory } from '@synrace/netem-profiles';
-import { doctor } from '../src/hardware-lab/doctor';
+import { doctor } from '../src/backends/hardware/doctor';
 
 describe('synrace doctor', function () {
   this.timeout(30_000);

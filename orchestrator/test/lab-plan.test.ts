@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { loadTopology, shippedTopologyPath } from '@synrace/netem-profiles';
-import { planLab } from '../src/virtual/lab-plan';
-import { networkCommands } from '../src/virtual/boot-script';
+import { planLab } from '../src/backends/namespace/lab-plan';
+import { networkCommands } from '../src/backends/namespace/boot-script';
+import { LabHostNames } from '../src/labs/host-names';
 
-describe('virtual lab plan of the world topology', () => {
-  const plan = planLab(loadTopology(shippedTopologyPath('world')));
+describe('namespace lab plan of the world topology', () => {
+  const plan = planLab(loadTopology(shippedTopologyPath('world')), new LabHostNames('world'));
   const board = (name: string) => plan.boards.find((b) => b.name === name)!;
 
   it('gives each board a distinct management address from .10 and keeps .1 for the host', () => {
@@ -14,8 +15,16 @@ describe('virtual lab plan of the world topology', () => {
     assert.equal(addresses[0], '10.250.0.10');
   });
 
-  it('keeps host-side link names within the kernel\'s 15 characters', () => {
+  it('keeps host-side link names within the kernel\'s 15 characters, and names every namespace after the lab', () => {
     for (const b of plan.boards) assert.ok(b.mgmtHostLink.length <= 15, b.mgmtHostLink);
+    assert.ok(plan.names.mgmtBridge.length <= 15, plan.names.mgmtBridge);
+    for (const ns of [...plan.boards.map((b) => b.netns), ...plan.lans.map((l) => l.netns), plan.names.wanNetns]) assert.ok(ns.startsWith('synrace-world.'), ns);
+  });
+
+  it('takes the management subnet it is given', () => {
+    const other = planLab(plan.topology, new LabHostNames('other'), '10.250.7.0/24');
+    assert.equal(other.mgmtHostAddress, '10.250.7.1');
+    assert.equal(other.boards[0].mgmtAddress, '10.250.7.10');
   });
 
   it('routes a client host through its gateway and a replica to every site LAN via that site\'s router', () => {

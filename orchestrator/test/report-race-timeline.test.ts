@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadProfile, loadTopology, predict } from '@synrace/netem-profiles';
-import { resolveProfile, resolveTopology } from '../src/lab';
+import { resolveProfile, resolveTopology } from '../src/inputs/lab-inputs';
 import { parseRaceTimelines, readRaceTimelines, type RaceTimeline } from '../src/report/race-timeline';
 import { candidateBoards } from '../src/verify';
 

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { agentBenchmarkScript, type AgentBenchmark } from '@synrace/agents/bench';
 import type { BenchContext, HostSection } from './section';
 
 /** Lines of the benchmark's stderr kept to explain a failure. */
@@ -9,8 +10,8 @@ const STDERR_TAIL_LINES = 20;
  * Runs one of the agents' micro-benchmarks (agents/dist/bench/<script>.js), which own their measurement,
  * and returns the JSON document it prints; its stderr becomes progress.
  */
-export function runAgentBenchmark(script: string, context: BenchContext): Promise<unknown> {
-  const path = require.resolve(`@synrace/agents/dist/bench/${script}.js`);
+export function runAgentBenchmark(script: AgentBenchmark, context: BenchContext): Promise<unknown> {
+  const path = agentBenchmarkScript(script);
   return new Promise((resolve, reject) => {
     // A process group of its own: a terminal's Ctrl-C reaches only the bench, which passes on exactly one
     // SIGINT; a second one would kill the benchmark before it removed its namespaces.
@@ -40,7 +41,7 @@ export function runAgentBenchmark(script: string, context: BenchContext): Promis
 }
 
 /** A bench section that is one agents' micro-benchmark, rendered for the report. */
-export function agentBenchmarkSection<T>(name: string, script: string, title: string, what: string, render: (result: T) => string): HostSection {
+export function agentBenchmarkSection<T>(name: string, script: AgentBenchmark, title: string, what: string, render: (result: T) => string): HostSection {
   return {
     name,
     title: `${title} (agents/dist/bench/${script}.js)`,

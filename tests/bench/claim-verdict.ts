@@ -1,4 +1,4 @@
-import type { Configuration } from '@synrace/orchestrator';
+import type { Configuration } from '@synrace/agents';
 import type { GatewayCost } from './gateway-throughput';
 
 type Cost = Pick<GatewayCost, 'cpuMsPerMB' | 'cpuMsPerMBRuns'>;

@@ -1,4 +1,4 @@
-import { percentile } from '@synrace/agents/dist/bench/stats';
+import { percentile } from '@synrace/agents/bench';
 import { addressOf, findBoard, interfaceOn, predict, type SitePrediction } from '@synrace/netem-profiles';
 import { originAddress, type Lab } from '@synrace/orchestrator';
 import { onBoard } from './board-command';
@@ -125,7 +125,7 @@ function gatewayCost(agentPid: number, loads: GatewayLoad[], runs: Download[]): 
  * the way out. It is not started again: the lab is the caller's own and goes down next.
  */
 async function stopGatewayAgent(context: BenchContext, lab: Lab, gateway: string, pid: number, label: string): Promise<void> {
-  context.progress.step(`${label}: stopping the agent on ${gateway} (pid ${pid}; boards share the host's process table, so by pid)`);
+  context.progress.step(`${label}: stopping the agent on ${gateway} (pid ${pid} on the board)`);
   await onBoard(
     lab,
     gateway,
@@ -147,7 +147,7 @@ export async function measureGatewayThroughput(context: BenchContext, lab: Lab, 
   const interfaces = [interfaceOn(gateway, 'lan')!.name, interfaceOn(gateway, 'wan')!.name];
   context.progress.step(`${label}: ${BLOB_MIB} MiB file on ${path.winner}, the race winner for ${path.clientSite}; downloads on ${path.host}`);
   await onBoard(lab, path.winner, `head -c ${BLOB_MIB}M /dev/urandom > ${webRootOf(lab, path.winner)}${BLOB_PATH}`, 60_000);
-  const { pid } = await lab.agent(path.gateway).get<{ pid: number }>('/health');
+  const { pid } = await lab.agent(path.gateway).health();
   const sampleLoad = () => sampleGatewayLoad(lab, path.gateway, pid, interfaces);
 
   await warmUp(context, lab, path.host, path.raceUrl, `${label}, agents on`);

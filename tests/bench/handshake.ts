@@ -1,7 +1,7 @@
-import { percentile } from '@synrace/agents/dist/bench/stats';
+import { percentile } from '@synrace/agents/bench';
 import { boardsWithRole, predict, type SitePrediction, type Topology } from '@synrace/netem-profiles';
-import { REPLICATABLE_PORTS, candidateBoards, renderTable, type Lab, type RaceMode, type SiteVerdict } from '@synrace/orchestrator';
-import { curlLoop, parseCurlLoop } from '@synrace/orchestrator/dist/src/verify';
+import type { RaceMode } from '@synrace/agents';
+import { REPLICATABLE_PORTS, candidateBoards, curlLoop, parseCurlLoop, renderTable, type Lab, type SiteVerdict } from '@synrace/orchestrator';
 import { PLAIN_PORT, withHttpListeners } from './http-listener';
 import type { BenchContext, BenchSection } from './section';
 

@@ -10,6 +10,7 @@ import { writeSyntheticLab } from './synthetic-lab';
 const SYNTHETIC_SIZES = [10, 25, 50];
 /** Fifty sshds starting at once on two cores take longer than the default 20 s to all answer. */
 const BOOT_TIMEOUT_MS = 90_000;
+const TIMEOUTS = { booted: BOOT_TIMEOUT_MS, reachable: BOOT_TIMEOUT_MS };
 
 interface LabScalePoint {
   lab: string;
@@ -24,7 +25,7 @@ interface LabScalePoint {
 async function timeLab(context: BenchContext, lab: string, boards: number, sites: number, options: LabUpOptions): Promise<LabScalePoint> {
   context.progress.step(`scale: bringing up ${lab} (${boards} boards) and taking it down`);
   try {
-    const { upSeconds, downSeconds } = await withLab({ ...options, bootTimeoutMs: BOOT_TIMEOUT_MS }, context.signal, async () => undefined);
+    const { upSeconds, downSeconds } = await withLab({ name: `bench-scale-${boards}`, ...options, timeouts: TIMEOUTS }, context.signal, async () => undefined);
     context.progress.step(`scale: ${lab} up ${upSeconds.toFixed(1)} s, down ${downSeconds.toFixed(1)} s`);
     return { lab, boards, sites, upSeconds, downSeconds };
   } catch (err) {

@@ -1,17 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { Lab, Progress, RunDir, type LabUpOptions } from '@synrace/orchestrator';
+import { Lab, labRunDir, Progress, type LabUpOptions } from '@synrace/orchestrator';
 
-/** Only one lab runs per host, and a lab that is up belongs to someone: the bench never replaces it. */
-export function refuseIfLabUp(runDir = new RunDir()): void {
-  if (runDir.exists()) {
-    throw new Error(`a lab is already up (state in ${runDir.root}); the bench brings up labs of its own, so run it once that lab is down`);
-  }
+/** The bench's labs have names of their own (bench-...), so it runs beside a user's lab; one of its own names that is up is someone's run. */
+function refuseIfUp(name: string): void {
+  if (labRunDir(name).exists()) throw new Error(`lab ${name} is already up: another bench is running, or one was killed (\`synrace down --lab ${name}\`)`);
 }
 
 /** A lab the bench brought up is still up: nothing more may run on this host until someone takes it down. */
 export class LabNotDownError extends Error {
   constructor(cause: Error) {
-    super(`taking the lab down failed, it may still be up (try \`synrace down\`): ${cause.message}`);
+    super(`taking the lab down failed, it may still be up (try \`synrace labs\` and \`synrace down --lab NAME\`): ${cause.message}`);
     this.name = 'LabNotDownError';
   }
 }
@@ -36,11 +34,11 @@ const elapsedSeconds = (since: number): number => (performance.now() - since) / 
  * Brings a lab up, runs work on it and takes it down again whatever happens: a failure or an interruption
  * abandons the work (its SSH sessions die with the lab) rather than waiting for it.
  */
-export async function withLab<T>(options: LabUpOptions, signal: AbortSignal, work: (lab: Lab) => Promise<T>): Promise<LabRun<T>> {
-  refuseIfLabUp();
+export async function withLab<T>(options: LabUpOptions & { name: string }, signal: AbortSignal, work: (lab: Lab) => Promise<T>): Promise<LabRun<T>> {
+  refuseIfUp(options.name);
   const upStarted = performance.now();
   // Lab.up itself removes what it created when it fails or sees the signal between its steps.
-  const lab = await Lab.up({ ...options, signal }, new RunDir(), new Progress(true));
+  const lab = await Lab.up({ ...options, signal }, new Progress(true));
   const upSeconds = elapsedSeconds(upStarted);
   // The interruption first: a signal that came while the lab was coming up wins over work that finishes at once.
   const outcome = await Promise.race([interruption(signal), work(lab)]).then(

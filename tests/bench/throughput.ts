@@ -1,4 +1,5 @@
-import { renderTable, type Configuration } from '@synrace/orchestrator';
+import type { Configuration } from '@synrace/agents';
+import { renderTable } from '@synrace/orchestrator';
 import { claimVerdict, type ClaimVerdict } from './claim-verdict';
 import { BLOB_MIB, DOWNLOADS, measureGatewayThroughput, type DownloadSeries, type LabThroughput } from './gateway-throughput';
 import { LabNotDownError, withLab } from './lab-session';
@@ -30,7 +31,7 @@ async function measureConfiguration(context: BenchContext, configuration: Config
   const label = `throughput ${configuration}`;
   context.progress.step(`${label}: bringing up the world lab in configuration ${configuration}`);
   try {
-    const { value } = await withLab({ configuration }, context.signal, (lab) => measureGatewayThroughput(context, lab, label, configuration === KERNEL_BASELINE_IN));
+    const { value } = await withLab({ name: `bench-throughput-${configuration.toLowerCase()}`, configuration }, context.signal, (lab) => measureGatewayThroughput(context, lab, label, configuration === KERNEL_BASELINE_IN));
     return { configuration, ...value };
   } catch (err) {
     if (context.signal.aborted || err instanceof LabNotDownError) throw err;

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Lab } from '@synrace/orchestrator';
-import { boardFsRoot } from '@synrace/orchestrator/dist/src/virtual/virtual-lab';
+import { boardFsRoot, type Lab } from '@synrace/orchestrator';
 
 /** Where a board's nginx serves from, read from the config provisioning wrote, so bench files land exactly there. */
 export function webRootOf(lab: Lab, board: string): string {

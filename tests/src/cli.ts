@@ -1,13 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-
-export const SYNRACE_JS = join(dirname(require.resolve('@synrace/orchestrator/package.json')), 'dist/bin/synrace.js');
+import { SYNRACE_CLI_SCRIPT } from '@synrace/orchestrator';
 
 export interface CliRun { child: ChildProcess; stdout: () => string; stderr: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
 
 /** Runs the real CLI as a user would, so exit codes, stderr and signal handling are what is tested. */
 export function startCli(args: string[]): CliRun {
-  const child = spawn(process.execPath, [SYNRACE_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SYNRACE_CLI_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,2 +1,2 @@
-export { useLab, leftoversOf, LIVE_LAB, describeOwnLabs } from './lab-fixture';
-export { startCli, runCli, waitForStderr, SYNRACE_JS } from './cli';
+export { useLab, leftoversOf, LIVE_LAB, describeOwnLabs, skipBecause } from './lab-fixture';
+export { startCli, runCli, waitForStderr } from './cli';

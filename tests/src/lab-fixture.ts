@@ -1,21 +1,38 @@
-import { Lab, Progress, RunDir, findLeftovers, describeLeftovers } from '@synrace/orchestrator';
+import { describeLeftovers, findLeftovers, Lab, LabHostNames, labRunDir, Progress, type LabUpOptions } from '@synrace/orchestrator';
 
-/** Set by `synrace test`: the suites run against the lab that is up (virtual or hardware) and leave it up. */
-export const LIVE_LAB = process.env.SYNRACE_LIVE_LAB === '1';
+/** Set by `synrace test` to the live lab's name: the suites run against it (any backend) and leave it up. */
+export const LIVE_LAB = process.env.SYNRACE_LIVE_LAB;
 
-/** Suites that bring labs up and down themselves: they cannot run against a live lab. */
-export const describeOwnLabs: Mocha.SuiteFunction = LIVE_LAB ? (describe.skip as Mocha.SuiteFunction) : describe;
+/** A skip that says why, in the test's title, which is what the TAP line shows. */
+export function skipBecause(context: Mocha.Context, reason: string): never {
+  if (context.currentTest) context.currentTest.title += ` (skipped: ${reason})`;
+  else if (context.test) context.test.title += ` (skipped: ${reason})`;
+  context.skip();
+}
+
+/** Suites that bring labs up and down themselves: against a live lab each of their tests is skipped, saying so. */
+export function describeOwnLabs(title: string, body: (this: Mocha.Suite) => void): Mocha.Suite {
+  return describe(title, function () {
+    if (LIVE_LAB) {
+      before(function () {
+        for (const test of this.test!.parent!.tests) test.title += ' (skipped: it brings up labs of its own, not run against a live lab)';
+        this.skip();
+      });
+    }
+    body.call(this);
+  });
+}
 
 /**
  * One lab for a whole suite, torn down after it even when a test or the run itself fails;
  * SIGINT/SIGTERM tear it down too, because mocha does not run `after` hooks on a signal.
- * Against a live lab it only attaches.
+ * A test lab has a name of its own, so it runs beside any lab a user keeps up. Against a live lab it only attaches.
  */
-export function useLab(options: Parameters<typeof Lab.up>[0] = {}): () => Lab {
+export function useLab(options: LabUpOptions & { name: string }): () => Lab {
   let lab: Lab | undefined;
   if (LIVE_LAB) {
     before(() => {
-      lab = Lab.attach(new RunDir(), new Progress(true));
+      lab = Lab.attach(LIVE_LAB, new Progress(true));
       lab.state();
     });
     return () => lab!;
@@ -27,7 +44,7 @@ export function useLab(options: Parameters<typeof Lab.up>[0] = {}): () => Lab {
     this.timeout(120_000);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    lab = await Lab.up(options, new RunDir(), new Progress(true));
+    lab = await Lab.up({ replace: true, ...options }, new Progress(true));
   });
   after(async function () {
     this.timeout(60_000);
@@ -41,7 +58,7 @@ export function useLab(options: Parameters<typeof Lab.up>[0] = {}): () => Lab {
   };
 }
 
-/** Everything a lab could leave on the host, as readable lines; empty when the host is clean. */
-export async function leftoversOf(runDir = new RunDir()): Promise<string[]> {
-  return describeLeftovers(await findLeftovers(runDir));
+/** Everything a lab of this name could leave on the host, as readable lines; empty when the host is clean of it. */
+export async function leftoversOf(name: string): Promise<string[]> {
+  return describeLeftovers(await findLeftovers(labRunDir(name), new LabHostNames(name)));
 }

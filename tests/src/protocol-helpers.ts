@@ -7,10 +7,9 @@ import type { Lab } from '@synrace/orchestrator';
 /** Where the suites leave pcaps: a `synrace test` run folder, or artifacts/ at the repository root. */
 export const ARTIFACTS = process.env.SYNRACE_ARTIFACTS ?? join(__dirname, '..', '..', '..', 'artifacts');
 
-export interface Counters { [role: string]: Record<string, unknown> }
-
+/** Every role's counters of a board in one record (the roles' counter names do not collide). */
 export async function counters(lab: Lab, board: string): Promise<Record<string, number>> {
-  const all = await lab.agent(board).get<Counters>('/counters');
+  const all = await lab.agent(board).counters();
   return Object.assign({}, ...Object.values(all)) as Record<string, number>;
 }
 

@@ -1,17 +1,17 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { runWithFakeGpio } from '@synrace/hardware/dist/test/support/gpio-namespace';
-import { boardsWithRole, interfaceOn, loadTopology, predict, shippedProfilePath, shippedTopologyPath, loadProfile } from '@synrace/netem-profiles';
-import { RunDir, type SiteVerdict } from '@synrace/orchestrator';
+import { join } from 'node:path';
+import { boardsWithRole, interfaceOn, loadTopology, predict, shippedInventoryPath, shippedProfilePath, shippedTopologyPath, loadProfile } from '@synrace/netem-profiles';
+import { labRunDir, REPO_ROOT, type SiteVerdict } from '@synrace/orchestrator';
+import { buildShelf, destroyShelf, PI4_CHIPS, runWithFakeGpio, SHELF_LAB, SSHD_BROKEN_FLAG, type Shelf } from '@synrace/stand-ins';
 import { runCli } from '../src/cli';
 import { describeOwnLabs } from '../src/lab-fixture';
-import { buildShelf, destroyShelf, PI4_CHIPS, SHELF_ROOT, type Shelf } from '../src/pi-shelf/pi-shelf';
-import type { ScenarioOutput, ScenarioStep, StepOutcome } from '../src/pi-shelf/shelf-scenario';
-import { SSHD_BROKEN_FLAG } from '../src/pi-shelf/stand-in-boot';
+import type { ScenarioOutput, ScenarioStep, StepOutcome } from '../src/shelf-scenario';
 
-const ARTIFACTS = join(__dirname, '..', '..', '..', 'artifacts');
-const SCENARIO_JS = join(__dirname, '..', 'src', 'pi-shelf', 'shelf-scenario.js');
+const ARTIFACTS = join(REPO_ROOT, 'artifacts');
+const SCENARIO_JS = join(__dirname, '..', 'src', 'shelf-scenario.js');
+/** The hardware lab the scenario brings up on the shelf; the shelf is a lab of its own beside it. */
+const LAB = 'shelf-world';
 const world = loadTopology(shippedTopologyPath('world'));
 const wanBoards = world.boards.filter((b) => interfaceOn(b, 'wan')).map((b) => b.name);
 
@@ -30,27 +30,28 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
   const lastSwitch = (board: string, before = Infinity) => output.switches.filter((s) => s.board === board && s.at <= before).at(-1);
 
   before(async function () {
-    if (new RunDir().exists()) throw new Error('a lab is up on this host; these tests bring their own hardware lab up: run `synrace down` first');
     shelf = await buildShelf();
-    const brokenSsh = join(shelf.runDir.boardDir('rogue'), SSHD_BROKEN_FLAG);
+    const brokenSsh = join(shelf.lab.runDir.boardDir('rogue'), SSHD_BROKEN_FLAG);
     const inventory = shelf.inventoryFile;
+    const up = ['up', '--name', LAB, '--backend', 'hardware', '--inventory', inventory];
+    const onLab = (...args: string[]) => [...args, '--lab', LAB];
     const steps: Record<StepName, ScenarioStep> = {
-      interruptedUp: { interrupt: ['up', '--backend', 'hardware', '--inventory', inventory, '--delay', 'external'], after: ': off -> powered' },
+      interruptedUp: { interrupt: [...up, '--delay', 'external'], after: 'powered \\S+ \\(' },
       breakSsh: { touch: brokenSsh },
-      failedUp: { cli: ['up', '--backend', 'hardware', '--inventory', inventory, '--step-timeout', '25'] },
+      failedUp: { cli: [...up, '--step-timeout', '25'] },
       mendSsh: { remove: brokenSsh },
-      up: { cli: ['up', '--backend', 'hardware', '--inventory', inventory, '--delay', 'external'] },
-      status: { cli: ['status'] },
-      netemApply: { cli: ['netem', 'apply', 'world-satellite'] },
-      verify: { cli: ['verify', '--connections', '2', '--json'] },
-      test: { cli: ['test'] },
-      unit: { cli: ['exec', 'rep-fra', '--', 'systemctl is-enabled synrace-agent.service; cat /etc/systemd/system/synrace-agent.service'] },
-      cycle: { cli: ['power', 'rep-fra', 'cycle'] },
-      unitsAfterCycle: { cli: ['exec', 'rep-fra', '--', 'systemctl is-active synrace-agent.service synrace-web.service'] },
+      up: { cli: [...up, '--delay', 'external'] },
+      status: { cli: onLab('status') },
+      netemApply: { cli: onLab('netem', 'apply', 'world-satellite') },
+      verify: { cli: onLab('verify', '--connections', '2', '--json') },
+      test: { cli: onLab('test') },
+      unit: { cli: onLab('exec', 'rep-fra', '--', 'systemctl is-enabled synrace-agent.service; cat /etc/systemd/system/synrace-agent.service') },
+      cycle: { cli: onLab('power', 'rep-fra', 'cycle') },
+      unitsAfterCycle: { cli: onLab('exec', 'rep-fra', '--', 'systemctl is-active synrace-agent.service synrace-web.service') },
       doctor: { cli: ['doctor', '--inventory', inventory, '--json'] },
-      down: { cli: ['down', '--json'] },
+      down: { cli: onLab('down', '--json') },
     };
-    const run = await runWithFakeGpio(PI4_CHIPS, 1, SCENARIO_JS, [JSON.stringify({ shelfRoot: SHELF_ROOT, relays: shelf.relays, steps: STEPS.map((name) => steps[name]) })], 850_000);
+    const run = await runWithFakeGpio(PI4_CHIPS, 1, SCENARIO_JS, [JSON.stringify({ shelfLab: SHELF_LAB, relays: shelf.relays, steps: STEPS.map((name) => steps[name]) })], 850_000);
     output = JSON.parse(run.stdout) as ScenarioOutput;
     // Every command's full output, for whoever reads a failure here.
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -61,8 +62,8 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
     this.timeout(120_000);
     // A scenario that died half-way leaves the hardware lab's state: `down` outside the fake GPIO
     // namespace cannot switch relays, but stops the console server and removes the run folder.
-    if (new RunDir().exists()) await runCli(['down']);
-    if (shelf) await destroyShelf(shelf.runDir);
+    if (labRunDir(LAB).exists()) await runCli(['down', '--lab', LAB]);
+    if (shelf) await destroyShelf(shelf);
   });
 
   it('Ctrl-C during bring-up stops at once, powers every board off and leaves no lab', () => {
@@ -106,7 +107,7 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
     const { code, stderr } = outcome('up');
     assert.equal(code, 0, stderr);
     for (const board of world.boards.map((b) => b.name)) {
-      for (const to of ['powered', 'booted', 'reachable', 'provisioned']) assert.match(stderr, new RegExp(`${board}: \\w+ -> ${to} \\(`), `${board} -> ${to}`);
+      for (const to of ['powered', 'booted', 'reachable', 'provisioned']) assert.match(stderr, new RegExp(`${to} ${board} \\(\\d+/${world.boards.length}, `), `${board} -> ${to}`);
     }
     assert.match(stderr, /--delay external: measuring the RTT matrix against the profile/);
   });
@@ -186,25 +187,25 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
     assert.deepEqual(down.problems, []);
     for (const board of world.boards.map((b) => b.name)) assert.equal(lastSwitch(board)?.on, false, `${board} left powered`);
     for (const board of [...boardsWithRole(world, 'replica'), ...boardsWithRole(world, 'client-gateway')].map((b) => b.name)) {
-      assert.ok(!existsSync(join(shelf.runDir.boardDir(board), 'disk/upper/etc/systemd/system/multi-user.target.wants/synrace-agent.service')), `${board}: unit still enabled`);
+      assert.ok(!existsSync(join(shelf.lab.runDir.boardDir(board), 'disk/upper/etc/systemd/system/multi-user.target.wants/synrace-agent.service')), `${board}: unit still enabled`);
     }
     const log = readFileSync(join(down.logs, 'rep-fra.log'), 'utf8');
     // This lab's log (the failed up kept its own): the up's cold boot, the power cycle's, and the agent's unit on the console.
     assert.ok((log.match(/\| \[ +0\.000000\] Booting Linux on physical CPU/g)?.length ?? 0) >= 2, 'fewer than two boots on the console');
     assert.match(log, /rep-fra \| synrace-agent\[rep-fra\]: replica ready: configuration A/);
-    assert.ok(!new RunDir().exists(), 'the lab state is still there');
+    assert.ok(!labRunDir(LAB).exists(), 'the lab state is still there');
   });
 });
 
 describeOwnLabs('hardware backend: bad input switches nothing', function () {
   this.timeout(60_000);
-  const example = join(dirname(require.resolve('@synrace/netem-profiles/package.json')), 'inventories', 'example-world.yaml');
+  const example = shippedInventoryPath('example-world');
 
   const refused = async (args: string[], message: RegExp) => {
     const { code, stderr } = await runCli(['up', ...args]);
     assert.equal(code, 1, stderr);
     assert.match(stderr, message);
-    assert.ok(!new RunDir().exists(), 'a lab state was written');
+    assert.ok(!labRunDir('world').exists(), 'a lab state was written');
   };
 
   it('needs an inventory, and an inventory needs the hardware backend', async () => {
@@ -213,7 +214,7 @@ describeOwnLabs('hardware backend: bad input switches nothing', function () {
   });
 
   it('refuses the userspace delay line on hardware', async () => {
-    await refused(['--backend', 'hardware', '--inventory', example, '--delay', 'userspace'], /--delay userspace is the virtual lab's delay line/);
+    await refused(['--backend', 'hardware', '--inventory', example, '--delay', 'userspace'], /--delay userspace is the namespace lab's delay line/);
   });
 
   it('refuses a shelf that does not cover the topology, before any relay clicks', async () => {

@@ -1,17 +1,21 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveTopology } from '@synrace/orchestrator';
 import { describeOwnLabs, leftoversOf, runCli, startCli, waitForStderr } from '../src';
 
-describeOwnLabs('virtual lab: bad input and interrupted runs', function () {
+const LAB = 'e2e-faults';
+const up = (...args: string[]) => ['up', '--name', LAB, ...args];
+
+describeOwnLabs('namespace lab: bad input and interrupted runs', function () {
   this.timeout(120_000);
   let dir: string;
-  before(() => (dir = mkdtempSync(join(tmpdir(), 'synrace-faults-'))));
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'srt-faults-'))));
   after(async () => {
     rmSync(dir, { recursive: true, force: true });
-    await runCli(['down']);
+    await runCli(['down', '--lab', LAB]);
   });
 
   it('rejects a topology with an unknown site, naming file, line and field, and creates nothing', async () => {
@@ -22,39 +26,67 @@ describeOwnLabs('virtual lab: bad input and interrupted runs', function () {
     lines[at] = lines[at].replace('frankfurt', 'frankfrut');
     const bad = join(dir, 'typo.yaml');
     writeFileSync(bad, lines.join('\n'));
-    const result = await runCli(['up', '--topology', bad]);
+    const result = await runCli(up('--topology', bad));
     assert.equal(result.code, 1);
     assert.match(result.stderr, new RegExp(`typo\\.yaml:${at + 1}: .*site.*frankfrut`));
-    assert.deepEqual(await leftoversOf(), []);
+    assert.deepEqual(await leftoversOf(LAB), []);
   });
 
   it('rejects YAML that does not parse, with the line', async () => {
     const bad = join(dir, 'broken.yaml');
     writeFileSync(bad, 'name: world\nsites:\n  - name: [unclosed\n');
-    const result = await runCli(['up', '--topology', bad]);
+    const result = await runCli(up('--topology', bad));
     assert.equal(result.code, 1);
     assert.match(result.stderr, /broken\.yaml:\d+/);
-    assert.deepEqual(await leftoversOf(), []);
+    assert.deepEqual(await leftoversOf(LAB), []);
+  });
+
+  it('refuses a lab name that could not name host objects, saying what a name is', async () => {
+    const result = await runCli(['up', '--name', 'My_Lab']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /--name "My_Lab": a lab name is 1-24 characters/);
   });
 
   it('removes everything when `up` is interrupted with Ctrl-C halfway', async () => {
-    const up = startCli(['up']);
-    await waitForStderr(up, /namespaces and links created/, 60_000);
-    up.child.kill('SIGINT');
-    const { code } = await up.exit;
+    const run = startCli(up());
+    await waitForStderr(run, /namespaces and links created/, 60_000);
+    run.child.kill('SIGINT');
+    const { code } = await run.exit;
     assert.notEqual(code, 0);
-    assert.match(up.stderr(), /SIGINT/);
-    assert.deepEqual(await leftoversOf(), []);
+    assert.match(run.stderr(), /SIGINT/);
+    assert.deepEqual(await leftoversOf(LAB), []);
   });
 
-  it('lets `down` clean up after an `up` that was killed outright', async () => {
-    const up = startCli(['up']);
-    await waitForStderr(up, /serial consoles attached/, 60_000);
-    up.child.kill('SIGKILL');
-    await up.exit;
-    assert.ok((await leftoversOf()).length > 0, 'a killed up leaves things for down to find');
-    const down = await runCli(['down']);
-    assert.equal(down.code, 0, down.stderr);
-    assert.deepEqual(await leftoversOf(), []);
+  describe('down after an up that was killed outright', () => {
+    // What another tool, another lab or an older synrace may have on the host: down must leave all of it alone.
+    const decoys = { namespaces: ['synrace-decoy', `synrace-${LAB}2.nyc-gw`, `synrace-${LAB}-x`], links: ['srm0', 'synrace-mgmt'] };
+    let bystander: ChildProcess;
+    before(() => {
+      for (const ns of decoys.namespaces) execFileSync('ip', ['netns', 'add', ns]);
+      for (const link of decoys.links) execFileSync('ip', ['link', 'add', link, 'type', 'dummy']);
+      // A process whose command line names a path that merely starts with the lab's run directory.
+      bystander = spawn('sleep', ['600', `/run/synrace/${LAB}-other/x`], { stdio: 'ignore' });
+    });
+    after(() => {
+      for (const ns of decoys.namespaces) execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      for (const link of decoys.links) spawn('ip', ['link', 'del', link], { stdio: 'ignore' });
+      bystander.kill();
+    });
+
+    it('removes what the killed up made, and nothing of any other lab or program', async () => {
+      const run = startCli(up());
+      await waitForStderr(run, /serial consoles attached/, 60_000);
+      run.child.kill('SIGKILL');
+      await run.exit;
+      assert.ok((await leftoversOf(LAB)).length > 0, 'a killed up leaves things for down to find');
+      const down = await runCli(['down', '--lab', LAB]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.deepEqual(await leftoversOf(LAB), []);
+      const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+      for (const ns of decoys.namespaces) assert.match(namespaces, new RegExp(`^${ns.replace('.', '\\.')}\\b`, 'm'), `${ns} was removed`);
+      const links = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' });
+      for (const link of decoys.links) assert.match(links, new RegExp(`^${link}\\b`, 'm'), `${link} was removed`);
+      assert.equal(bystander.exitCode, null, 'a process of someone else was killed');
+    });
   });
 });

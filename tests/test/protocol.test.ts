@@ -3,16 +3,17 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressOf, boardsWithRole, interfaceOn, predict } from '@synrace/netem-profiles';
-import { candidateBoards, DOWNLOAD_PATH, Lab, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard, type Configuration } from '@synrace/orchestrator';
+import type { Configuration } from '@synrace/agents';
+import { candidateBoards, DOWNLOAD_PATH, Lab, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard } from '@synrace/orchestrator';
 import { LIVE_LAB, useLab } from '../src';
 import { ARTIFACTS, counters, fetchFrom, framesProbe, growth, rogueInjector, startSlowDownload, predictWithout, predictionFor, readPcap, siteWonByReplica } from '../src/protocol-helpers';
 
 /** Every configuration on its own lab; against a live lab, the configuration it runs. */
-const configurations: Configuration[] = LIVE_LAB ? [Lab.attach().state().protocol?.configuration ?? 'A'] : ['A', 'B', 'C'];
+const configurations: Configuration[] = LIVE_LAB ? [Lab.attach(LIVE_LAB).state().protocol?.configuration ?? 'A'] : ['A', 'B', 'C'];
 
 for (const configuration of configurations) describe(`protocol, configuration ${configuration}, on the world lab`, function () {
   this.timeout(180_000);
-  const lab = useLab({ configuration });
+  const lab = useLab({ name: `e2e-protocol-${configuration.toLowerCase()}`, configuration });
   const world = () => lab().inputs();
   const origin = () => originAddress(world().topology);
   const url = (path = '/index.html', port = 80) => `http://${origin()}${port === 80 ? '' : `:${port}`}${path}`;
@@ -46,14 +47,14 @@ for (const configuration of configurations) describe(`protocol, configuration ${
     const { topology, profile } = world();
     const site = siteWonByReplica(topology, profile);
     const expected = predictionFor(predictWithout(topology, profile, [site.winner]), site.clientSite).winner;
-    await lab().agent(site.winner).post('/switch/busy', true);
+    await lab().agent(site.winner).setBusy(true);
     try {
       const dropped = await growth(lab(), site.winner, 'busy-dropped-forced', async () => {
         assert.equal((await fetchFrom(lab(), site.hostBoard, url())).servedBy, expected);
       });
       assert.equal(dropped, 1);
     } finally {
-      await lab().agent(site.winner).post('/switch/busy', false);
+      await lab().agent(site.winner).setBusy(false);
     }
   });
 
@@ -154,7 +155,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const grew = await growth(lab(), site.gatewayBoard, counter, () => probe.send(kind, probe.freshPort()));
       assert.equal(grew, 1, `${kind} should count once as ${counter}`);
     }
-    const health = await lab().agent(site.gatewayBoard).get<{ uptimeMs: number }>('/health');
+    const health = await lab().agent(site.gatewayBoard).health();
     assert.ok(health.uptimeMs > 0, 'the gateway agent is still the same healthy process');
     assert.equal((await fetchFrom(lab(), site.hostBoard, url())).code, 200, 'and still races');
   });
@@ -179,7 +180,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
     const fsRoot = `/tmp/synrace-provision-test-${process.pid}-${configuration}`;
     try {
       await assert.rejects(
-        () => lab().withShell(replica, (shell) => provisionBoard({ board: replica, shell, fsRoot, init: { kind: 'boot-script', consoleTty: '/dev/null', node: '/nonexistent/node' }, agentConfig: {} })),
+        () => lab().withShell(replica, (shell) => provisionBoard({ board: replica, shell, fsRoot, init: { kind: 'boot-script', consoleTty: '/dev/null', node: '/nonexistent/node' }, agentConfig: { board: replica, roles: {} } })),
         (err: Error) => err instanceof ProvisionError && new RegExp(`provisioning ${replica} failed at step "check node on the board": .*nonexistent`).test(err.message),
       );
     } finally {

@@ -1,18 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForConsole } from '@synrace/hardware';
 import { interfaceOn } from '@synrace/netem-profiles';
-import { AGENT_BUNDLE_DIR, BOOT_MARKER, ensureNativeModules, Lab, Progress, RunDir, uploadTree, withinTolerance } from '@synrace/orchestrator';
-import { describeOwnLabs, leftoversOf, LIVE_LAB, useLab } from '../src';
+import { AGENT_BUNDLE_DIR } from '@synrace/agents';
+import { BOOT_MARKER, ensureNativeModules, Lab, Progress, uploadTree, withinTolerance } from '@synrace/orchestrator';
+import { describeOwnLabs, leftoversOf, LIVE_LAB, skipBecause, useLab } from '../src';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe(`${LIVE_LAB ? 'the live lab' : 'virtual lab'}: the world lab`, function () {
+describe(`${LIVE_LAB ? 'the live lab' : 'namespace lab'}: the world lab`, function () {
   this.timeout(120_000);
-  const lab = useLab();
+  const lab = useLab({ name: 'e2e-world' });
 
   it('gives every client host the profile\'s round trip to every other site, within max(1 ms, 5%)', async () => {
     const samples = await lab().measureRtt(20);
@@ -61,7 +62,7 @@ describe(`${LIVE_LAB ? 'the live lab' : 'virtual lab'}: the world lab`, function
   it('shows the board\'s boot on its console, ending in the login marker', async () => {
     const log = lab().runDir.consoleLog('lon-switch');
     const lines = await lab().consoleLog('lon-switch');
-    const bootLine = lab().state().backend === 'virtual' ? /synrace virtual board lon-switch .* booting/ : /Booting Linux/;
+    const bootLine = lab().state().backend === 'namespace' ? /synrace virtual board lon-switch .* booting/ : /Booting Linux/;
     assert.ok(lines.some((l) => bootLine.test(l)), lines.join('\n'));
     // As the bring-up reads it: a prompt that kernel messages cut in two still counts.
     assert.match(await waitForConsole(log, BOOT_MARKER, 1000, { since: 0 }), /lon-switch \| /);
@@ -79,11 +80,11 @@ describe(`${LIVE_LAB ? 'the live lab' : 'virtual lab'}: the world lab`, function
   });
 
   it('names a board that never becomes reachable and shows its last console lines', async function () {
-    // Killing sshd from outside needs the board's processes on this host.
-    if (lab().state().backend !== 'virtual') this.skip();
+    // The board's sshd pid file lies in the run directory of a namespace board.
+    if (lab().state().backend !== 'namespace') skipBecause(this, 'it kills sshd through the pid file a namespace board keeps on this host');
     // sshd dies but the board stays powered: the board boots yet never answers, as a Pi with a broken image would.
-    const sshdPid = readFileSync(`${lab().runDir.boardDir('rep-iad')}/sshd.pid`, 'utf8').trim();
-    process.kill(Number(sshdPid), 'SIGKILL');
+    // The pid is the board's own (its PID namespace), so the board kills it; the session survives its listener.
+    await lab().exec('rep-iad', `kill -9 $(cat ${lab().runDir.boardDir('rep-iad')}/sshd.pid)`);
     await assert.rejects(() => lab().waitReachable('rep-iad', 1500), (err: Error) => {
       assert.match(err.message, /board rep-iad did not become reachable over SSH within 1500 ms/);
       assert.match(err.message, /last console lines of rep-iad:[\s\S]*rep-iad login:/);
@@ -113,7 +114,8 @@ describe(`${LIVE_LAB ? 'the live lab' : 'virtual lab'}: the world lab`, function
     }
   });
 
-  (LIVE_LAB ? it.skip : it)('applies another delay profile to the live lab, direction by direction', async () => {
+  it('applies another delay profile to the live lab, direction by direction', async function () {
+    if (LIVE_LAB) skipBecause(this, 'it changes the geography of the lab it runs on');
     const rttNycTokyo = async () => (await lab().measureRtt(10)).find((s) => s.from === 'newyork' && s.to === 'tokyo')!;
     const before = await rttNycTokyo();
     await lab().applyProfile('world-satellite');
@@ -145,21 +147,73 @@ describe(`${LIVE_LAB ? 'the live lab' : 'virtual lab'}: the world lab`, function
     }
   });
 
-  (LIVE_LAB ? it.skip : it)('refuses a second `up` while the lab is up, naming the running lab', async () => {
-    await assert.rejects(() => Lab.up({}, new RunDir(), new Progress(true)), /already up .*synrace down.*--replace/);
+  it('refuses a second `up` of a lab that is up, naming it', async function () {
+    if (LIVE_LAB) skipBecause(this, 'it needs to know the name the lab was brought up with');
+    await assert.rejects(() => Lab.up({ name: 'e2e-world' }, new Progress(true)), /lab e2e-world is already up .*synrace down --lab e2e-world.*--replace.*--name/);
+  });
+
+  it('lets each board see its own processes only, as a Pi does, with an init of its own as PID 1', async function () {
+    if (lab().state().backend !== 'namespace') skipBecause(this, 'PID namespaces are how namespace boards get this; other boards are machines of their own');
+    const ps = async (board: string) => (await lab().exec(board, 'ps -eo pid=,args=')).stdout.trim().split('\n').map((l) => l.trim());
+    const rep = await ps('rep-sin');
+    assert.match(rep[0], /^1 tini /, rep.join('\n'));
+    assert.ok(rep.some((l) => /sshd/.test(l)) && rep.some((l) => /nginx/.test(l)) && rep.some((l) => /agent\.js/.test(l)), rep.join('\n'));
+    assert.ok(rep.length < 30, `rep-sin lists ${rep.length} processes:\n${rep.join('\n')}`);
+    assert.ok(!rep.some((l) => /rep-fra|lon-switch|nyc-gw/.test(l)), `rep-sin sees another board's processes:\n${rep.join('\n')}`);
+    const before = await ps('rep-fra');
+    await lab().power('rep-sin', 'off');
+    try {
+      await assert.rejects(() => lab().exec('rep-sin', 'true'));
+      const after = await ps('rep-fra');
+      assert.deepEqual(after.filter((l) => !/ps -eo|bash -c/.test(l)).map((l) => l.split(' ')[0]), before.filter((l) => !/ps -eo|bash -c/.test(l)).map((l) => l.split(' ')[0]), 'powering rep-sin off touched rep-fra');
+    } finally {
+      await lab().power('rep-sin', 'on');
+    }
+  });
+
+  it('brings an agent killed outright back within 2 s, the supervisor restarting it as systemd would', async function () {
+    if (LIVE_LAB) skipBecause(this, 'it kills the agents of the lab it runs on');
+    const agent = lab().agent('nyc-gw');
+    const { pid } = await agent.health();
+    await lab().exec('nyc-gw', `kill -9 ${pid}`);
+    const killedAt = Date.now();
+    const back = await agent.waitHealthy(5000);
+    assert.notEqual(back.pid, pid, 'a new agent process answers');
+    assert.ok(Date.now() - killedAt < 2000, `the agent was back after ${Date.now() - killedAt} ms`);
+    assert.match((await lab().consoleLog('nyc-gw', 20)).join('\n'), /synrace-agent exited with 137; restarting/);
   });
 });
 
-describeOwnLabs('virtual lab: down leaves nothing behind', function () {
+describeOwnLabs('namespace labs side by side', function () {
+  this.timeout(300_000);
+  const world = useLab({ name: 'e2e-side-world' });
+
+  it('runs a second lab beside the first: both verify, and down of one leaves the other verifying', async () => {
+    const europe = await Lab.up({ name: 'e2e-side-europe', topology: 'europe', profile: 'europe' }, new Progress(true));
+    try {
+      assert.notEqual(europe.state().management!.subnet, world().state().management!.subnet);
+      const [w, e] = await Promise.all([world().verify(['plain'], 2), europe.verify(['plain'], 2)]);
+      assert.deepEqual([...w.verdicts, ...e.verdicts].filter((v) => !v.ok).map((v) => `${v.clientSite} ${v.mode}`), []);
+    } finally {
+      await europe.down();
+    }
+    assert.deepEqual(await leftoversOf('e2e-side-europe'), []);
+    assert.ok((await leftoversOf('e2e-side-world')).length > 10, 'the other lab is still there');
+    const again = await world().verify(['plain', 'synchronized'], 2);
+    assert.deepEqual(again.verdicts.filter((v) => !v.ok).map((v) => `${v.clientSite} ${v.mode}`), []);
+  });
+});
+
+describeOwnLabs('namespace lab: down leaves nothing behind', function () {
   this.timeout(120_000);
 
   it('removes every namespace, link, bridge, process, mount and lock of the lab', async () => {
-    const lab = await Lab.up({}, new RunDir(), new Progress(true));
+    const lab = await Lab.up({ name: 'e2e-clean' }, new Progress(true));
     try {
-      assert.ok((await leftoversOf()).length > 10, 'a live lab should show up as leftovers');
+      assert.ok((await leftoversOf('e2e-clean')).length > 10, 'a live lab should show up as leftovers');
     } finally {
       await lab.down();
     }
-    assert.deepEqual(await leftoversOf(), []);
+    assert.deepEqual(await leftoversOf('e2e-clean'), []);
   });
 });

@@ -1,13 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AgentCounters, AgentHealth, ControlReadPath, ControlSwitchName } from './control-api';
+import type { TableDump } from '../table/table-dump';
 
 /** What a board's roles expose to the orchestrator; a role leaves out what it cannot do. */
 export interface ControlHandlers {
-  health(): unknown;
-  counters(): unknown;
-  table?(): unknown;
-  /** Switches keyed by name (busy, dead, race-mode...), each taking a JSON value. */
-  switches: Record<string, (value: unknown) => unknown>;
+  health(): AgentHealth;
+  counters(): AgentCounters;
+  table?(): TableDump;
+  /** Switches keyed by name (busy, dead, race-mode...), each taking a JSON value and checking it. */
+  switches: Partial<Record<ControlSwitchName, (value: unknown) => unknown>>;
 }
 
 export interface ControlEndpoint { address: string; port: number; token: string }
@@ -42,17 +44,18 @@ export function startControlServer(endpoint: ControlEndpoint, handlers: ControlH
   const server = createServer((req, res) => {
     if (!tokenMatches(req.headers.authorization, endpoint.token)) return reply(res, 401, { error: 'missing or wrong bearer token' });
     const path = (req.url ?? '/').split('?')[0];
-    const getters: Record<string, (() => unknown) | undefined> = { '/health': handlers.health, '/counters': handlers.counters, '/table': handlers.table };
-    if (req.method === 'GET' && getters[path]) return reply(res, 200, getters[path]!());
+    const getters: Record<ControlReadPath, (() => unknown) | undefined> = { '/health': handlers.health, '/counters': handlers.counters, '/table': handlers.table };
+    const getter = Object.prototype.hasOwnProperty.call(getters, path) ? getters[path as ControlReadPath] : undefined;
+    if (req.method === 'GET' && getter) return reply(res, 200, getter());
     const name = /^\/switch\/([a-z-]+)$/.exec(path)?.[1];
-    const handler = name ? handlers.switches[name] : undefined;
+    const handler = name && Object.prototype.hasOwnProperty.call(handlers.switches, name) ? handlers.switches[name as ControlSwitchName] : undefined;
     if (req.method === 'POST' && handler) {
       readJson(req)
         .then((value) => reply(res, 200, handler(value) ?? { ok: true }))
         .catch((err: Error) => reply(res, 400, { error: err.message }));
       return;
     }
-    reply(res, 404, { error: `no ${req.method} ${path}`, endpoints: [...Object.keys(getters).filter((k) => getters[k]), ...Object.keys(handlers.switches).map((s) => `POST /switch/${s}`)] });
+    reply(res, 404, { error: `no ${req.method} ${path}`, endpoints: [...Object.keys(getters).filter((k) => getters[k as ControlReadPath]), ...Object.keys(handlers.switches).map((s) => `POST /switch/${s}`)] });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -20,6 +20,13 @@ export interface ClientGatewayConfig {
   candidates: { server: number; replicas: number[] }[];
 }
 
+/** The role's part of the board config file, as the orchestrator writes it (addresses dotted). */
+export interface ClientGatewayConfigFile extends Omit<ClientGatewayConfig, 'localAddresses' | 'table' | 'candidates'> {
+  localAddresses: string[];
+  table?: Partial<TableOptions>;
+  candidates: { server: string; replicas: string[] }[];
+}
+
 export function parseClientGatewayConfig(raw: unknown, where = 'client-gateway'): ClientGatewayConfig {
   const obj = objectAt(raw, where);
   const table = obj.table === undefined ? {} : objectAt(obj.table, `${where}.table`);

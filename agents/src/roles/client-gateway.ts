@@ -3,7 +3,7 @@
 // connection (P600). Configuration A: NAT both ways.
 import { openPacketSocket, type PacketSocket } from '../io/packet-socket';
 import { addTag, buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, setDst, setSrc, TcpFlag, type Ipv4View, type TcpView } from '../packet';
-import { TranslationTable, type AnswerKey, type ConnectionKey, type TableEntry } from '../table';
+import { TranslationTable, type AnswerKey, type ConnectionKey, type TableDump, type TableEntry } from '../table';
 import { Counters } from '../protocol/counters';
 import { ETH_HEADER_BYTES, FrameParser, type FrameKind } from '../protocol/frame-parser';
 import { Forwarder } from '../protocol/forwarder';
@@ -13,8 +13,8 @@ import type { ClientGatewayConfig } from './client-gateway-config';
 const SWEEP_INTERVAL_MS = 1000;
 
 export interface ClientGateway {
-  counters(): unknown;
-  table(): unknown;
+  counters(): Record<string, unknown>;
+  table(): TableDump;
   close(): void;
 }
 

@@ -11,6 +11,12 @@ export interface ReplicaConfig {
   busyLoad: number;
 }
 
+/** The role's part of the board config file, as the orchestrator writes it (addresses dotted). */
+export interface ReplicaConfigFile extends Omit<ReplicaConfig, 'ownAddress' | 'serverAddresses'> {
+  ownAddress: string;
+  serverAddresses: string[];
+}
+
 export function parseReplicaConfig(raw: unknown, where = 'replica'): ReplicaConfig {
   const obj = objectAt(raw, where);
   return {

@@ -22,7 +22,7 @@ const TUN_NAME = 'srtun0';
 const MAX_REMEMBERED_CLIENTS = 65536;
 
 export interface Replica {
-  counters(): unknown;
+  counters(): Record<string, unknown>;
   setBusy(forced: boolean): void;
   setDead(forced: boolean): void;
   close(): void;

@@ -1,10 +1,13 @@
+import type { ControlSwitchName, RoleName } from '../control/control-api';
+import type { TableDump } from '../table/table-dump';
+
 /** A started role as the agent's entry point and control API see it. */
 export interface RunningRole {
-  name: string;
-  counters(): unknown;
-  table?(): unknown;
+  name: RoleName;
+  counters(): Record<string, unknown> | unknown[];
+  table?(): TableDump;
   /** Control API switches this role answers to (POST /switch/<name>). */
-  switches?: Record<string, (value: unknown) => unknown>;
+  switches?: Partial<Record<ControlSwitchName, (value: unknown) => unknown>>;
   stop(): void;
 }
 

@@ -26,6 +26,14 @@ export interface ServerSwitchConfig {
   holdMs: Map<number, number>;
 }
 
+/** The role's part of the board config file, as the orchestrator writes it (addresses dotted). */
+export interface ServerSwitchConfigFile extends Omit<ServerSwitchConfig, 'switchAddress' | 'origins' | 'holdMs'> {
+  switchAddress: string;
+  origins: { address: string; replicas: string[]; replicatablePorts: number[] }[];
+  /** Candidate address -> hold in ms. */
+  holdMs: Record<string, number>;
+}
+
 export function parseServerSwitchConfig(raw: unknown, where = 'server-switch'): ServerSwitchConfig {
   const obj = objectAt(raw, where);
   if (!Array.isArray(obj.origins) || obj.origins.length === 0) throw new ConfigError(`${where}.origins must be a non-empty array`);

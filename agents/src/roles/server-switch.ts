@@ -11,7 +11,7 @@ import { installSteering, webPortsMatch } from '../protocol/steering';
 import type { OriginServer, RaceMode, ServerSwitchConfig } from './server-switch-config';
 
 export interface ServerSwitch {
-  counters(): unknown;
+  counters(): Record<string, unknown>;
   setRaceMode(mode: RaceMode): void;
   close(): void;
 }

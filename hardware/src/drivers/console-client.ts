@@ -59,19 +59,27 @@ export async function readConsoleLog(logFile: string, options: { tail?: number }
   return options.tail === undefined ? lines : lines.slice(-options.tail);
 }
 
+export interface LogWaitOptions {
+  /** A byte offset, e.g. the log size taken before power-on; by default, the size when the wait starts. */
+  since?: number;
+  /**
+   * console (default): a console server's log, where only the board's own output counts, mended where
+   * kernel messages cut into it; plain: any line of a program's own log file.
+   */
+  format?: 'console' | 'plain';
+}
+
 /**
- * Waits for a line the board prints that matches `pattern` and returns the
- * whole log line (with its timestamp). Only board output is matched, not the
- * console server's notes. By default only lines logged after the call count,
- * so an earlier boot's marker is not taken for this one; pass `since` (a byte
- * offset, e.g. the log size taken before power-on) to include earlier output.
+ * Waits for a line that matches `pattern` and returns the whole log line (with its timestamp). By
+ * default only lines logged after the call count, so an earlier boot's marker is not taken for this one.
+ * The timeout error shows the last lines, which usually say what went wrong.
  */
-export async function waitForConsole(logFile: string, pattern: RegExp, timeoutMs: number, options: { since?: number } = {}): Promise<string> {
+export async function waitForConsole(logFile: string, pattern: RegExp, timeoutMs: number, options: LogWaitOptions = {}): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let offset = options.since ?? (await sizeOf(logFile));
   const decoder = new StringDecoder('utf8');
   let carry = '';
-  const board = new BoardLines();
+  const board = options.format === 'plain' ? { matches: matches } : new BoardLines();
   for (;;) {
     const { bytes, nextOffset } = await readFrom(logFile, offset);
     offset = nextOffset;

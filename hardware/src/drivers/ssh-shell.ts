@@ -137,8 +137,10 @@ export class SshShell {
     const fail = (err: Error) => new Error(`ssh ${this.target}: upload of ${from} to ${remotePath} failed: ${err.message}`, { cause: err });
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error | null) => (err ? reject(fail(err)) : resolve());
-      if (typeof source === 'string') sftp.fastPut(source, remotePath, done);
-      else sftp.writeFile(remotePath, source, done);
+      // Created with its mode, so a secret is never readable by others, not even for a moment.
+      const options = mode === undefined ? {} : { mode };
+      if (typeof source === 'string') sftp.fastPut(source, remotePath, options, done);
+      else sftp.writeFile(remotePath, source, options, done);
     });
     if (mode !== undefined) {
       await new Promise<void>((resolve, reject) => {

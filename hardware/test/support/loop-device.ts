@@ -1,5 +1,5 @@
 import { run } from '../../src/host-command';
-import type { Cleanup } from './cleanup';
+import type { Cleanup } from '../../src/testing/cleanup';
 
 /** Attaches `file` to a free loop device, detached again by `cleanup`. */
 export async function attachLoop(file: string, cleanup: Cleanup, opts: { partitions?: boolean } = {}): Promise<string> {

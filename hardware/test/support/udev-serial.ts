@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Cleanup } from './cleanup';
+import type { Cleanup } from '../../src/testing/cleanup';
 
 const UDEV_RUN = '/run/udev';
 

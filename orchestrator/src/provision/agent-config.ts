@@ -1,14 +1,7 @@
-import { addressOf, boardsWithRole, interfaceOn, oneWayDelay, type Board, type DelayProfile, type Topology } from '@synrace/netem-profiles';
+import type { BoardConfigFile } from '@synrace/agents';
+import { addressOf, boardsWithRole, interfaceOn, synchronizedHolds, type Board, type DelayProfile, type Topology } from '@synrace/netem-profiles';
+import type { ProtocolOptions } from '../labs/lab-state';
 import { DYNAMIC_PORT, STATIC_PORT } from './nginx-config';
-
-export type Configuration = 'A' | 'B' | 'C';
-export type RaceMode = 'plain' | 'synchronized';
-
-export interface ProtocolOptions {
-  configuration: Configuration;
-  raceMode: RaceMode;
-  controlToken: string;
-}
 
 export const CONTROL_PORT = 9180;
 /** Both the static site and the origin's dynamic application are web content: their SYNs are tagged. */
@@ -32,21 +25,26 @@ export function originAddress(topology: Topology): string {
   return addressOf((interfaceOn(origin, 'lan') ?? interfaceOn(origin, 'wan'))!.address);
 }
 
-/**
- * Synchronized race: each candidate's copy waits D_max - d(switch -> candidate), so that
- * all arrive together. The origin sits at the switch's site, d = 0.
- */
-export function synchronizedHolds(topology: Topology, profile: DelayProfile): Record<string, number> {
-  const switchSite = boardsWithRole(topology, 'server-switch')[0].site;
-  const candidates = [...boardsWithRole(topology, 'origin-server'), ...boardsWithRole(topology, 'replica')];
-  const out = candidates.map((b) => ({ address: b.roles.includes('replica') ? wanAddress(b) : originAddress(topology), delay: oneWayDelay(profile, switchSite, b.site) }));
-  const dMax = Math.max(...out.map((c) => c.delay));
-  return Object.fromEntries(out.map((c) => [c.address, Number((dMax - c.delay).toFixed(3))]));
+/** The address a race candidate answers from, as the gateway's table names it. */
+export function candidateAddress(topology: Topology, board: Board): string {
+  return board.roles.includes('replica') ? wanAddress(board) : originAddress(topology);
+}
+
+/** Synchronized race holds by candidate address, as the switch looks them up; the predictor computes them. */
+function holdsByAddress(topology: Topology, profile: DelayProfile): Record<string, number> {
+  return Object.fromEntries(synchronizedHolds(topology, profile).map((h) => [candidateAddress(topology, topology.boards.find((b) => b.name === h.board)!), h.holdMs]));
+}
+
+/** What a board's agent config needs beyond the topology: its management address and its own control token. */
+export interface AgentIdentity {
+  mgmtAddress: string;
+  token: string;
 }
 
 /** The agent configuration of one board, or undefined when the board runs no protocol role. */
-export function agentConfigFor(topology: Topology, profile: DelayProfile, board: Board, mgmtAddress: string, options: ProtocolOptions): object | undefined {
-  const roles: Record<string, unknown> = {};
+export function agentConfigFor(topology: Topology, profile: DelayProfile, board: Board, identity: AgentIdentity, options: ProtocolOptions): BoardConfigFile | undefined {
+  const roles: BoardConfigFile['roles'] = {};
+  const replicas = boardsWithRole(topology, 'replica').map(wanAddress);
   if (board.roles.includes('client-gateway')) {
     roles['client-gateway'] = {
       lanInterface: interfaceOn(board, 'lan')!.name,
@@ -54,8 +52,8 @@ export function agentConfigFor(topology: Topology, profile: DelayProfile, board:
       webPorts: WEB_PORTS,
       configuration: options.configuration,
       maxMss: MAX_MSS,
-      localAddresses: [...board.interfaces.map((i) => addressOf(i.address)), mgmtAddress],
-      candidates: [{ server: originAddress(topology), replicas: boardsWithRole(topology, 'replica').map(wanAddress) }],
+      localAddresses: [...board.interfaces.map((i) => addressOf(i.address)), identity.mgmtAddress],
+      candidates: [{ server: originAddress(topology), replicas }],
     };
   }
   if (board.roles.includes('server-switch')) {
@@ -63,14 +61,14 @@ export function agentConfigFor(topology: Topology, profile: DelayProfile, board:
       wanInterface: interfaceOn(board, 'wan')!.name,
       switchAddress: wanAddress(board),
       webPorts: WEB_PORTS,
-      origins: [{ address: originAddress(topology), replicas: boardsWithRole(topology, 'replica').map(wanAddress), replicatablePorts: REPLICATABLE_PORTS }],
+      origins: [{ address: originAddress(topology), replicas, replicatablePorts: REPLICATABLE_PORTS }],
       raceMode: options.raceMode,
-      holdMs: synchronizedHolds(topology, profile),
+      holdMs: holdsByAddress(topology, profile),
     };
   }
   if (board.roles.includes('replica')) {
     roles.replica = { ownAddress: wanAddress(board), serverAddresses: [originAddress(topology)], configuration: options.configuration, busyLoad: BUSY_LOAD };
   }
   if (Object.keys(roles).length === 0) return undefined;
-  return { board: board.name, roles, control: { address: mgmtAddress, port: CONTROL_PORT, token: options.controlToken } };
+  return { board: board.name, roles, control: { address: identity.mgmtAddress, port: CONTROL_PORT, token: identity.token } };
 }

@@ -1,5 +1,5 @@
 import type { SshShell } from '@synrace/hardware';
-import { shellQuote } from '../shell-quote';
+import { shellQuote } from '@synrace/hardware';
 
 /** The bundle's native modules, loaded as the agent loads them: from its own node_modules. */
 const LOAD_CHECK = `-e "require('epoll'); require('koffi')"`;

@@ -1,5 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { AGENT_BUNDLE_DIR, type BoardConfigFile } from '@synrace/agents';
 import type { SshShell } from '@synrace/hardware';
 import { renderNginxConfig } from './nginx-config';
 import { ensureNativeModules } from './native-modules';
@@ -18,7 +19,7 @@ export interface ProvisionTarget {
    * script its boot replays, writing to its console pty.
    */
   init: { kind: 'systemd' } | { kind: 'boot-script'; consoleTty: string; node: string };
-  agentConfig?: object;
+  agentConfig?: BoardConfigFile;
   web?: { dynamic: boolean; content: WebContent };
 }
 
@@ -36,8 +37,6 @@ export class ProvisionError extends Error {
     this.name = 'ProvisionError';
   }
 }
-
-export const AGENT_BUNDLE_DIR = join(require.resolve('@synrace/agents/package.json'), '..', 'dist', 'bundle');
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -82,7 +81,8 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
     });
     await step('upload agent bundle', () => uploadTree(t.shell, AGENT_BUNDLE_DIR, at('opt/synrace')));
     await step('load native modules on the board', () => ensureNativeModules(t.shell, node, at('opt/synrace')));
-    await step('write agent config', () => t.shell.upload(Buffer.from(JSON.stringify(t.agentConfig, null, 2)), at('etc/synrace/agent.json')));
+    // It holds the board's control token: readable by root alone.
+    await step('write agent config', () => t.shell.upload(Buffer.from(JSON.stringify(t.agentConfig, null, 2)), at('etc/synrace/agent.json'), 0o600));
   }
   let nginxPath = '';
   if (t.web) {

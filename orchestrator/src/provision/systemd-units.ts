@@ -2,6 +2,8 @@
 export const AGENT_UNIT = 'synrace-agent.service';
 export const WEB_UNIT = 'synrace-web.service';
 export const UNIT_DIR = '/etc/systemd/system';
+/** How soon a crashed or killed agent is started again, on a Pi by systemd and on a virtual board by its supervisor. */
+export const AGENT_RESTART_MS = 500;
 
 export interface AgentUnit { board: string; node: string; script: string; config: string }
 export interface WebUnit { board: string; nginx: string; nginxConfig: string; nginxErrorLog: string; pidFile: string }
@@ -21,7 +23,7 @@ After=network-online.target
 Type=simple
 ExecStart=${u.node} ${u.script} --config ${u.config}
 Restart=on-failure
-RestartSec=1
+RestartSec=${AGENT_RESTART_MS}ms
 StandardOutput=journal+console
 StandardError=journal+console
 

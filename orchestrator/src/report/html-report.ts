@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SitePrediction } from '@synrace/netem-profiles';
-import type { Configuration, RaceMode } from '../provision/agent-config';
+import type { Configuration, RaceMode } from '@synrace/agents';
 import { STATIC_PORT } from '../provision/nginx-config';
 import type { ObservedConnection, SiteVerdict } from '../verify';
 import type { RaceTimeline } from './race-timeline';

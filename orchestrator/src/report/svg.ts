@@ -1,5 +1,5 @@
 import type { SitePrediction } from '@synrace/netem-profiles';
-import type { RaceMode } from '../provision/agent-config';
+import type { RaceMode } from '@synrace/agents';
 import type { SiteVerdict } from '../verify';
 import type { RaceTimeline } from './race-timeline';
 import { escapeXml, tag } from './xml';

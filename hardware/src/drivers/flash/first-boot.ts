@@ -20,6 +20,7 @@
 // section and upstream is dropping it), userconf.txt + `ssh` files (no hostname, keys or address).
 import { randomUUID } from 'node:crypto';
 import { isIPv4 } from 'node:net';
+import { shellQuote } from '../../shell-quote';
 
 export interface ManagementAddress {
   /** Defaults to eth0. */
@@ -79,7 +80,6 @@ export function validateFirstBootSettings(s: FirstBootSettings): void {
   for (const server of m.dns ?? []) if (!isIPv4(server)) fail('management.dns', `${JSON.stringify(server)} is not an IPv4 address`);
 }
 
-const shellQuote = (value: string) => `'${value.replace(/'/g, `'"'"'`)}'`;
 
 /** The NetworkManager keyfile for the static management address. */
 export function managementConnection(m: ManagementAddress, uuid: string = randomUUID()): string {

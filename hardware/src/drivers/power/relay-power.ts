@@ -1,7 +1,7 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { Gpio, type BinaryValue } from 'onoff';
 import type { PowerRelayResource } from '../../resources';
 import { sysfsGpioNumber } from './gpio-numbering';
+import { powerCycle } from './power-cycle';
 import type { PowerDriver } from './power-driver';
 
 export interface RelayPowerOptions {
@@ -46,10 +46,8 @@ export class RelayPowerDriver implements PowerDriver {
     return level === this.levelFor(true);
   }
 
-  async cycle(settleMs: number, signal?: AbortSignal): Promise<void> {
-    await this.off();
-    await delay(settleMs, undefined, { signal });
-    await this.on();
+  cycle(settleMs: number, signal?: AbortSignal): Promise<void> {
+    return powerCycle(this, settleMs, signal);
   }
 
   /**

@@ -1,0 +1,54 @@
+/**
+ * Every command the CLI takes, with its synopsis and what it does: the one source of `synrace --help`
+ * and of the README's command tables (a test holds the two together).
+ */
+export interface CommandHelp {
+  synopsis: string;
+  does: string;
+}
+
+export const LAB_COMMANDS: CommandHelp[] = [
+  { synopsis: 'up [--name N] [--topology T] [--profile P] [--replace] [--delay auto|userspace] [--mgmt-subnet CIDR] [--config A|B|C] [--race plain|synchronized]', does: "bring up a lab of namespace boards and provision its agents (T, P: shipped name or file, default world; N defaults to the topology's name)" },
+  { synopsis: 'down', does: 'remove the lab: what its manifest lists, and its own leftovers; console logs are kept in /var/log/synrace/<lab>/<start time>/' },
+  { synopsis: 'labs', does: 'the labs on this host: name, backend, boards, management subnet, since' },
+  { synopsis: 'status [--show-secrets]', does: 'boards, sites, roles, addresses, power, delay mode (agent tokens hidden unless asked for)' },
+  { synopsis: 'exec <board> -- <command>', does: 'run a command on a board over SSH (pinned host key)' },
+  { synopsis: 'console <board>', does: "the board's serial console, live (Ctrl-] detaches)" },
+  { synopsis: 'logs <board> [--tail N]', does: "the board's captured console log (timestamped)" },
+  { synopsis: 'power <board> on|off|cycle', does: "power: off kills every process of the board and downs its links; on boots it again" },
+  { synopsis: 'netem show', does: 'the delay mode and the profile in force' },
+  { synopsis: 'netem apply <profile>', does: 'change the geography of the live lab' },
+  { synopsis: 'rtt', does: 'measure the RTT matrix of the live lab against the profile' },
+  { synopsis: 'verify [--connections N] [--race plain|synchronized|both]', does: "fresh connections from every client site to the origin's address: predicted winner, observed winner, truly closest site, handshake time; exit 1 on any mismatch" },
+  { synopsis: 'test [suite...]', does: "end-to-end suites (lab, protocol) against the live lab: TAP ending in `N passed, N failed, N skipped`, and a run folder under artifacts/runs/<lab>/" },
+  { synopsis: 'demo [up options]', does: 'the main job: up, boards, RTT matrix beside the profile, verification in both race modes, down' },
+];
+
+export const HARDWARE_COMMANDS: CommandHelp[] = [
+  { synopsis: 'doctor --inventory F', does: 'check every resource of a hardware inventory: serial adapters, relay GPIO lines, SSH with pinned keys and Node, SD cards' },
+  { synopsis: 'flash <board> --image F --inventory F', does: "write an .img/.img.xz to the board's SD card, verify it, customise its first boot (hostname, user and key, address)" },
+  { synopsis: 'up --backend hardware --inventory F [--delay auto|external] [--step-timeout S] [up options]', does: "the same lab on physical boards: relays power them, consoles are logged, each board is provisioned over SSH (systemd units); delays by kernel netem on each WAN board, or external: the WAN has them already (checked by measuring)" },
+];
+
+export const COMMON_OPTIONS = [
+  '--lab NAME      the lab a command works on; needed only when several labs are up',
+  '--json          one JSON document on stdout; progress goes to stderr',
+];
+
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.map((l) => indent + l).join('\n');
+}
+
+export function usageText(): string {
+  const block = (commands: CommandHelp[]) => commands.map((c) => `  ${c.synopsis}\n${wrap(c.does, 72, '        ')}`).join('\n');
+  return `usage: synrace <command> [options]\n\n${block(LAB_COMMANDS)}\n\nreal boards:\n${block(HARDWARE_COMMANDS)}\n\noptions of every command:\n${COMMON_OPTIONS.map((o) => `  ${o}`).join('\n')}`;
+}

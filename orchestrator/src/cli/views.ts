@@ -1,0 +1,47 @@
+import { compileTcTree, renderTcScript } from '@synrace/netem-profiles';
+import type { Lab } from '../lab';
+import type { LabState } from '../labs/lab-state';
+import type { RttSample } from '../delays/rtt';
+import { renderTable } from '../table';
+
+export async function boardTable(lab: Lab, state: LabState): Promise<string> {
+  const { topology } = lab.inputs();
+  const rows = await Promise.all(
+    state.boards.map(async (b) => {
+      const board = topology.boards.find((x) => x.name === b.name)!;
+      const on = await lab.backend().power(b).isOn();
+      return [b.name, b.site, b.roles.join(','), b.mgmtAddress, board.interfaces.map((i) => `${i.name} ${i.address}`).join(', '), on ? 'on' : 'off'];
+    }),
+  );
+  return renderTable(['board', 'site', 'roles', 'management', 'interfaces', 'power'], rows);
+}
+
+function ms(v: number | null): string {
+  return v === null ? 'lost' : v.toFixed(1);
+}
+
+/** Rows are client sites, columns destination sites; each cell is "measured / profile" round trip in ms. */
+export function rttMatrix(samples: RttSample[]): string {
+  const froms = [...new Set(samples.map((s) => s.from))];
+  const tos = [...new Set(samples.map((s) => s.to))];
+  const rows = froms.map((from) => [from, ...tos.map((to) => {
+    const s = samples.find((x) => x.from === from && x.to === to);
+    return s ? `${ms(s.medianMs)} / ${s.expectedMs.toFixed(1)}` : '-';
+  })]);
+  return `RTT in ms, measured median / profile d(a->b)+d(b->a):\n${renderTable(['from \\ to', ...tos], rows)}`;
+}
+
+export function netemShow(lab: Lab): { data: unknown; text: string } {
+  const state = lab.state();
+  const { topology, profile } = lab.inputs();
+  const paths = profile.paths.map((p) => [p.from, p.to, p.delayMs.toFixed(1), p.jitterMs.toFixed(1), p.lossPct.toFixed(2), p.rateMbit ?? '-']);
+  let text = `delay mode: ${state.delay.mode} (${state.delay.probe})\nprofile: ${profile.name} (${profile.source})\n\n${renderTable(['from', 'to', 'delay ms', 'jitter ms', 'loss %', 'rate Mbit'], paths)}`;
+  const trees: Record<string, string> = {};
+  if (state.delay.mode === 'kernel-netem') {
+    for (const b of topology.boards.filter((x) => x.interfaces.some((i) => i.network === 'wan'))) {
+      trees[b.name] = renderTcScript(compileTcTree(topology, profile, b.name, { netem: true }));
+      text += `\n\n# ${b.name}\n${trees[b.name]}`;
+    }
+  }
+  return { data: { mode: state.delay.mode, probe: state.delay.probe, profile: profile.name, paths: profile.paths, tcTrees: trees }, text };
+}

@@ -1,0 +1,56 @@
+import { existsSync } from 'node:fs';
+import { loadInventory, loadProfile, loadTopology, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Inventory, type InventoryBoard, type Topology } from '@synrace/netem-profiles';
+import { boardsOnShelf, managementAddress, withBoardInterfaceNames } from './inventory-topology';
+
+export const DEFAULT_TOPOLOGY = 'world';
+export const DEFAULT_PROFILE = 'world';
+
+/** A name of a shipped lab, or a path to a topology file. */
+export function resolveTopology(nameOrPath: string): string {
+  return existsSync(nameOrPath) ? nameOrPath : shippedTopologyPath(nameOrPath);
+}
+
+/** A name of a shipped profile, or a path to a profile file. */
+export function resolveProfile(nameOrPath: string): string {
+  return existsSync(nameOrPath) ? nameOrPath : shippedProfilePath(nameOrPath);
+}
+
+/**
+ * What a lab is made from, loaded and checked once: the topology (as the boards see it: with each
+ * physical board's own NIC names), the delay profile and, for physical boards, the inventory.
+ */
+export interface LabInputs {
+  topologyFile: string;
+  profileFile: string;
+  inventoryFile?: string;
+  topology: Topology;
+  profile: DelayProfile;
+  inventory?: Inventory;
+  /** Physical boards: the inventory's board that plays each topology board, and its management address. */
+  shelf?: Map<string, PlayingBoard>;
+}
+
+export interface PlayingBoard {
+  board: InventoryBoard;
+  mgmtAddress: string;
+}
+
+export interface LabInputFiles {
+  /** Shipped name or file; a hardware lab defaults to the topology its inventory names. */
+  topology?: string;
+  profile?: string;
+  inventory?: string;
+}
+
+/** Reads and checks every input file; any fault is named with its file and line before anything is made. */
+export function loadLabInputs(files: LabInputFiles): LabInputs {
+  const inventoryOnly = files.inventory ? loadInventory(files.inventory) : undefined;
+  const topologyFile = resolveTopology(files.topology ?? inventoryOnly?.topology ?? DEFAULT_TOPOLOGY);
+  const profileFile = resolveProfile(files.profile ?? DEFAULT_PROFILE);
+  const topology = loadTopology(topologyFile);
+  if (!files.inventory) return { topologyFile, profileFile, topology, profile: loadProfile(profileFile, topology) };
+  const inventory = loadInventory(files.inventory, topology);
+  const shelf = new Map([...boardsOnShelf(inventory, topology)].map(([name, board]) => [name, { board, mgmtAddress: managementAddress(board) }]));
+  const played = withBoardInterfaceNames(topology, inventory);
+  return { topologyFile, profileFile, inventoryFile: files.inventory, topology: played, profile: loadProfile(profileFile, played), inventory, shelf };
+}

@@ -1,0 +1,83 @@
+import type { Configuration, RaceMode } from '@synrace/agents';
+import type { Role } from '@synrace/netem-profiles';
+
+/** 'external': a hardware WAN that has the profile's delays already (a WAN emulator); checked by measuring. */
+export type DelayMode = 'userspace-delay-line' | 'kernel-netem' | 'external';
+
+/** What the boards are: network namespaces on this host, QEMU machines, or physical boards of an inventory. */
+export const BACKEND_KINDS = ['namespace', 'vm', 'hardware'] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+/** The protocol the lab's agents run. */
+export interface ProtocolOptions {
+  configuration: Configuration;
+  raceMode: RaceMode;
+}
+
+/** How the orchestrator logs in to a board; the host is its management address. */
+export interface BoardLogin {
+  port: number;
+  user: string;
+  privateKeyPath: string;
+}
+
+/** What a physical board has, from the inventory (labgrid's resources). */
+export interface PhysicalBoard {
+  /** The label on the board; the lab knows it by the topology board it plays. */
+  label: string;
+  serialPath: string;
+  relay: { bcmPin: number; activeLow: boolean };
+  /** Topology interface name -> the board's own NIC name. */
+  interfaces: Record<string, string>;
+}
+
+/** The lab's record of one board. */
+export interface BoardRecord {
+  name: string;
+  site: string;
+  roles: Role[];
+  mgmtAddress: string;
+  login: BoardLogin;
+  /** The board's sshd host key, pinned: every SSH connection to the board must present exactly this key. */
+  hostKey: string;
+  power: 'on' | 'off';
+  /** The bearer token of this board's agent control API: one per board, so one leaked board leaks only itself. */
+  agentToken?: string;
+  /** Namespace boards: the board's network namespace. */
+  netns?: string;
+  /** Hardware boards. */
+  physical?: PhysicalBoard;
+}
+
+export interface ManagementNetwork {
+  subnet: string;
+  hostAddress: string;
+  prefixLength: number;
+}
+
+export interface LabState {
+  version: 2;
+  /** The lab's name: every host object it makes carries it, or the host id derived from it. */
+  name: string;
+  backend: BackendKind;
+  /** 'creating' until every board is up; `down` cleans up either way. */
+  phase: 'creating' | 'up';
+  startedAt: string;
+  /** Copies inside the run directory, so editing the originals does not change a live lab's plan. */
+  topologyFile: string;
+  profileFile: string;
+  /** Hardware labs: a copy of the inventory the lab was brought up from. */
+  inventoryFile?: string;
+  /** The host's management network to the boards: namespace and vm labs make one; a shelf has its own. */
+  management?: ManagementNetwork;
+  delay: { mode: DelayMode; probe: string };
+  boards: BoardRecord[];
+  /** Absent while the boards are not provisioned yet. */
+  protocol?: ProtocolOptions;
+}
+
+/** The state as shown to a user: secrets stay out unless asked for (`--show-secrets`). */
+export function shownState(state: LabState, showSecrets: boolean): LabState {
+  if (showSecrets) return state;
+  return { ...state, boards: state.boards.map((b) => (b.agentToken ? { ...b, agentToken: '(hidden: --show-secrets)' } : b)) };
+}

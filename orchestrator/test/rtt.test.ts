@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { parsePingLines, withinTolerance } from '../src/delays/rtt';
+
+describe('RTT measurement', () => {
+  it('parses per-target ping lines, ignoring other targets', () => {
+    const out = [
+      '10.0.0.1 64 bytes from 10.0.0.1: icmp_seq=1 ttl=64 time=10.5 ms',
+      '10.0.0.2 64 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=99.0 ms',
+      '10.0.0.1 64 bytes from 10.0.0.1: icmp_seq=2 ttl=64 time=11.5 ms',
+      '10.0.0.1 3 packets transmitted, 2 received, 33% packet loss, time 100ms',
+    ].join('\n');
+    assert.deepEqual(parsePingLines(out, '10.0.0.1'), { times: [10.5, 11.5], sent: 3 });
+  });
+
+  it('judges RTT with max(1 ms, 5%)', () => {
+    const s = { from: 'a', to: 'b', target: 'x', received: 1, sent: 1 };
+    assert.equal(withinTolerance({ ...s, expectedMs: 10, medianMs: 10.9 }), true);
+    assert.equal(withinTolerance({ ...s, expectedMs: 10, medianMs: 11.1 }), false);
+    assert.equal(withinTolerance({ ...s, expectedMs: 200, medianMs: 209 }), true);
+    assert.equal(withinTolerance({ ...s, expectedMs: 200, medianMs: 211 }), false);
+    assert.equal(withinTolerance({ ...s, expectedMs: 200, medianMs: null }), false);
+  });
+});
