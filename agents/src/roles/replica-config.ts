@@ -1,4 +1,4 @@
-import { address, addressList, numberIn, objectAt, oneOf } from '../config-fields';
+import { address, addressList, nonEmptyAddressList, numberIn, objectAt, oneOf } from '../config-fields';
 import { CONFIGURATIONS, type Configuration } from './client-gateway-config';
 
 export interface ReplicaConfig {
@@ -9,6 +9,8 @@ export interface ReplicaConfig {
   configuration: Configuration;
   /** P400: above this 1-minute load average the replica drops start packets, as when forced busy. */
   busyLoad: number;
+  /** The server switches' addresses: start packets are believed only inside IPIP from one of these. */
+  switchAddresses: number[];
 }
 
 export function parseReplicaConfig(raw: unknown, where = 'replica'): ReplicaConfig {
@@ -18,5 +20,6 @@ export function parseReplicaConfig(raw: unknown, where = 'replica'): ReplicaConf
     serverAddresses: addressList(obj, 'serverAddresses', where),
     configuration: oneOf(obj, 'configuration', where, CONFIGURATIONS),
     busyLoad: numberIn(obj, 'busyLoad', where, 0, Infinity, true),
+    switchAddresses: nonEmptyAddressList(obj, 'switchAddresses', where),
   };
 }
