@@ -61,3 +61,10 @@ export function portList(obj: Json, key: string, where: string): number[] {
   if (!Array.isArray(v) || v.length === 0) throw new ConfigError(`${where}.${key} must be a non-empty array of ports`);
   return v.map((_, i) => numberIn(v as unknown as Json, String(i), `${where}.${key}`, 1, 65535));
 }
+
+/** An address list that must name at least one address (an empty allow-list would refuse everything). */
+export function nonEmptyAddressList(obj: Json, key: string, where: string): number[] {
+  const list = addressList(obj, key, where);
+  if (list.length === 0) throw new ConfigError(`${where}.${key} must name at least one IPv4 address`);
+  return list;
+}

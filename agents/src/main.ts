@@ -48,6 +48,8 @@ function startRole(config: BoardConfig, name: keyof BoardConfig['roles']): Runni
         counters: () => role.counters(),
         stop() {
           role.close();
+          const f = role.fabric();
+          log(`wan-delay switch: stations=${f.stations} macMoveRefused=${f.macMoveRefused} evicted=${f.evicted} aged=${f.aged}`);
           for (const c of role.counters()) {
             if (c.forwarded + c.droppedLoss + c.droppedQueue === 0) continue;
             log(`wan-delay ${c.from}->${c.to}: forwarded=${c.forwarded} droppedLoss=${c.droppedLoss} droppedQueue=${c.droppedQueue}`);

@@ -63,3 +63,42 @@ describe('parseBoardConfig', () => {
     rejects((c) => (c.queueLimit = 2.5), /queueLimit must be a positive integer/);
   });
 });
+
+describe('parseBoardConfig: the hostile-WAN fields (issue #10)', () => {
+  const switchRole = (): Record<string, unknown> => ({
+    wanInterface: 'wan0', switchAddress: '10.255.0.20', webPorts: [80], raceMode: 'plain',
+    origins: [{ address: '10.10.0.80', replicas: ['10.255.0.31'], replicatablePorts: [80] }],
+    holdMs: { '10.10.0.80': 0, '10.255.0.31': 0 },
+    gateways: ['10.255.0.11'], fanOutLimit: { rate: 200, burst: 400 },
+  });
+  const replicaRole = (): Record<string, unknown> => ({ ownAddress: '10.255.0.31', serverAddresses: ['10.10.0.80'], configuration: 'A', busyLoad: 50, switchAddresses: ['10.255.0.20'] });
+  const parse = (roles: Record<string, unknown>): unknown => parseBoardConfig({ board: 'b', roles });
+  const refuses = (roles: Record<string, unknown>, message: RegExp): void =>
+    assert.throws(() => parse(roles), (err: unknown) => err instanceof ConfigError && message.test(err.message), message.source);
+
+  it('reads the switch\'s gateways and fan-out limit and the replica\'s switches', () => {
+    const parsed = parse({ 'server-switch': switchRole(), replica: replicaRole() }) as { roles: { 'server-switch': { gateways: number[]; fanOutLimit: unknown }; replica: { switchAddresses: number[] } } };
+    assert.deepEqual(parsed.roles['server-switch'].gateways, [0x0aff000b]);
+    assert.deepEqual(parsed.roles['server-switch'].fanOutLimit, { rate: 200, burst: 400 });
+    assert.deepEqual(parsed.roles.replica.switchAddresses, [0x0aff0014]);
+  });
+
+  it('names each missing or bad field', () => {
+    refuses({ 'server-switch': { ...switchRole(), gateways: undefined } }, /roles\.server-switch\.gateways must be an array of IPv4 addresses/);
+    refuses({ 'server-switch': { ...switchRole(), gateways: [] } }, /roles\.server-switch\.gateways must name at least one IPv4 address/);
+    refuses({ 'server-switch': { ...switchRole(), gateways: ['10.255.0'] } }, /roles\.server-switch\.gateways\.0 must be an IPv4 address/);
+    refuses({ 'server-switch': { ...switchRole(), fanOutLimit: undefined } }, /roles\.server-switch\.fanOutLimit must be an object/);
+    refuses({ 'server-switch': { ...switchRole(), fanOutLimit: { rate: 0, burst: 1 } } }, /roles\.server-switch\.fanOutLimit\.rate must be a number > 0/);
+    refuses({ 'server-switch': { ...switchRole(), fanOutLimit: { rate: 1, burst: 0.5 } } }, /roles\.server-switch\.fanOutLimit\.burst must be a number >= 1/);
+    refuses({ replica: { ...replicaRole(), switchAddresses: undefined } }, /roles\.replica\.switchAddresses must be an array/);
+    refuses({ replica: { ...replicaRole(), switchAddresses: [] } }, /roles\.replica\.switchAddresses must name at least one/);
+  });
+
+  it('pins an optional MAC per delay-line port, once', () => {
+    const wan = threeSites() as WanDelayConfig & Record<string, unknown>;
+    wan.ports[0].mac = '02:53:52:00:00:01';
+    assert.equal((parseBoardConfig({ board: 'wan', roles: { 'wan-delay': wan } }) as { roles: { 'wan-delay': WanDelayConfig } }).roles['wan-delay'].ports[0].mac, '02:53:52:00:00:01');
+    rejects((c) => (c.ports[1].mac = '03:00:00:00:00:01'), /ports\[1\]\.mac must be a unicast MAC address/);
+    rejects((c) => { c.ports[0].mac = '02:00:00:00:00:01'; c.ports[1].mac = '02:00:00:00:00:01'; }, /ports\[1\]\.mac '02:00:00:00:00:01' is pinned to two ports/);
+  });
+});

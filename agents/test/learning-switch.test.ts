@@ -37,11 +37,46 @@ describe('LearningSwitch', () => {
     assert.deepEqual(sw.egressPorts(1, frame(B, A)), []);
   });
 
-  it('re-learns a station that moved to another port', () => {
-    const sw = new LearningSwitch(3);
-    sw.egressPorts(1, frame(BROADCAST, B));
-    sw.egressPorts(2, frame(BROADCAST, B));
-    assert.deepEqual(sw.egressPorts(0, frame(B, A)), [2]);
+  it('re-learns a station that moved to another port once it aged out, never while it is fresh', () => {
+    const sw = new LearningSwitch(3, { ageingMs: 1000 });
+    sw.egressPorts(1, frame(BROADCAST, B), 0);
+    assert.deepEqual(sw.egressPorts(2, frame(BROADCAST, B), 500), [], 'a fresh station\'s MAC from another port is dropped');
+    assert.equal(sw.counters.macMoveRefused, 1);
+    assert.deepEqual(sw.egressPorts(0, frame(B, A), 600), [1], 'and its traffic still goes to its own port');
+    sw.egressPorts(2, frame(BROADCAST, B), 1700);
+    assert.deepEqual(sw.egressPorts(0, frame(B, A), 1800), [2]);
+  });
+
+  it('forgets a station that aged out and floods to it again', () => {
+    const sw = new LearningSwitch(3, { ageingMs: 1000 });
+    sw.egressPorts(1, frame(BROADCAST, B), 0);
+    assert.deepEqual(sw.egressPorts(0, frame(B, A), 999), [1]);
+    assert.deepEqual(sw.egressPorts(0, frame(B, A), 2000), [1, 2]);
+    assert.equal(sw.counters.aged, 1);
+  });
+
+  it('keeps a pinned MAC on its port for good', () => {
+    const sw = new LearningSwitch(3, { pinned: new Map([[0x02000000000b, 1]]) });
+    assert.deepEqual(sw.egressPorts(2, frame(BROADCAST, B), 1e9), []);
+    assert.deepEqual(sw.egressPorts(0, frame(B, A), 1e9), [1]);
+  });
+
+  it('learns at most macsPerPort stations per port: a million random MACs on one port leave the others\' stations alone', () => {
+    const sw = new LearningSwitch(3, { macsPerPort: 1024 });
+    sw.egressPorts(0, frame(BROADCAST, A), 0);
+    sw.egressPorts(1, frame(BROADCAST, B), 0);
+    const flood = frame(BROADCAST, A);
+    let seed = 1;
+    for (let i = 0; i < 1_000_000; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      flood.writeUInt32BE(seed, 8);
+      flood[6] = 0x02;
+      flood[7] = i & 0xff;
+      sw.egressPorts(2, flood, i / 1000);
+    }
+    assert.ok(sw.size <= 2 + 1024, `${sw.size} stations`);
+    assert.deepEqual(sw.egressPorts(0, frame(B, A), 1000), [1]);
+    assert.deepEqual(sw.egressPorts(1, frame(A, B), 1000), [0]);
   });
 
   it('drops frames shorter than an Ethernet header', () => {

@@ -1,10 +1,12 @@
 import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
 import { monotonicNs } from '../src/io/clock';
 import { openPacketSocket, PacketSocket } from '../src/io/packet-socket';
 import { inNetns } from './support/netns';
 import { inNs, run } from './support/wan-topology';
 
-const NS = 'srt-dl-ps';
+// A name of this run's own: another run of this test on the host keeps its namespace.
+const NS = `srt-dl-ps-${randomBytes(3).toString('hex')}`;
 const ETHERTYPE_EXPERIMENTAL = 0x88b5;
 
 function testFrame(payload: string): Buffer {
@@ -21,7 +23,6 @@ describe('openPacketSocket', function () {
   const sockets: PacketSocket[] = [];
 
   before(() => {
-    try { run('ip', ['netns', 'del', NS]); } catch { /* not left over */ }
     run('ip', ['netns', 'add', NS]);
     inNs(NS, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
     run('ip', ['-n', NS, 'link', 'add', 'x0', 'type', 'veth', 'peer', 'name', 'x1']);

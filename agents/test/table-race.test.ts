@@ -120,11 +120,45 @@ describe('translation table: resets from the server side', () => {
     const entry = table.getOrCreatePending(keyOf(40100), ISN, 0).entry!;
     assert.equal(table.recordAnswer(entry, REPLICA_A, ISN + 1, 1, SERVER_ISN), 'won');
     assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 1), true, 'right after the SYN+ACK');
+    table.recordClientAcknowledgement(entry, TcpFlag.ACK, SERVER_ISN + 1, 64240);
     table.recordSegment(entry, 'server', TcpFlag.ACK, 2, SERVER_ISN + 1, 1448);
     assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 1), false, 'an old sequence number is a forgery');
     assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 1 + 1448 + 7), false, 'so is a guess ahead');
     assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 1 + 1448), true);
     table.recordSegment(entry, 'server', TcpFlag.ACK, 3, SERVER_ISN + 1, 1448);
     assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 1 + 1448), true, 'a retransmission does not move it back');
+  });
+
+  it('cannot be walked blind: segments outside the client\'s window never move the number', () => {
+    const table = new TranslationTable();
+    const entry = table.getOrCreatePending(keyOf(40101), ISN, 0).entry!;
+    table.recordAnswer(entry, REPLICA_A, ISN + 1, 1, SERVER_ISN);
+    table.recordClientAcknowledgement(entry, TcpFlag.ACK, SERVER_ISN + 1, 64240);
+    for (const seq of [0, 2 ** 30, 2 ** 31, 3 * 2 ** 30]) table.recordSegment(entry, 'server', TcpFlag.ACK, 2, seq, 0);
+    assert.equal(table.acceptsServerReset(entry, 3 * 2 ** 30), false);
+    assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 1), true);
+    assert.equal(table.counters.serverSegmentsBeyondWindow, 2, "the two that are ahead at all");
+  });
+
+  it('follows the client\'s acknowledgements forward only, and scales its window when both ends offered scaling', () => {
+    const table = new TranslationTable();
+    const entry = table.getOrCreatePending(keyOf(40102), ISN, 0).entry!;
+    entry.clientWindowShift = 7;
+    table.recordAnswer(entry, SERVER, ISN + 1, 1, SERVER_ISN, 7);
+    table.recordClientAcknowledgement(entry, TcpFlag.ACK, SERVER_ISN + 5001, 1000);
+    assert.equal(entry.serverNextSeq, SERVER_ISN + 5001);
+    assert.equal(entry.clientWindow, 128_000);
+    table.recordClientAcknowledgement(entry, TcpFlag.ACK, SERVER_ISN + 1, 1000);
+    assert.equal(entry.serverNextSeq, SERVER_ISN + 5001, 'an old acknowledgement does not move it back');
+    table.recordSegment(entry, 'server', TcpFlag.ACK, 2, SERVER_ISN + 5001, 100_000);
+    assert.equal(table.acceptsServerReset(entry, SERVER_ISN + 105_001), true, 'a segment inside the scaled window moves it');
+  });
+
+  it('ends a pending entry the origin refused', () => {
+    const table = new TranslationTable();
+    const entry = table.getOrCreatePending(keyOf(40103), ISN, 0).entry!;
+    table.endRefused(entry);
+    assert.equal(table.size, 0);
+    assert.equal(table.counters.refusedByOrigin, 1);
   });
 });

@@ -1,6 +1,6 @@
 export { ConfigError } from './errors';
-export type { Role, BoardInterface, Board, Site, Topology } from './topology';
-export { loadTopology } from './topology';
+export type { Role, BoardInterface, Board, Site, Topology, RaceSettings } from './topology';
+export { loadTopology, raceSettings, DEFAULT_RACE_SETTINGS } from './topology';
 export { BOARD_NAME } from './topology-rules';
 export type { PathSpec, DelayProfile } from './profile';
 export { loadProfile, oneWayDelay, pathBetween } from './profile';

@@ -39,6 +39,21 @@ export interface Topology {
   wan: { subnet: string };
   sites: Site[];
   boards: Board[];
+  /** How the race is run; every field has a default (raceSettings). */
+  race?: Partial<RaceSettings>;
+}
+
+export interface RaceSettings {
+  /** Per client gateway, the switch's fan-out budget: SYNs per second, and at once. */
+  fanOut: { rate: number; burst: number };
+}
+
+/** A fan-out budget far above any lab's legitimate SYN rate, yet a bound on what a forged flood reflects. */
+export const DEFAULT_RACE_SETTINGS: RaceSettings = { fanOut: { rate: 200, burst: 400 } };
+
+/** The topology's race settings, defaults filled in. */
+export function raceSettings(topology: Topology): RaceSettings {
+  return { ...DEFAULT_RACE_SETTINGS, ...topology.race };
 }
 
 /** Parses, schema-checks and rule-checks a topology file; throws ConfigError. */

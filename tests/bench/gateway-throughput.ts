@@ -121,7 +121,7 @@ function gatewayCost(agentPid: number, loads: GatewayLoad[], runs: Download[]): 
 }
 
 /**
- * Leaves the gateway's packets to the kernel: the agent, stopped by SIGTERM, removes its steering rules on
+ * Leaves the gateway's packets to the kernel: the agent, stopped by SIGTERM, removes its steering chain on
  * the way out. It is not started again: the lab is the caller's own and goes down next.
  */
 async function stopGatewayAgent(context: BenchContext, lab: Lab, gateway: string, pid: number, label: string): Promise<void> {
@@ -132,7 +132,7 @@ async function stopGatewayAgent(context: BenchContext, lab: Lab, gateway: string
     `kill -TERM ${pid}
      for i in $(seq 100); do [ -d /proc/${pid} ] || break; sleep 0.1; done
      if [ -d /proc/${pid} ]; then echo 'the agent still runs 10 s after SIGTERM' >&2; exit 1; fi
-     if iptables -w -S | grep -q SYNRACE; then echo 'the agent left its steering rules behind' >&2; exit 1; fi`,
+     if iptables -w -t mangle -S | grep -q SYNRACE; then echo 'the agent left its steering rules behind' >&2; exit 1; fi`,
   );
 }
 

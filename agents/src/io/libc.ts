@@ -20,6 +20,11 @@ export const send = lib.func('intptr_t send(int fd, const void *buf, size_t len,
 export const sendto = lib.func(
   'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)') as
   (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
+export const recvmmsg = lib.func('int recvmmsg(int fd, void *msgvec, unsigned int vlen, int flags, void *timeout)') as
+  (fd: number, msgvec: NativePointer, vlen: number, flags: number, timeout: null) => number;
+export const sendtoNative = lib.func(
+  'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)') as
+  (fd: number, buf: NativePointer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
 export const recv = lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)') as
   (fd: number, buf: Buffer, len: number, flags: number) => number;
 export const ioctl = lib.func('int ioctl(int fd, unsigned long request, void *arg)') as
@@ -92,6 +97,10 @@ export const TUNSETIFF = 0x400454ca;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
 export const AF_PACKET = 17;
+export const AF_NETLINK = 16;
+export const NETLINK_NETFILTER = 12;
+export const SOL_NETLINK = 270;
+export const NETLINK_NO_ENOBUFS = 5;
 export const IPPROTO_IPIP = 4;
 export const IPPROTO_RAW = 255;
 export const SOCK_RAW = 3;

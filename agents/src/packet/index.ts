@@ -11,9 +11,9 @@ export {
 export { clampMss } from './mss';
 export type { Rebuilt } from './rebuilt';
 export { buildRst, type RstSpec } from './rst';
-export { addTag, readTag, TAG_EXPERIMENT_ID, type TagReading, type TagRefusal } from './tag';
+export { addTag, readTag, stripTags, TAG_EXPERIMENT_ID, type TagReading, type TagRefusal } from './tag';
 export {
   computeTcpChecksum, createTcpView, parseTcp, TcpFlag, verifyTcpChecksum,
   type TcpStatus, type TcpView,
 } from './tcp';
-export { TcpOptionCursor, TcpOptionKind, type OptionStep } from './tcp-options';
+export { readWindowScale, TcpOptionCursor, TcpOptionKind, type OptionStep } from './tcp-options';

@@ -42,6 +42,30 @@ export function readTag(buf: Buffer, tcp: TcpView): TagReading {
   }
 }
 
+/**
+ * Overwrites every tag option (any 253 option with our id, whatever its length) with NOPs, in place, with
+ * an incremental checksum update: a tag a client host wrote on its own SYN must not reach the switch.
+ * Options after a damaged length byte are invisible to readTag too, so they are left alone.
+ * Returns how many options were removed.
+ */
+export function stripTags(buf: Buffer, tcp: TcpView): number {
+  let removed = 0;
+  let before = 0;
+  cursor.start(buf, tcp);
+  for (let step = cursor.step(); step === 'option'; step = cursor.step()) {
+    if (!cursorIsOnTag(buf)) continue;
+    // The whole header's sum, taken once before the first change: the checksum field counts on both sides.
+    if (removed === 0) before = onesComplementSum(buf, tcp.offset, tcp.payloadOffset);
+    buf.fill(TcpOptionKind.NOP, cursor.offset, cursor.offset + cursor.length);
+    removed++;
+  }
+  if (removed > 0) {
+    const checksumAt = tcp.offset + TCP_CHECKSUM_FIELD;
+    buf.writeUInt16BE(updateChecksum16(buf.readUInt16BE(checksumAt), before, onesComplementSum(buf, tcp.offset, tcp.payloadOffset)), checksumAt);
+  }
+  return removed;
+}
+
 function writeTagBlock(out: Buffer, at: number, permissible: boolean): void {
   out.fill(TcpOptionKind.NOP, at, at + 3);
   out[at + 3] = TcpOptionKind.EXPERIMENT;

@@ -3,7 +3,7 @@
 // step result rather than thrown.
 import { TCP_MIN_HEADER_LENGTH, type TcpView } from './tcp';
 
-export const TcpOptionKind = { EOL: 0, NOP: 1, MSS: 2, EXPERIMENT: 253 } as const;
+export const TcpOptionKind = { EOL: 0, NOP: 1, MSS: 2, WINDOW_SCALE: 3, EXPERIMENT: 253 } as const;
 
 /**
  * 'option': kind/offset/length describe the next option. 'end': the list is
@@ -50,4 +50,15 @@ export class TcpOptionCursor {
   get listEnd(): number {
     return this.next;
   }
+}
+
+const scaleCursor = new TcpOptionCursor();
+
+/** The window scale shift a SYN or SYN+ACK offers (RFC 7323, capped at 14), or -1 when it offers none. */
+export function readWindowScale(buf: Buffer, tcp: TcpView): number {
+  scaleCursor.start(buf, tcp);
+  while (scaleCursor.step() === 'option') {
+    if (scaleCursor.kind === TcpOptionKind.WINDOW_SCALE && scaleCursor.length === 3) return Math.min(14, buf[scaleCursor.offset + 2]);
+  }
+  return -1;
 }

@@ -1,13 +1,16 @@
 // The client gateway (patent router 106): tags start packets (P200), takes the
 // first acknowledgement and resets the rest (P500), and translates the bound
 // connection (P600). Configuration A: NAT both ways.
-import { openPacketSocket, type PacketSocket } from '../io/packet-socket';
-import { addTag, buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, setDst, setSrc, TcpFlag, type Ipv4View, type TcpView } from '../packet';
+//
+// The kernel forwards; the gateway's chain queues web traffic to it (steered-queue.ts) and each packet
+// goes back with a verdict: untouched, rewritten, or dropped. Only RSTs to late answerers are its own.
+import { buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView } from '../packet';
 import { TranslationTable, type AnswerKey, type ConnectionKey, type TableDump, type TableEntry } from '../table';
 import { Counters } from '../protocol/counters';
-import { ETH_HEADER_BYTES, FrameParser, type FrameKind } from '../protocol/frame-parser';
-import { Forwarder } from '../protocol/forwarder';
-import { installSteering, webPortsMatch } from '../protocol/steering';
+import { PacketParser, type PacketKind } from '../protocol/packet-parser';
+import { RawSender } from '../protocol/raw-sender';
+import { interfaceIndex, openSteeredQueue, type Verdicts } from '../protocol/steered-queue';
+import { GATEWAY_STEERING, NOT_LOCAL_MATCH, START_PACKET_MATCH, webPortsMatch, type SteeringRule } from '../protocol/steering';
 import type { ClientGatewayConfig } from './client-gateway-config';
 
 const SWEEP_INTERVAL_MS = 1000;
@@ -18,127 +21,155 @@ export interface ClientGateway {
   close(): void;
 }
 
-export function startClientGateway(config: ClientGatewayConfig, log: (message: string) => void): ClientGateway {
-  const counters = new Counters();
+/** The gateway's packet logic, without sockets: the runtime below and the fuzz harness drive it. */
+export interface GatewayCore {
+  fromClient(packet: Buffer, v: Verdicts): void;
+  fromServer(packet: Buffer, v: Verdicts): void;
+  readonly table: TranslationTable;
+}
+
+/** `send` sends a packet the gateway originates (RSTs); `now` is the table's clock in ms. */
+export function createGatewayCore(config: ClientGatewayConfig, counters: Counters, send: (packet: Buffer, dst: number) => void, now: () => number): GatewayCore {
   const table = new TranslationTable(config.table);
-  const forwarder = new Forwarder(counters);
   const webPorts = new Set(config.webPorts);
   const local = new Set(config.localAddresses);
-  const fromClients = new FrameParser();
-  const towardsClients = new FrameParser();
+  const fromClients = new PacketParser();
+  const towardsClients = new PacketParser();
   // Reused per packet: the table reads keys and never keeps them.
   const key: ConnectionKey = { clientIp: 0, clientPort: 0, serverIp: 0, serverPort: 0 };
   const answer: AnswerKey = { clientIp: 0, clientPort: 0, serverPort: 0, answerer: 0 };
-
-  const removeSteering = installSteering([
-    ['-i', config.lanInterface, '-p', 'tcp', ...webPortsMatch(config.webPorts, 'dport')],
-    ['-i', config.wanInterface, '-p', 'tcp', ...webPortsMatch(config.webPorts, 'sport')],
-    // B and C answer (and C carries whole connections) inside IPv4-in-IPv4 towards the client.
-    ...(config.configuration === 'A' ? [] : [['-i', config.wanInterface, '-p', '4']]),
-  ]);
   const innerIp = createIpv4View();
   const innerTcp = createTcpView();
   const scratchIp = createIpv4View();
   const candidateSets = new Map(config.candidates.map((c) => [c.server, new Set(c.replicas)]));
   const noCandidates = new Set<number>();
+  const servers = new Set(config.candidates.map((c) => c.server));
+  const replicas = new Set(config.candidates.flatMap((c) => c.replicas).filter((r) => !servers.has(r)));
   /** The replicas that may answer for a server: the switch fans out to exactly these. */
   const candidatesOf = (server: number) => candidateSets.get(server) ?? noCandidates;
 
-  /** P200: tag the start packet, clamp its MSS, open (or reuse) its table entry. */
-  function startPacket(frame: Buffer): void {
+  /** P200: strip any tag the client wrote, tag the start packet, clamp its MSS, open (or reuse) its table entry. */
+  function startPacket(packet: Buffer, v: Verdicts): void {
     const { ip, tcp } = fromClients;
-    const result = table.getOrCreatePending(key, tcp.seq, Date.now());
+    // Only this gateway may say a connection is replicatable: a client's own option 253 never leaves.
+    const stripped = stripTags(packet, tcp);
+    if (stripped > 0) counters.add('client-tag-stripped');
+    const result = table.getOrCreatePending(key, tcp.seq, now());
     if (!result.entry) {
       counters.add(`syn-untagged-${result.refused}`);
-      forwarder.forward(frame, ip);
-      return;
+      return stripped > 0 ? v.rewritten(packet) : v.pass();
     }
     counters.add(result.created ? 'syn-tagged' : 'syn-retransmitted');
-    clampMss(frame, tcp, config.maxMss);
-    const tagged = addTag(frame, ip, tcp, true);
+    result.entry.clientWindowShift = readWindowScale(packet, tcp);
+    clampMss(packet, tcp, config.maxMss);
+    const tagged = addTag(packet, ip, tcp, true);
     if (!tagged.ok) {
       counters.add(`syn-untagged-${tagged.reason}`);
-      forwarder.forward(frame, ip);
-      return;
+      return v.rewritten(packet);
     }
-    parseIpv4(tagged.packet, ETH_HEADER_BYTES, ip);
-    forwarder.forward(tagged.packet, ip);
+    v.rewritten(tagged.packet);
   }
 
   /** P600, client to server: a connection bound to a replica goes to the replica. */
-  function clientSegment(frame: Buffer): void {
+  function clientSegment(packet: Buffer, v: Verdicts): void {
     const { ip, tcp } = fromClients;
     const entry = table.get(key);
-    if (entry) table.recordSegment(entry, 'client', tcp.flags, Date.now());
+    if (entry) {
+      table.recordClientAcknowledgement(entry, tcp.flags, tcp.ack, tcp.window);
+      table.recordSegment(entry, 'client', tcp.flags, now());
+    }
     if (entry?.state === 'replica' && entry.winner !== null) {
       counters.add('to-replica');
       if (config.configuration === 'C') {
-        const wrapped = encapsulate(frame, ip, ip.src, entry.winner);
-        if (!wrapped.ok) return counters.add(`to-replica-dropped-${wrapped.reason}`);
-        return forwarder.send(wrapped.packet.subarray(ip.offset), entry.winner);
+        const wrapped = encapsulate(packet, ip, ip.src, entry.winner);
+        if (!wrapped.ok) {
+          counters.add(`to-replica-dropped-${wrapped.reason}`);
+          return v.drop();
+        }
+        return v.rewritten(wrapped.packet);
       }
-      setDst(frame, ip, entry.winner);
-    } else {
-      counters.add(entry ? 'to-origin' : 'unmatched-forwarded');
+      setDst(packet, ip, entry.winner);
+      return v.rewritten(packet);
     }
-    forwarder.forward(frame, ip);
+    counters.add(entry ? 'to-origin' : 'unmatched-passed');
+    v.pass();
   }
 
   /**
-   * True for a whole segment of the web traffic the steering rules took from the kernel (the web port on
-   * the `port` side). Malformed packets are counted and dropped, as the kernel would have; first fragments
-   * are forwarded untouched, since nothing of the race may depend on fragmentation.
+   * True for a whole segment of the web traffic (the web port on the `port` side, not to the gateway
+   * itself). Anything else gets its verdict here: malformed segments are dropped and counted; first
+   * fragments, other traffic and traffic to the gateway are passed untouched.
    */
-  function isSteeredSegment(parser: FrameParser, kind: FrameKind, frame: Buffer, port: 'dstPort' | 'srcPort'): boolean {
+  function isWebSegment(parser: PacketParser, kind: PacketKind, port: 'dstPort' | 'srcPort', v: Verdicts): boolean {
     if (kind === 'malformed') {
       counters.add(`dropped-${parser.problem}`);
+      v.drop();
       return false;
     }
-    if ((kind !== 'tcp' && kind !== 'tcp-fragment') || !webPorts.has(parser.tcp[port]) || local.has(parser.ip.dst)) return false;
+    if ((kind !== 'tcp' && kind !== 'tcp-fragment') || !webPorts.has(parser.tcp[port]) || local.has(parser.ip.dst)) {
+      counters.add('not-web-passed');
+      v.pass();
+      return false;
+    }
     if (kind === 'tcp-fragment') {
-      counters.add('fragment-forwarded');
-      forwarder.forward(frame, parser.ip);
+      counters.add('fragment-passed');
+      v.pass();
       return false;
     }
     return true;
   }
 
-  function onClientFrame(frame: Buffer): void {
-    if (!isSteeredSegment(fromClients, fromClients.parse(frame), frame, 'dstPort')) return;
+  function fromClient(packet: Buffer, v: Verdicts): void {
+    if (!isWebSegment(fromClients, fromClients.parse(packet), 'dstPort', v)) return;
     const { ip, tcp } = fromClients;
     key.clientIp = ip.src;
     key.clientPort = tcp.srcPort;
     key.serverIp = ip.dst;
     key.serverPort = tcp.dstPort;
-    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) startPacket(frame);
-    else clientSegment(frame);
+    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) startPacket(packet, v);
+    else clientSegment(packet, v);
   }
 
   /**
    * P500: the first acknowledgement wins; a later one gets a RST that really ends its half-open
    * connection. `ip`/`tcp` view the answer as the client will get it (the inner packet when tunnelled).
    */
-  function acknowledgement(frame: Buffer, ip: Ipv4View, tcp: TcpView): void {
+  function acknowledgement(packet: Buffer, ip: Ipv4View, tcp: TcpView, v: Verdicts): void {
+    const tunnelled = ip !== towardsClients.ip;
     const entry = table.findForAnswer(answer);
     if (!entry) {
-      if (ip !== towardsClients.ip) return counters.add('tunnel-unmatched-dropped');
-      counters.add('answer-unmatched-forwarded');
-      return forwarder.forward(frame, ip);
+      if (tunnelled) {
+        counters.add('tunnel-unmatched-dropped');
+        return v.drop();
+      }
+      // A replica answers only copies of start packets this gateway tagged; without an entry it answers a
+      // forgery, and handing its SYN+ACK on would amplify it. The origin's answer still goes through.
+      if (replicas.has(answer.answerer)) {
+        counters.add('answer-from-replica-without-entry-dropped');
+        return v.drop();
+      }
+      counters.add('answer-unmatched-passed');
+      return v.pass();
     }
     if (answer.answerer !== entry.serverIp && !candidatesOf(entry.serverIp).has(answer.answerer)) {
       // Never a RST to a bystander: only addresses that can have received the SYN are answered at all.
-      return counters.add('answer-from-stranger-dropped');
+      counters.add('answer-from-stranger-dropped');
+      return v.drop();
     }
-    const verdict = table.recordAnswer(entry, answer.answerer, tcp.ack, Date.now(), tcp.seq);
+    const verdict = table.recordAnswer(entry, answer.answerer, tcp.ack, now(), tcp.seq, readWindowScale(packet, tcp));
     if (verdict === 'late') {
       counters.add('late-answer-reset');
-      return resetLateAnswerer(answer.answerer, entry.serverIp, tcp);
+      resetLateAnswerer(answer.answerer, entry.serverIp, tcp);
+      return v.drop();
     }
-    if (verdict === 'unrelated') return counters.add('answer-unrelated-dropped');
+    if (verdict === 'unrelated') {
+      counters.add('answer-unrelated-dropped');
+      return v.drop();
+    }
     if (verdict === 'won') counters.add(entry.state === 'origin' ? 'won-by-origin' : 'won-by-replica');
     // Configuration C: the client's segments will be tunnelled, 20 bytes longer; its MSS comes from here.
-    if (config.configuration === 'C') clampMss(frame, tcp, config.maxMss);
-    deliver(frame, ip, entry.serverIp);
+    const clamped = config.configuration === 'C' && clampMss(packet, tcp, config.maxMss);
+    deliver(packet, ip, entry.serverIp, clamped, v);
   }
 
   /** The RST reaches the answerer's stack under the connection it holds: tunnelled to the server address in C. */
@@ -148,103 +179,169 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
       const rst = buildRst({ src: client, dst: serverIp, srcPort: tcp.dstPort, dstPort: tcp.srcPort, seq: tcp.ack });
       parseIpv4(rst, 0, scratchIp);
       const wrapped = encapsulate(rst, scratchIp, client, answerer);
-      if (wrapped.ok) forwarder.send(wrapped.packet, answerer);
+      if (wrapped.ok) send(wrapped.packet, answerer);
       return;
     }
-    forwarder.send(buildRst({ src: client, dst: answerer, srcPort: tcp.dstPort, dstPort: tcp.srcPort, seq: tcp.ack }), answerer);
+    send(buildRst({ src: client, dst: answerer, srcPort: tcp.dstPort, dstPort: tcp.srcPort, seq: tcp.ack }), answerer);
   }
 
-  /** Hands a packet of the winner to the client, appearing to come from the server. */
-  function deliver(frame: Buffer, ip: Ipv4View, serverIp: number): void {
-    if (ip.src !== serverIp) setSrc(frame, ip, serverIp);
-    forwarder.forward(frame, ip);
+  /**
+   * Hands a packet of the winner to the client, appearing to come from the server. A tunnelled packet
+   * leaves as its inner packet; a plain one untouched when nothing in it changed.
+   */
+  function deliver(packet: Buffer, ip: Ipv4View, serverIp: number, changed: boolean, v: Verdicts): void {
+    const tunnelled = ip !== towardsClients.ip;
+    if (ip.src !== serverIp) {
+      setSrc(packet, ip, serverIp);
+      changed = true;
+    }
+    if (tunnelled) return v.rewritten(packet.subarray(ip.offset, ip.offset + ip.totalLength));
+    if (changed) return v.rewritten(packet);
+    v.pass();
   }
 
   /** A plain (not tunnelled) segment from the server side. */
-  function serverSegment(frame: Buffer): void {
+  function serverSegment(packet: Buffer, v: Verdicts): void {
     const { ip, tcp } = towardsClients;
     const entry = table.findForAnswer(answer);
     if (!entry) {
-      counters.add('unmatched-forwarded');
-      return forwarder.forward(frame, ip);
+      // Not the gateway's: the kernel's FORWARD rules decide, as for any packet.
+      counters.add('unmatched-passed');
+      return v.pass();
     }
+    if (entry.state === 'pending') return pendingReset(entry, v);
     // C carries a replica-bound connection only inside the tunnel; plain packets claiming to be part of it are forged.
-    if (config.configuration === 'C' && entry.state === 'replica') return counters.add('plain-in-tunnelled-connection-dropped');
+    if (config.configuration === 'C' && entry.state === 'replica') {
+      counters.add('plain-in-tunnelled-connection-dropped');
+      return v.drop();
+    }
     // B's saving: the bound replica sends with the server's address, and those cross untranslated.
     const spoofedByWinner = config.configuration === 'B' && entry.state === 'replica' && ip.src === entry.serverIp;
-    if (entry.winner !== ip.src && !spoofedByWinner) return counters.add('from-loser-dropped');
-    fromWinner(frame, ip, tcp, entry);
+    if (entry.winner !== ip.src && !spoofedByWinner) {
+      counters.add('from-loser-dropped');
+      return v.drop();
+    }
+    fromWinner(packet, ip, tcp, entry, v);
+  }
+
+  /**
+   * Before any acknowledgement won, the only segment from the server side that means something is the
+   * origin's refusal: RST+ACK acknowledging the start packet (nothing listens on the port). It reaches the
+   * client at once ("connection refused" within a round trip) and ends the entry. A replica's RST never
+   * decides the race: the origin or another replica may still answer.
+   */
+  function pendingReset(entry: TableEntry, v: Verdicts): void {
+    const { ip, tcp } = towardsClients;
+    const refusal = (tcp.flags & (TcpFlag.RST | TcpFlag.ACK | TcpFlag.SYN)) === (TcpFlag.RST | TcpFlag.ACK) && tcp.ack === ((entry.isn + 1) >>> 0);
+    if (refusal && ip.src === entry.serverIp) {
+      table.endRefused(entry);
+      counters.add('refused-by-origin');
+      return v.pass();
+    }
+    counters.add(refusal ? 'refusal-from-replica-dropped' : 'before-answer-dropped');
+    v.drop();
   }
 
   /** A segment of the bound connection towards the client; a RST must carry the expected sequence number. */
-  function fromWinner(frame: Buffer, ip: Ipv4View, tcp: TcpView, entry: TableEntry): void {
-    if (tcp.flags & TcpFlag.RST && !table.acceptsServerReset(entry, tcp.seq)) return counters.add('forged-reset-dropped');
-    table.recordSegment(entry, 'server', tcp.flags, Date.now(), tcp.seq, tcp.payloadLength);
-    deliver(frame, ip, entry.serverIp);
+  function fromWinner(packet: Buffer, ip: Ipv4View, tcp: TcpView, entry: TableEntry, v: Verdicts): void {
+    if (tcp.flags & TcpFlag.RST && !table.acceptsServerReset(entry, tcp.seq)) {
+      counters.add('forged-reset-dropped');
+      return v.drop();
+    }
+    table.recordSegment(entry, 'server', tcp.flags, now(), tcp.seq, tcp.payloadLength);
+    deliver(packet, ip, entry.serverIp, false, v);
   }
 
   /** Configurations B and C: an IPIP packet towards a client, cracked and checked before anything of it is used. */
-  function onTunnelFrame(frame: Buffer): void {
+  function onTunnel(packet: Buffer, v: Verdicts): void {
     const outer = towardsClients.ip;
-    if (local.has(outer.dst)) return;
-    const status = crack(frame, outer, innerIp);
-    if (status !== 'ok') return counters.add(`tunnel-dropped-inner-${status}`);
-    if (parseTcp(frame, innerIp, innerTcp) !== 'ok' || !webPorts.has(innerTcp.srcPort) || innerIp.dst !== outer.dst) return counters.add('tunnel-dropped-not-web-to-client');
+    if (local.has(outer.dst)) {
+      counters.add('not-web-passed');
+      return v.pass();
+    }
+    const status = crack(packet, outer, innerIp);
+    if (status !== 'ok') {
+      counters.add(`tunnel-dropped-inner-${status}`);
+      return v.drop();
+    }
+    if (parseTcp(packet, innerIp, innerTcp) !== 'ok' || !webPorts.has(innerTcp.srcPort) || innerIp.dst !== outer.dst) {
+      counters.add('tunnel-dropped-not-web-to-client');
+      return v.drop();
+    }
     answer.clientIp = innerIp.dst;
     answer.clientPort = innerTcp.dstPort;
     answer.serverPort = innerTcp.srcPort;
     // B names the replica in the inner source (the outer one is the server); C in the outer source.
     answer.answerer = config.configuration === 'B' ? innerIp.src : outer.src;
-    if ((innerTcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) return acknowledgement(frame, innerIp, innerTcp);
+    if ((innerTcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) return acknowledgement(packet, innerIp, innerTcp, v);
     const entry = table.findForAnswer(answer);
     if (config.configuration !== 'C' || !entry || entry.state !== 'replica' || entry.winner !== outer.src) {
-      return counters.add('tunnel-dropped-not-from-bound-replica');
+      counters.add('tunnel-dropped-not-from-bound-replica');
+      return v.drop();
     }
-    fromWinner(frame, innerIp, innerTcp, entry);
+    fromWinner(packet, innerIp, innerTcp, entry, v);
   }
 
-  function onServerFrame(frame: Buffer): void {
+  function fromServer(packet: Buffer, v: Verdicts): void {
     // One parse per packet: the kind decides between the tunnel (B, C) and plain segments.
-    const kind = towardsClients.parse(frame);
-    if (kind === 'ipip') {
-      if (config.configuration !== 'A') onTunnelFrame(frame);
-      return;
-    }
-    if (!isSteeredSegment(towardsClients, kind, frame, 'srcPort')) return;
+    const kind = towardsClients.parse(packet);
+    if (kind === 'ipip' && config.configuration !== 'A') return onTunnel(packet, v);
+    if (!isWebSegment(towardsClients, kind, 'srcPort', v)) return;
     const { ip, tcp } = towardsClients;
     answer.clientIp = ip.dst;
     answer.clientPort = tcp.dstPort;
     answer.serverPort = tcp.srcPort;
     answer.answerer = ip.src;
-    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) acknowledgement(frame, ip, tcp);
-    else serverSegment(frame);
+    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) acknowledgement(packet, ip, tcp, v);
+    else serverSegment(packet, v);
   }
 
-  const sockets: PacketSocket[] = [];
+  return { fromClient, fromServer, table };
+}
+
+/** The steering rules: web traffic both ways, and in B and C the tunnel towards the clients. */
+export function gatewaySteeringRules(config: ClientGatewayConfig): SteeringRule[] {
+  const { startQueue, otherQueue } = GATEWAY_STEERING;
+  const web = (direction: 'dport' | 'sport') => webPortsMatch(config.webPorts, direction);
+  return [
+    { match: ['-i', config.lanInterface, '-p', 'tcp', ...START_PACKET_MATCH, ...web('dport'), ...NOT_LOCAL_MATCH], queue: startQueue },
+    { match: ['-i', config.lanInterface, '-p', 'tcp', ...web('dport'), ...NOT_LOCAL_MATCH], queue: otherQueue },
+    { match: ['-i', config.wanInterface, '-p', 'tcp', ...web('sport'), ...NOT_LOCAL_MATCH], queue: otherQueue },
+    // B and C answer (and C carries whole connections) inside IPv4-in-IPv4 towards the client.
+    ...(config.configuration === 'A' ? [] : [{ match: ['-i', config.wanInterface, '-p', '4', ...NOT_LOCAL_MATCH], queue: otherQueue }]),
+  ];
+}
+
+export function startClientGateway(config: ClientGatewayConfig, log: (message: string) => void): ClientGateway {
+  const counters = new Counters();
+  const lanIndex = interfaceIndex(config.lanInterface);
+  const wanIndex = interfaceIndex(config.wanInterface);
+  const sender = new RawSender(counters);
+  const core = createGatewayCore(config, counters, (packet, dst) => sender.send(packet, dst), Date.now);
+  let queue;
   try {
-    const lan = openPacketSocket(config.lanInterface);
-    sockets.push(lan);
-    const wan = openPacketSocket(config.wanInterface);
-    sockets.push(wan);
-    lan.onFrame((frame) => onClientFrame(frame));
-    wan.onFrame((frame) => onServerFrame(frame));
+    queue = openSteeredQueue(GATEWAY_STEERING, gatewaySteeringRules(config), log);
   } catch (err) {
-    sockets.forEach((s) => s.close());
-    removeSteering();
-    forwarder.close();
+    sender.close();
     throw err;
   }
-  const sweeper = setInterval(() => table.sweep(Date.now()), SWEEP_INTERVAL_MS);
+  const steered = queue;
+  steered.onPacket((p, v) => {
+    if (p.indev === lanIndex) return core.fromClient(p.payload, v);
+    if (p.indev === wanIndex) return core.fromServer(p.payload, v);
+    counters.add('other-interface-passed');
+    v.pass();
+  });
+  const sweeper = setInterval(() => core.table.sweep(Date.now()), SWEEP_INTERVAL_MS);
   log(`client-gateway ready: configuration ${config.configuration}, web ports ${config.webPorts.join(',')}, ${config.lanInterface} -> ${config.wanInterface}`);
 
   return {
-    counters: () => ({ ...counters.toJSON(), table: table.counters, entries: table.size }),
-    table: () => table.dump(Date.now()),
+    counters: () => ({ ...counters.toJSON(), ...steered.counters(), table: core.table.counters, entries: core.table.size }),
+    table: () => core.table.dump(Date.now()),
     close() {
       clearInterval(sweeper);
-      sockets.forEach((s) => s.close());
-      removeSteering();
-      forwarder.close();
+      steered.close();
+      sender.close();
     },
   };
 }

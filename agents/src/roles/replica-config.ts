@@ -1,4 +1,4 @@
-import { address, addressList, numberIn, objectAt, oneOf } from '../config-fields';
+import { address, addressList, nonEmptyAddressList, numberIn, objectAt, oneOf } from '../config-fields';
 import { CONFIGURATIONS, type Configuration } from './client-gateway-config';
 
 export interface ReplicaConfig {
@@ -9,12 +9,15 @@ export interface ReplicaConfig {
   configuration: Configuration;
   /** P400: above this 1-minute load average the replica drops start packets, as when forced busy. */
   busyLoad: number;
+  /** The server switches' addresses: start packets are believed only inside IPIP from one of these. */
+  switchAddresses: number[];
 }
 
 /** The role's part of the board config file, as the orchestrator writes it (addresses dotted). */
-export interface ReplicaConfigFile extends Omit<ReplicaConfig, 'ownAddress' | 'serverAddresses'> {
+export interface ReplicaConfigFile extends Omit<ReplicaConfig, 'ownAddress' | 'serverAddresses' | 'switchAddresses'> {
   ownAddress: string;
   serverAddresses: string[];
+  switchAddresses: string[];
 }
 
 export function parseReplicaConfig(raw: unknown, where = 'replica'): ReplicaConfig {
@@ -24,5 +27,6 @@ export function parseReplicaConfig(raw: unknown, where = 'replica'): ReplicaConf
     serverAddresses: addressList(obj, 'serverAddresses', where),
     configuration: oneOf(obj, 'configuration', where, CONFIGURATIONS),
     busyLoad: numberIn(obj, 'busyLoad', where, 0, Infinity, true),
+    switchAddresses: nonEmptyAddressList(obj, 'switchAddresses', where),
   };
 }

@@ -6,19 +6,21 @@
 //   C: the stack owns the connection under the server's address (a local,
 //      non-ARPing one); everything it sends is tunnelled replica->client, and
 //      the gateway's tunnelled client packets are cracked into the stack.
+// Start packets are believed only inside IPIP from a configured switch; in C a client's tunnelled segment
+// only when its outer source is its inner source (the gateway tunnels from the client's own address).
 import { readFileSync } from 'node:fs';
 import { IPPROTO_IPIP } from '../io/libc';
 import { openRawIpSocket } from '../io/raw-ip-socket';
 import { openTunDevice, type TunDevice } from '../io/tun-device';
 import { crack, createIpv4View, createTcpView, encapsulate, ipToString, parseIpv4, parseTcp, setDst, setSrc, TcpFlag } from '../packet';
 import { Counters } from '../protocol/counters';
-import { Forwarder } from '../protocol/forwarder';
+import { RawSender } from '../protocol/raw-sender';
 import { AGENT_MARK, installReplyDiversion } from '../protocol/reply-diversion';
 import type { ReplicaConfig } from './replica-config';
 
 const LOAD_SAMPLE_MS = 1000;
 const TUN_NAME = 'srtun0';
-/** Configuration B: which server each client connection was for, remembered from its SYN; bounded. */
+/** Configuration B and C: each client connection's server and initial sequence number, remembered from its SYN; bounded. */
 const MAX_REMEMBERED_CLIENTS = 65536;
 
 export interface Replica {
@@ -28,79 +30,115 @@ export interface Replica {
   close(): void;
 }
 
+/** The replica's packet logic, without sockets: the runtime below and the fuzz harness drive it. */
+export interface ReplicaCore {
+  /** An IPIP packet for this board (IPv4 header included), as the raw IPIP socket reads it. */
+  onCopy(packet: Buffer): void;
+  /** B and C: a packet the local stack sent towards a client (from the TUN device). */
+  fromStack(packet: Buffer): void;
+  rememberedClients(): number;
+  busy: { forced: boolean; load: number; dead: boolean };
+}
+
+interface Remembered {
+  server: number;
+  isn: number;
+}
+
 function loadAverage(): number {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
 
-export function startReplica(config: ReplicaConfig, log: (message: string) => void): Replica {
-  const counters = new Counters();
+/** `toStack` injects a packet into the local stack; `toClient` sends one towards a client. */
+export function createReplicaCore(config: ReplicaConfig, counters: Counters, toStack: (packet: Buffer, dst: number) => void, toClient: (packet: Buffer, dst: number) => void): ReplicaCore {
   const servers = new Set(config.serverAddresses);
+  const switches = new Set(config.switchAddresses);
   const outer = createIpv4View();
   const inner = createIpv4View();
   const tcp = createTcpView();
-  const serverOfClient = new Map<number, number>();
-  let forcedBusy = false;
-  let forcedDead = false;
-  let load = loadAverage();
-  const sampler = setInterval(() => (load = loadAverage()), LOAD_SAMPLE_MS);
-
-  // Marked, so that in B and C the agent's own sends are not diverted back into the TUN device.
-  const raw = new Forwarder(counters, AGENT_MARK);
-  const copies = openRawIpSocket(IPPROTO_IPIP);
-  let tun: TunDevice | undefined;
-  let removeDiversion = () => undefined as void;
+  const ofClient = new Map<number, Remembered>();
+  const state = { forced: false, load: 0, dead: false };
 
   function startPacket(packet: Buffer): void {
-    if (forcedBusy || load > config.busyLoad) return counters.add(forcedBusy ? 'busy-dropped-forced' : 'busy-dropped-load');
-    if (config.configuration === 'B') {
-      if (serverOfClient.size >= MAX_REMEMBERED_CLIENTS) serverOfClient.delete(serverOfClient.keys().next().value!);
-      serverOfClient.set(inner.src * 0x10000 + tcp.srcPort, inner.dst);
+    if (state.forced || state.load > config.busyLoad) return counters.add(state.forced ? 'busy-dropped-forced' : 'busy-dropped-load');
+    if (config.configuration !== 'A') {
+      if (ofClient.size >= MAX_REMEMBERED_CLIENTS) ofClient.delete(ofClient.keys().next().value!);
+      ofClient.set(inner.src * 0x10000 + tcp.srcPort, { server: inner.dst, isn: tcp.seq });
     }
     if (config.configuration !== 'C') setDst(packet, inner, config.ownAddress);
     counters.add('start-packets-answered');
-    toStack(packet);
+    injectInner(packet);
   }
 
-  function toStack(packet: Buffer): void {
-    raw.send(packet.subarray(inner.offset, inner.offset + inner.totalLength), inner.dst);
+  function injectInner(packet: Buffer): void {
+    toStack(packet.subarray(inner.offset, inner.offset + inner.totalLength), inner.dst);
   }
 
-  copies.onPacket((packet) => {
-    if (forcedDead) return; // a dead replica does nothing at all, as if powered off
+  function onCopy(packet: Buffer): void {
+    if (state.dead) return; // a dead replica does nothing at all, as if powered off
     if (parseIpv4(packet, 0, outer) !== 'ok' || outer.dst !== config.ownAddress) return counters.add('copy-not-for-us');
     const status = crack(packet, outer, inner);
     if (status !== 'ok') return counters.add(`copy-dropped-inner-${status}`);
     if (parseTcp(packet, inner, tcp) !== 'ok') return counters.add('copy-dropped-inner-not-tcp');
     if (!servers.has(inner.dst)) return counters.add('copy-dropped-unknown-server');
-    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) return startPacket(packet);
-    // Only configuration C tunnels the rest of a connection to the replica.
+    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) {
+      // Only a switch fans out start packets; from anyone else this would make the replica answer a forgery.
+      if (!switches.has(outer.src)) return counters.add('ipip-from-stranger-dropped');
+      return startPacket(packet);
+    }
+    // Only configuration C tunnels the rest of a connection to the replica, from the client's own address.
     if (config.configuration !== 'C') return counters.add('copy-dropped-not-a-start-packet');
+    if (outer.src !== inner.src) return counters.add('tunnel-outer-source-not-client-dropped');
     counters.add('tunnelled-from-client');
-    toStack(packet);
-  });
+    injectInner(packet);
+  }
 
   /** B and C: shapes what the stack sends towards a client. */
   function fromStack(packet: Buffer): void {
     if (parseIpv4(packet, 0, inner) !== 'ok' || parseTcp(packet, inner, tcp) !== 'ok') return counters.add('stack-packet-dropped-unparsable');
     const client = inner.dst;
+    const remembered = ofClient.get(client * 0x10000 + tcp.dstPort);
+    // The stack refusing a copied start packet (nothing listens here): a replica's refusal never goes
+    // out, since it must not decide the race (in B it would even carry the server's address).
+    // RFC 793 answers a segment without ACK with seq 0: an established connection's abort carries its own number.
+    const refusal = (tcp.flags & (TcpFlag.RST | TcpFlag.ACK)) === (TcpFlag.RST | TcpFlag.ACK) && tcp.seq === 0;
+    if (refusal && remembered && tcp.ack === ((remembered.isn + 1) >>> 0)) {
+      return counters.add('refusal-not-sent');
+    }
     if (config.configuration === 'C') {
       const wrapped = encapsulate(packet, inner, config.ownAddress, client);
       if (!wrapped.ok) return counters.add(`stack-packet-dropped-${wrapped.reason}`);
       counters.add('tunnelled-to-client');
-      return raw.send(wrapped.packet, client);
+      return toClient(wrapped.packet, client);
     }
-    const server = serverOfClient.get(client * 0x10000 + tcp.dstPort) ?? config.serverAddresses[0];
+    const server = remembered?.server ?? config.serverAddresses[0];
     if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) {
       // The gateway learns the replica from the inner source; the outer one is the server it expects.
       const wrapped = encapsulate(packet, inner, server, client);
       if (!wrapped.ok) return counters.add(`stack-packet-dropped-${wrapped.reason}`);
       counters.add('acknowledgements-spoofed');
-      return raw.send(wrapped.packet, client);
+      return toClient(wrapped.packet, client);
     }
     setSrc(packet, inner, server);
     counters.add('spoofed-to-client');
-    raw.send(packet, client);
+    toClient(packet, client);
   }
+
+  return { onCopy, fromStack, rememberedClients: () => ofClient.size, busy: state };
+}
+
+export function startReplica(config: ReplicaConfig, log: (message: string) => void): Replica {
+  const counters = new Counters();
+  // Marked, so that in B and C the agent's own sends are not diverted back into the TUN device.
+  const raw = new RawSender(counters, AGENT_MARK);
+  const send = (packet: Buffer, dst: number): void => raw.send(packet, dst);
+  const core = createReplicaCore(config, counters, send, send);
+  core.busy.load = loadAverage();
+  const sampler = setInterval(() => (core.busy.load = loadAverage()), LOAD_SAMPLE_MS);
+  const copies = openRawIpSocket(IPPROTO_IPIP);
+  let tun: TunDevice | undefined;
+  let removeDiversion = () => undefined as void;
+  copies.onPacket(core.onCopy);
 
   if (config.configuration !== 'A') {
     tun = openTunDevice(TUN_NAME);
@@ -110,18 +148,18 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
       selector: config.configuration === 'C' ? ['from', ipToString(config.serverAddresses[0])] : ['from', own, 'ipproto', 'tcp', 'sport', '80'],
       localAddresses: config.configuration === 'C' ? config.serverAddresses.map(ipToString) : [],
     });
-    tun.onPacket(fromStack);
+    tun.onPacket(core.fromStack);
   }
-  log(`replica ready: configuration ${config.configuration}, serving ${config.serverAddresses.length} origin server(s)`);
+  log(`replica ready: configuration ${config.configuration}, serving ${config.serverAddresses.length} origin server(s), start packets from ${config.switchAddresses.map(ipToString).join(', ')}`);
 
   return {
-    counters: () => ({ ...counters.toJSON(), busy: forcedBusy, dead: forcedDead, loadAverage: load }),
+    counters: () => ({ ...counters.toJSON(), busy: core.busy.forced, dead: core.busy.dead, loadAverage: core.busy.load }),
     setBusy(forced) {
-      forcedBusy = forced;
+      core.busy.forced = forced;
       log(`replica: busy ${forced ? 'forced on' : 'off'}`);
     },
     setDead(forced) {
-      forcedDead = forced;
+      core.busy.dead = forced;
       log(`replica: dead ${forced ? 'forced on' : 'off'}`);
     },
     close() {

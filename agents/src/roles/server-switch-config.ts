@@ -1,5 +1,5 @@
 import { ConfigError } from '../config-error';
-import { address, addressList, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
+import { address, addressList, nonEmptyAddressList, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
 import { ipToString } from '../packet';
 
 export const RACE_MODES = ['plain', 'synchronized'] as const;
@@ -24,11 +24,19 @@ export interface ServerSwitchConfig {
    * so that every candidate receives its copy at the same moment.
    */
   holdMs: Map<number, number>;
+  /**
+   * The client gateways' addresses on the switch's WAN link: a tag counts only on a SYN whose frame came
+   * from one of them (its link-layer source is the MAC the neighbour table holds for the address).
+   */
+  gateways: number[];
+  /** Per gateway, a token bucket of fanned-out SYNs: `rate` per second, at most `burst` at once. */
+  fanOutLimit: { rate: number; burst: number };
 }
 
 /** The role's part of the board config file, as the orchestrator writes it (addresses dotted). */
-export interface ServerSwitchConfigFile extends Omit<ServerSwitchConfig, 'switchAddress' | 'origins' | 'holdMs'> {
+export interface ServerSwitchConfigFile extends Omit<ServerSwitchConfig, 'switchAddress' | 'origins' | 'holdMs' | 'gateways'> {
   switchAddress: string;
+  gateways: string[];
   origins: { address: string; replicas: string[]; replicatablePorts: number[] }[];
   /** Candidate address -> hold in ms. */
   holdMs: Record<string, number>;
@@ -50,5 +58,15 @@ export function parseServerSwitchConfig(raw: unknown, where = 'server-switch'): 
       if (!holdMs.has(candidate)) throw new ConfigError(`${where}.holdMs has no hold for candidate ${ipToString(candidate)}`);
     }
   }
-  return { wanInterface: nonEmptyString(obj, 'wanInterface', where), switchAddress: address(obj, 'switchAddress', where), webPorts: portList(obj, 'webPorts', where), origins, raceMode, holdMs };
+  const limit = objectAt(obj.fanOutLimit, `${where}.fanOutLimit`);
+  return {
+    wanInterface: nonEmptyString(obj, 'wanInterface', where),
+    switchAddress: address(obj, 'switchAddress', where),
+    webPorts: portList(obj, 'webPorts', where),
+    origins,
+    raceMode,
+    holdMs,
+    gateways: nonEmptyAddressList(obj, 'gateways', where),
+    fanOutLimit: { rate: numberIn(limit, 'rate', `${where}.fanOutLimit`, 0, 1e6, true), burst: numberIn(limit, 'burst', `${where}.fanOutLimit`, 1, 1e6) },
+  };
 }

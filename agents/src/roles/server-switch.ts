@@ -1,14 +1,22 @@
 // The server switch (P300): a tagged start packet for replicatable content is
-// copied, encapsulated, to every replica, and the original goes to the origin.
+// copied, encapsulated, to every replica, and the original goes on to the origin.
 // In the synchronized race mode each copy is held so all candidates get theirs
 // at the same moment, and the one nearest the client answers first.
-import { openPacketSocket, type PacketSocket } from '../io/packet-socket';
-import { encapsulate, readTag, TcpFlag } from '../packet';
+//
+// Only a tag that arrives from a client gateway counts (the frame's link-layer source is the MAC the
+// switch's neighbour table holds for one of the configured gateway addresses), and each gateway's
+// fan-out is a token bucket: SYNs over its budget, or tagged by anyone else, go to the origin alone.
+import { execFile, execFileSync } from 'node:child_process';
+import { encapsulate, ipToString, parseIp, readTag, TcpFlag } from '../packet';
 import { Counters } from '../protocol/counters';
-import { FrameParser } from '../protocol/frame-parser';
-import { Forwarder } from '../protocol/forwarder';
-import { installSteering, webPortsMatch } from '../protocol/steering';
+import { PacketParser } from '../protocol/packet-parser';
+import { RawSender } from '../protocol/raw-sender';
+import { openSteeredQueue, type PacketIn, type Verdicts } from '../protocol/steered-queue';
+import { NOT_LOCAL_MATCH, START_PACKET_MATCH, SWITCH_STEERING, webPortsMatch } from '../protocol/steering';
 import type { OriginServer, RaceMode, ServerSwitchConfig } from './server-switch-config';
+
+/** How often the gateways' link-layer addresses are read again from the neighbour table. */
+const NEIGHBOUR_REFRESH_MS = 5000;
 
 export interface ServerSwitch {
   counters(): Record<string, unknown>;
@@ -16,77 +24,234 @@ export interface ServerSwitch {
   close(): void;
 }
 
-export function startServerSwitch(config: ServerSwitchConfig, log: (message: string) => void): ServerSwitch {
-  const counters = new Counters();
-  const forwarder = new Forwarder(counters);
-  const parser = new FrameParser();
-  const webPorts = new Set(config.webPorts);
-  const origins = new Map<number, OriginServer>(config.origins.map((o) => [o.address, o]));
-  const held = new Set<NodeJS.Timeout>();
-  let raceMode = config.raceMode;
+/** The switch's verdicts: the original may also go on after a hold (synchronized race). */
+export interface SwitchVerdicts extends Verdicts {
+  passAfter(ms: number): void;
+}
 
-  // Only start packets: the rest of each connection is the kernel's to forward.
-  const removeSteering = installSteering([['-i', config.wanInterface, '-p', 'tcp', '--syn', ...webPortsMatch(config.webPorts, 'dport')]]);
+/** A token bucket: `rate` tokens per second up to `burst`, starting full. */
+export class TokenBucket {
+  private tokens: number;
+  private at: number;
 
-  /** Sends now, or after the candidate's hold when the race is synchronized. */
-  function release(candidate: number, send: () => void): void {
-    const hold = raceMode === 'synchronized' ? (config.holdMs.get(candidate) ?? 0) : 0;
-    if (hold <= 0) return send();
-    const timer = setTimeout(() => {
-      held.delete(timer);
-      send();
-    }, hold);
-    held.add(timer);
+  constructor(private readonly rate: number, private readonly burst: number, now: number) {
+    this.tokens = burst;
+    this.at = now;
   }
 
-  function onFrame(frame: Buffer): void {
-    const kind = parser.parse(frame);
-    const { ip, tcp } = parser;
-    if (kind === 'malformed') return counters.add(`dropped-${parser.problem}`);
-    if (kind !== 'tcp' && kind !== 'tcp-fragment') return;
-    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) !== TcpFlag.SYN || !webPorts.has(tcp.dstPort)) return;
-    if (kind === 'tcp-fragment') {
-      counters.add('fragment-forwarded');
-      return forwarder.forward(frame, ip);
+  /** Takes a token at `now` (ms) if there is one. */
+  take(now: number): boolean {
+    if (now > this.at) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.rate);
+      this.at = now;
     }
-    const origin = origins.get(ip.dst);
-    const tag = readTag(frame, tcp);
-    const fanOut = origin !== undefined && tag === 'permissible' && origin.replicatablePorts.includes(tcp.dstPort) && origin.replicas.length > 0;
-    counters.add(fanOut ? 'syn-fanned-out' : `syn-to-origin-only-${origin ? tag : 'unknown-server'}`);
-    if (fanOut) {
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+interface Gateway {
+  address: number;
+  bucket: TokenBucket;
+  fannedOut: number;
+  overBudget: number;
+}
+
+export interface SwitchCore {
+  fromWan(p: PacketIn, v: SwitchVerdicts): void;
+  /** Which link-layer address each gateway address has now (from the neighbour table). */
+  setGatewayLinks(links: Map<number, number>): void;
+  /** A tagged SYN came from a link-layer address no gateway has; the runtime may refresh the neighbours. */
+  onUnknownSender?: () => void;
+  setRaceMode(mode: RaceMode): void;
+  readonly raceMode: RaceMode;
+  gatewayCounters(): Record<string, { fannedOut: number; overBudget: number; linkLayer: string | null }>;
+}
+
+/**
+ * `send` sends a packet the switch originates (the encapsulated copies), `later` runs a function after
+ * a hold, `now` is the buckets' clock in ms.
+ */
+export function createSwitchCore(config: ServerSwitchConfig, counters: Counters, send: (packet: Buffer, dst: number) => void, later: (ms: number, fn: () => void) => void, now: () => number): SwitchCore {
+  const parser = new PacketParser();
+  const webPorts = new Set(config.webPorts);
+  const origins = new Map<number, OriginServer>(config.origins.map((o) => [o.address, o]));
+  const gateways = new Map<number, Gateway>(config.gateways.map((address) => [address, { address, bucket: new TokenBucket(config.fanOutLimit.rate, config.fanOutLimit.burst, now()), fannedOut: 0, overBudget: 0 }]));
+  let gatewayOfLink = new Map<number, Gateway>();
+  let linkOf = new Map<number, number>();
+  let raceMode = config.raceMode;
+
+  const holdOf = (candidate: number): number => (raceMode === 'synchronized' ? (config.holdMs.get(candidate) ?? 0) : 0);
+
+  function originOnly(reason: string, v: Verdicts): void {
+    counters.add(`syn-to-origin-only-${reason}`);
+    v.pass();
+  }
+
+  const core: SwitchCore = {
+    fromWan(p, v) {
+      const kind = parser.parse(p.payload);
+      const { ip, tcp } = parser;
+      if (kind === 'malformed') {
+        counters.add(`dropped-${parser.problem}`);
+        return v.drop();
+      }
+      if ((kind !== 'tcp' && kind !== 'tcp-fragment') || (tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) !== TcpFlag.SYN || !webPorts.has(tcp.dstPort)) {
+        counters.add('not-a-start-packet-passed');
+        return v.pass();
+      }
+      if (kind === 'tcp-fragment') {
+        counters.add('fragment-passed');
+        return v.pass();
+      }
+      const origin = origins.get(ip.dst);
+      if (!origin) return originOnly('unknown-server', v);
+      const tag = readTag(p.payload, tcp);
+      if (tag !== 'permissible') return originOnly(tag, v);
+      if (!origin.replicatablePorts.includes(tcp.dstPort) || origin.replicas.length === 0) return originOnly('not-replicatable', v);
+      const gateway = gatewayOfLink.get(p.hwSource);
+      if (!gateway) {
+        core.onUnknownSender?.();
+        return originOnly('tag-from-non-gateway', v);
+      }
+      if (!gateway.bucket.take(now())) {
+        gateway.overBudget++;
+        return originOnly('fan-out-over-budget', v);
+      }
+      gateway.fannedOut++;
+      counters.add('syn-fanned-out');
       for (const replica of origin.replicas) {
-        const copy = encapsulate(frame, ip, config.switchAddress, replica);
+        const copy = encapsulate(p.payload, ip, config.switchAddress, replica);
         if (!copy.ok) {
           counters.add(`copy-not-sent-${copy.reason}`);
           continue;
         }
-        const outer = copy.packet.subarray(ip.offset);
-        release(replica, () => forwarder.send(outer, replica));
+        const hold = holdOf(replica);
+        if (hold > 0) later(hold, () => send(copy.packet, replica));
+        else send(copy.packet, replica);
         counters.add('copies-sent');
       }
-      // The parser's view is reused by the next frame; a held original keeps its own (the frame is already ours).
-      const view = { ...ip };
-      release(view.dst, () => forwarder.forward(frame, view));
-      return;
-    }
-    forwarder.forward(frame, ip);
-  }
-
-  const wan: PacketSocket = openPacketSocket(config.wanInterface);
-  wan.onFrame(onFrame);
-  log(`server-switch ready: ${config.origins.length} origin(s), ${config.origins.reduce((n, o) => n + o.replicas.length, 0)} replica(s), ${raceMode} race`);
-
-  return {
-    counters: () => ({ ...counters.toJSON(), raceMode }),
+      const hold = holdOf(ip.dst);
+      if (hold > 0) return v.passAfter(hold);
+      v.pass();
+    },
+    setGatewayLinks(links) {
+      linkOf = new Map();
+      gatewayOfLink = new Map();
+      for (const [address, link] of links) {
+        const gateway = gateways.get(address);
+        if (!gateway) continue;
+        linkOf.set(address, link);
+        gatewayOfLink.set(link, gateway);
+      }
+    },
     setRaceMode(mode) {
       raceMode = mode;
+    },
+    get raceMode() {
+      return raceMode;
+    },
+    gatewayCounters() {
+      return Object.fromEntries([...gateways.values()].map((g) => {
+        const link = linkOf.get(g.address);
+        return [ipToString(g.address), { fannedOut: g.fannedOut, overBudget: g.overBudget, linkLayer: link === undefined ? null : macToString(link) }];
+      }));
+    },
+  };
+  return core;
+}
+
+export function macToString(mac: number): string {
+  return mac.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:');
+}
+
+/** Parses `ip -j neigh show dev <wan>`: address -> link-layer address, for entries that have one. */
+export function neighbourLinks(json: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const n of JSON.parse(json || '[]') as { dst?: string; lladdr?: string; state?: string[] }[]) {
+    const address = n.dst === undefined ? null : parseIp(n.dst);
+    if (address === null || !n.lladdr || n.state?.includes('FAILED') || n.state?.includes('INCOMPLETE')) continue;
+    out.set(address, parseInt(n.lladdr.replace(/:/g, ''), 16));
+  }
+  return out;
+}
+
+export function startServerSwitch(config: ServerSwitchConfig, log: (message: string) => void): ServerSwitch {
+  const counters = new Counters();
+  const sender = new RawSender(counters);
+  const held = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void): void => {
+    const timer = setTimeout(() => {
+      held.delete(timer);
+      fn();
+    }, ms);
+    held.add(timer);
+  };
+  const core = createSwitchCore(config, counters, (packet, dst) => sender.send(packet, dst), later, Date.now);
+  const neighbours = ['-j', 'neigh', 'show', 'dev', config.wanInterface];
+  try {
+    core.setGatewayLinks(neighbourLinks(execFileSync('ip', neighbours, { encoding: 'utf8' })));
+  } catch (err) {
+    sender.close();
+    throw err;
+  }
+  let refreshing = false;
+  let lastRefresh = Date.now();
+  const refresh = (): void => {
+    if (refreshing) return;
+    refreshing = true;
+    lastRefresh = Date.now();
+    execFile('ip', neighbours, { encoding: 'utf8' }, (err, stdout) => {
+      refreshing = false;
+      if (!err) core.setGatewayLinks(neighbourLinks(stdout));
+    });
+  };
+  // A gateway whose neighbour entry is new is learnt within a second of its first tagged SYN.
+  core.onUnknownSender = () => {
+    if (Date.now() - lastRefresh >= 1000) refresh();
+  };
+  const refresher = setInterval(refresh, NEIGHBOUR_REFRESH_MS);
+
+  let queue;
+  try {
+    queue = openSteeredQueue(SWITCH_STEERING, [
+      // Only start packets: the rest of each connection is the kernel's alone.
+      { match: ['-i', config.wanInterface, '-p', 'tcp', ...START_PACKET_MATCH, ...webPortsMatch(config.webPorts, 'dport'), ...NOT_LOCAL_MATCH], queue: SWITCH_STEERING.startQueue },
+    ], log);
+  } catch (err) {
+    clearInterval(refresher);
+    sender.close();
+    throw err;
+  }
+  const steered = queue;
+  let verdicts: SwitchVerdicts | undefined;
+  steered.onPacket((p, v) => {
+    verdicts ??= {
+      pass: v.pass,
+      rewritten: v.rewritten,
+      drop: v.drop,
+      passAfter(ms) {
+        const h = steered.hold();
+        later(ms, () => steered.release(h));
+      },
+    };
+    core.fromWan(p, verdicts);
+  });
+  log(`server-switch ready: ${config.origins.length} origin(s), ${config.origins.reduce((n, o) => n + o.replicas.length, 0)} replica(s), ${config.gateways.length} gateway(s), fan-out ${config.fanOutLimit.rate}/s burst ${config.fanOutLimit.burst}, ${core.raceMode} race`);
+
+  return {
+    counters: () => ({ ...counters.toJSON(), ...steered.counters(), gateways: core.gatewayCounters(), raceMode: core.raceMode }),
+    setRaceMode(mode) {
+      core.setRaceMode(mode);
       log(`server-switch: race mode ${mode}`);
     },
     close() {
+      clearInterval(refresher);
+      // Held originals are handed back by the queue; held copies are simply not sent.
       held.forEach((t) => clearTimeout(t));
-      wan.close();
-      removeSteering();
-      forwarder.close();
+      steered.close();
+      sender.close();
     },
   };
 }

@@ -4,7 +4,8 @@ import { ConfigError } from '../config-error';
 import { isObject, nonEmptyString, numberIn } from '../config-fields';
 
 export interface WanDelayConfig {
-  ports: { ifname: string; site: string }[];
+  /** `mac`: the board's own MAC behind the port, if known: pinned there, never learnt on another port. */
+  ports: { ifname: string; site: string; mac?: string }[];
   paths: { from: string; to: string; delayMs: number; jitterMs: number; lossPct: number; rateMbit?: number }[];
   queueLimit?: number;
 }
@@ -23,13 +24,22 @@ export function parseWanDelayConfig(raw: unknown, where = 'wan-delay'): WanDelay
   if (!Array.isArray(raw.paths)) throw new ConfigError(`${where}.paths must be an array`);
 
   const ifnames = new Set<string>();
+  const macs = new Set<string>();
   const ports = raw.ports.map((p: unknown, i) => {
     const at = `${where}.ports[${i}]`;
     if (!isObject(p)) throw new ConfigError(`${at} must be an object`);
     const ifname = nonEmptyString(p, 'ifname', at);
     if (ifnames.has(ifname)) throw new ConfigError(`${at}.ifname '${ifname}' is listed twice`);
     ifnames.add(ifname);
-    return { ifname, site: nonEmptyString(p, 'site', at) };
+    const site = nonEmptyString(p, 'site', at);
+    if (p.mac === undefined) return { ifname, site };
+    const mac = nonEmptyString(p, 'mac', at).toLowerCase();
+    if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 1) {
+      throw new ConfigError(`${at}.mac must be a unicast MAC address like 02:00:00:00:00:01, got ${JSON.stringify(p.mac)}`);
+    }
+    if (macs.has(mac)) throw new ConfigError(`${at}.mac '${mac}' is pinned to two ports`);
+    macs.add(mac);
+    return { ifname, site, mac };
   });
   const sites = new Set(ports.map((p) => p.site));
 

@@ -6,7 +6,7 @@ import { DelayScheduler } from '../delay/delay-scheduler';
 import { monotonicNs } from '../io/clock';
 import { openPacketSocket, PacketSocket } from '../io/packet-socket';
 import { createPreciseTimer } from '../io/precise-timer';
-import { LearningSwitch } from '../switching/learning-switch';
+import { LearningSwitch, type SwitchCounters } from '../switching/learning-switch';
 import { DEFAULT_QUEUE_LIMIT, WanDelayConfig } from './wan-delay-config';
 
 export type { WanDelayConfig } from './wan-delay-config';
@@ -24,6 +24,8 @@ export interface PairCounters {
 export interface WanDelay {
   /** One entry per configured path, then one per site with several ports (never delayed). */
   counters(): PairCounters[];
+  /** The learning switch's: refused MAC moves (a port claiming a fresh station of another), evictions, ageing. */
+  fabric(): SwitchCounters & { stations: number };
   close(): void;
 }
 
@@ -81,7 +83,9 @@ export function startWanDelay(config: WanDelayConfig, log: (message: string) => 
     random: Math.random,
     queueLimit: config.queueLimit ?? DEFAULT_QUEUE_LIMIT,
   });
-  const fabric = new LearningSwitch(config.ports.length);
+  const pinned = new Map<number, number>();
+  config.ports.forEach((p, i) => p.mac !== undefined && pinned.set(parseInt(p.mac.replace(/:/g, ''), 16), i));
+  const fabric = new LearningSwitch(config.ports.length, { pinned });
   const sockets = openPorts(config);
   const reportedSendErrors = new Set<string>();
 
@@ -110,7 +114,7 @@ export function startWanDelay(config: WanDelayConfig, log: (message: string) => 
   sockets.forEach((socket, ingress) => {
     const fromSite = siteOfPort[ingress];
     socket.onFrame((frame, rxNs) => {
-      for (const port of fabric.egressPorts(ingress, frame)) {
+      for (const port of fabric.egressPorts(ingress, frame, rxNs / 1e6)) {
         const toSite = siteOfPort[port];
         const pair = pairOf[fromSite][toSite];
         if (fromSite === toSite) {
@@ -134,6 +138,7 @@ export function startWanDelay(config: WanDelayConfig, log: (message: string) => 
         const drops = i < config.paths.length ? scheduler.drops(i) : NEVER_QUEUED;
         return { from, to, forwarded, droppedLoss: drops.droppedLoss, droppedQueue: drops.droppedQueue + refused };
       }),
+    fabric: () => ({ ...fabric.counters, stations: fabric.size }),
     close() {
       timer.close();
       for (const s of sockets) s.close();

@@ -21,11 +21,16 @@ export interface TableCounters {
   expired: number;
   /** Entries ended by a RST. */
   reset: number;
+  /** Pending entries ended by the origin's RST+ACK to the start packet (nothing listens on the port). */
+  refusedByOrigin: number;
+  /** Server segments ending past the client's advertised window: they do not move the RST check's number. */
+  serverSegmentsBeyondWindow: number;
 }
 
 export function zeroCounters(): TableCounters {
   return {
     created: 0, retransmittedSyns: 0, replaced: 0, wonByReplica: 0, wonByOrigin: 0,
     lateAnswers: 0, unrelatedAnswers: 0, evicted: 0, refused: 0, expired: 0, reset: 0,
+    refusedByOrigin: 0, serverSegmentsBeyondWindow: 0,
   };
 }

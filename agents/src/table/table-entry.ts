@@ -17,11 +17,17 @@ export class TableEntry {
   winner: number | null = null;
   synRetransmits = 0;
   /**
-   * The sequence number the client expects next from the winner (its RCV.NXT as far as the gateway saw),
-   * null until an acknowledgement won: a RST from the server side is believed only at exactly this number
-   * (RFC 5961), so an off-path forger cannot end the client's connection.
+   * The sequence number the client expects next from the winner (its RCV.NXT as far as the gateway can
+   * vouch for it), null until an acknowledgement won. It moves only with the client's own acknowledgements
+   * and with server segments that end inside the window the client advertised, so a blind forger cannot
+   * walk it; a RST from the server side is believed only at exactly this number (RFC 5961).
    */
   serverNextSeq: number | null = null;
+  /** The receive window the client last advertised, in bytes (scaled once both ends offered scaling). */
+  clientWindow = 0;
+  /** Window scale shift of the client's SYN (-1: none); applied only when the winner's SYN+ACK offered one too. */
+  clientWindowShift = -1;
+  windowScaled = false;
   finFromClient = false;
   finFromServer = false;
   lastSeen: number;

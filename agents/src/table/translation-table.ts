@@ -135,7 +135,7 @@ export class TranslationTable {
    * Classifies a SYN+ACK from `answerer` acknowledging `ack`; the first real
    * one binds the entry. Entries that ended meanwhile get 'unrelated'.
    */
-  recordAnswer(entry: TableEntry, answerer: number, ack: number, now: number, seq: number): AnswerVerdict {
+  recordAnswer(entry: TableEntry, answerer: number, ack: number, now: number, seq: number, answerWindowShift = -1): AnswerVerdict {
     // An ended entry answers nothing: binding it would put it back in a list.
     if (!entry.inTable || ack !== ((entry.isn + 1) >>> 0)) {
       this.counters.unrelatedAnswers++;
@@ -144,6 +144,7 @@ export class TranslationTable {
     if (entry.state === 'pending') {
       entry.winner = answerer;
       entry.serverNextSeq = (seq + 1) >>> 0;
+      entry.windowScaled = entry.clientWindowShift >= 0 && answerWindowShift >= 0;
       if (answerer === entry.serverIp) {
         entry.state = 'origin';
         this.counters.wonByOrigin++;
@@ -163,22 +164,43 @@ export class TranslationTable {
     return 'late';
   }
 
+  /** Whether a RST from the server side carries the one sequence number that may end the connection. */
+  acceptsServerReset(entry: TableEntry, seq: number): boolean {
+    return entry.serverNextSeq !== null && seq === entry.serverNextSeq;
+  }
+
+  /**
+   * What a client segment says about the server's sequence space: its acknowledgement is the client's
+   * RCV.NXT (only ever forward), its window the room the client gives the server from there.
+   */
+  recordClientAcknowledgement(entry: TableEntry, flags: number, ack: number, window: number): void {
+    if (!entry.inTable || entry.serverNextSeq === null || !(flags & TcpFlag.ACK)) return;
+    if (((ack - entry.serverNextSeq) | 0) > 0) entry.serverNextSeq = ack >>> 0;
+    entry.clientWindow = entry.windowScaled ? window * 2 ** entry.clientWindowShift : window;
+  }
+
+  /** The client refused the connection's port at the origin (RST+ACK to the SYN): the entry ends. */
+  endRefused(entry: TableEntry): void {
+    if (!entry.inTable) return;
+    this.remove(entry);
+    this.counters.refusedByOrigin++;
+  }
+
   /**
    * Accounts a segment of the connection (after it was matched and accepted):
    * refreshes its idle time, ends it on RST, and after FINs from both sides
    * lets it linger for closingIdleMs. An entry that ended already stays ended.
+   * A server segment moves serverNextSeq only when it ends inside the client's advertised window
+   * (zero-window probes and a FIN at the window's edge included).
    */
-  /** Whether a RST from the server side carries the one sequence number that may end the connection. */
-  acceptsServerReset(entry: TableEntry, seq: number): boolean {
-    return entry.serverNextSeq === null || seq === entry.serverNextSeq;
-  }
-
   recordSegment(entry: TableEntry, from: Side, flags: number, now: number, seq = 0, payloadLength = 0): SegmentOutcome {
     if (!entry.inTable) return 'ended';
     if (from === 'server' && entry.serverNextSeq !== null) {
       const end = (seq + payloadLength + (flags & TcpFlag.FIN ? 1 : 0)) >>> 0;
-      // Serial-number arithmetic: `end` is ahead when the signed 32-bit difference is positive.
-      if (((end - entry.serverNextSeq) | 0) > 0) entry.serverNextSeq = end;
+      // Serial-number arithmetic: `end` is ahead by the signed 32-bit difference.
+      const ahead = (end - entry.serverNextSeq) | 0;
+      if (ahead > 0 && ahead <= entry.clientWindow + 1) entry.serverNextSeq = end;
+      else if (ahead > 0) this.counters.serverSegmentsBeyondWindow++;
     }
     if (flags & TcpFlag.RST) {
       this.remove(entry);

@@ -17,11 +17,17 @@ export interface AgentRun {
   stop(graceMs?: number): Promise<number | null>;
 }
 
-export function spawnAgent(ns: string, config: unknown): AgentRun {
-  const dir = mkdtempSync(join(tmpdir(), 'srt-dl-agent-'));
+/**
+ * Starts the agent in namespace `ns`. With `processName`, the process shows under that name (bash's
+ * exec -a), so a test's agents are told apart from anyone else's on the host.
+ */
+export function spawnAgent(ns: string, config: unknown, processName?: string): AgentRun {
+  const dir = mkdtempSync(join(tmpdir(), processName ? `${processName}-` : 'srt-dl-agent-'));
   const configPath = join(dir, 'board.json');
   writeFileSync(configPath, JSON.stringify(config));
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, AGENT_MAIN, '--config', configPath], {
+  const argv = [process.execPath, AGENT_MAIN, '--config', configPath];
+  const named = processName ? ['bash', '-c', 'exec -a "$0" "$@"', processName, ...argv] : argv;
+  const child = spawn('ip', ['netns', 'exec', ns, ...named], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

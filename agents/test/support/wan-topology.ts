@@ -1,8 +1,9 @@
 // Builds throwaway network namespaces for tests and benchmarks: one WAN
 // namespace with a veth port per end namespace, as the orchestrator wires a
-// delay-line board. Names are `srt-dl-<tag>-*` so they never collide with
-// anything but an earlier run of the same test, which is cleared first.
+// delay-line board. Names are `srt-dl-<tag>-<random>-*`: never anyone else's, nor another run's of the
+// same test on the same host.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 
 export interface EndSpec {
   name: string;
@@ -46,12 +47,12 @@ function deleteNs(ns: string): void {
 const OFFLOADS_OFF = ['tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'];
 
 export function createWanTopology(tag: string, specs: EndSpec[]): WanTopology {
-  const wanNs = `srt-dl-${tag}-w`;
-  const ends: End[] = specs.map((s) => ({ ...s, ns: `srt-dl-${tag}-${s.name}`, ifname: 'eth0', mac: '', port: `p-${s.name}` }));
+  const prefix = `srt-dl-${tag}-${randomBytes(3).toString('hex')}`;
+  const wanNs = `${prefix}-w`;
+  const ends: End[] = specs.map((s) => ({ ...s, ns: `${prefix}-${s.name}`, ifname: 'eth0', mac: '', port: `p-${s.name}` }));
   const destroy = (): void => {
     for (const ns of [wanNs, ...ends.map((e) => e.ns)]) deleteNs(ns);
   };
-  destroy();
   try {
     run('ip', ['netns', 'add', wanNs]);
     // The WAN namespace is a bridge: its own IPv6 chatter would only add noise.

@@ -1,5 +1,5 @@
 import type { BoardConfigFile } from '@synrace/agents';
-import { addressOf, boardsWithRole, interfaceOn, synchronizedHolds, type Board, type DelayProfile, type Topology } from '@synrace/netem-profiles';
+import { addressOf, boardsWithRole, interfaceOn, raceSettings, synchronizedHolds, type Board, type DelayProfile, type Topology } from '@synrace/netem-profiles';
 import type { ProtocolOptions } from '../labs/lab-state';
 import { DYNAMIC_PORT, STATIC_PORT } from './nginx-config';
 
@@ -64,10 +64,12 @@ export function agentConfigFor(topology: Topology, profile: DelayProfile, board:
       origins: [{ address: originAddress(topology), replicas, replicatablePorts: REPLICATABLE_PORTS }],
       raceMode: options.raceMode,
       holdMs: holdsByAddress(topology, profile),
+      gateways: boardsWithRole(topology, 'client-gateway').map(wanAddress),
+      fanOutLimit: raceSettings(topology).fanOut,
     };
   }
   if (board.roles.includes('replica')) {
-    roles.replica = { ownAddress: wanAddress(board), serverAddresses: [originAddress(topology)], configuration: options.configuration, busyLoad: BUSY_LOAD };
+    roles.replica = { ownAddress: wanAddress(board), serverAddresses: [originAddress(topology)], configuration: options.configuration, busyLoad: BUSY_LOAD, switchAddresses: boardsWithRole(topology, 'server-switch').map(wanAddress) };
   }
   if (Object.keys(roles).length === 0) return undefined;
   return { board: board.name, roles, control: { address: identity.mgmtAddress, port: CONTROL_PORT, token: identity.token } };

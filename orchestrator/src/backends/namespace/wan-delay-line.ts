@@ -10,7 +10,15 @@ import type { LabPlan } from './lab-plan';
 export const DELAY_LINE = 'wan-delay line';
 
 export function wanDelayConfig(plan: LabPlan, profile: DelayProfile): WanDelayConfig {
-  return { ports: plan.wanPorts.map((p) => ({ ifname: p.ifname, site: p.site })), paths: profile.paths };
+  // Each port's board MAC is pinned to it: no frame from another port can take that station over.
+  return {
+    ports: plan.wanPorts.map((p) => {
+      const board = plan.boards.find((b) => b.name === p.board)!;
+      const wan = board.interfaces.find((i) => i.network === 'wan')!;
+      return { ifname: p.ifname, site: p.site, mac: board.macs[wan.name] };
+    }),
+    paths: profile.paths,
+  };
 }
 
 /** The delay line is the agents' wan-delay role, run in the WAN namespace; it is recorded in the manifest and ready when it says so. */

@@ -1,0 +1,29 @@
+// Every role's packet handler against seeded hostile input: no crash, one verdict per packet, every
+// rewritten packet well-formed, no table entry left once its timeout ran out. The million-frame runs
+// (with memory) are in bench/role-fuzz.ts; a failure replays with fuzzRole(role, count, seed).
+import { strict as assert } from 'node:assert';
+import { fuzzRole, FUZZ_ROLES } from './fixtures/role-fuzz';
+
+const FRAMES = 20_000;
+
+describe('role fuzzing (seeded)', function () {
+  this.timeout(60_000);
+  for (const role of FUZZ_ROLES) {
+    it(`${role}: ${FRAMES.toLocaleString('en')} hostile frames, no crash, nothing leaked`, () => {
+      const result = fuzzRole(role, FRAMES, 20_26);
+      assert.equal(result.frames, FRAMES);
+      if (role === 'gateway') {
+        assert.ok(result.outcomes.rewritten > 100 && result.outcomes.drop > 100 && result.outcomes.pass > 100, JSON.stringify(result.outcomes));
+        assert.ok(result.stateAtEnd > 0, 'some frames made table entries');
+        assert.equal(result.stateAfterExpiry, 0, 'every entry expires');
+      }
+      if (role === 'switch') assert.ok(result.outcomes.pass > 100 && result.outcomes.drop > 100, JSON.stringify(result.outcomes));
+      if (role === 'replica') assert.ok(Number(result.counters['start-packets-answered'] ?? 0) > 0 && Number(result.counters['ipip-from-stranger-dropped'] ?? 0) > 0, JSON.stringify(result.counters));
+      if (role === 'delay-line') assert.ok(result.stateAtEnd <= 4 * 1024, `${result.stateAtEnd} stations`);
+    });
+  }
+
+  it('replays: the same seed gives the same outcomes', () => {
+    assert.deepEqual(fuzzRole('gateway', 3000, 7).outcomes, fuzzRole('gateway', 3000, 7).outcomes);
+  });
+});
