@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 export { percentile, round3 } from './stats';
 
-export const AGENT_BENCHMARKS = ['delay-accuracy', 'table-lookups', 'timer-precision'] as const;
+export const AGENT_BENCHMARKS = ['delay-accuracy', 'table-lookups', 'timer-precision', 'role-fuzz', 'syn-flood'] as const;
 export type AgentBenchmark = (typeof AGENT_BENCHMARKS)[number];
 
 /** The script of a benchmark: it prints progress on stderr and one JSON document on stdout. */

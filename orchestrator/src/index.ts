@@ -21,7 +21,7 @@ export { renderTable } from './table';
 export { type RunningCapture } from './capture';
 export { type SiteVerdict, renderVerdicts, candidateBoards, curlLoop, parseCurlLoop } from './verify';
 export { runDemo, type DemoResult } from './demo';
-export { originAddress, WEB_PORTS, REPLICATABLE_PORTS, agentConfigFor } from './provision/agent-config';
+export { originAddress, WEB_PORTS, REPLICATABLE_PORTS, CONTROL_PORT, agentConfigFor } from './provision/agent-config';
 export { provisionBoard, ProvisionError, uploadTree } from './provision/provision';
 export { ensureNativeModules } from './provision/native-modules';
 export { DOWNLOAD_PATH } from './provision/web-content';

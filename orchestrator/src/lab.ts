@@ -5,14 +5,15 @@ import type { AgentControlClient, RaceMode } from '@synrace/agents';
 import { addressOf, boardsWithRole, interfaceOn, loadProfile, predict, type DelayProfile, type Role, type SitePrediction } from '@synrace/netem-profiles';
 import { bringUp, bringUpSteps, readConsoleLog, type BoardTransition, type BringUpTimeouts, type SshShell } from '@synrace/hardware';
 import { backendFor } from './backends/backends';
-import type { BackendRequest, DownProblem, LabBackend } from './backends/lab-backend';
+import type { DownProblem, LabBackend } from './backends/lab-backend';
 import type { NamespaceBoardClass } from './backends/namespace/board-class';
-import { loadLabInputs, resolveProfile, type LabInputFiles, type LabInputs } from './inputs/lab-inputs';
+import { checkUpRequest, loadLabInputs, resolveProfile, type LabInputFiles, type LabInputs, type UpRequest } from './inputs/lab-inputs';
 import { measureRttFrom, clientSites, withinTolerance, type RttSample } from './delays/rtt';
 import { applyTcTree, wanBoards } from './delays/tc-trees';
 import { startCapture, type RunningCapture } from './capture';
 import { Progress } from './progress';
 import { agentControl, provisionedBoards, provisionLabBoard, type LabProvisioning } from './provision/provision-lab';
+import { webServerCommand } from './provision/provision';
 import { writeWebContent } from './provision/web-content';
 import { writeHtmlReport, type SiteRaces } from './report/html-report';
 import { readRaceTimelines } from './report/race-timeline';
@@ -79,13 +80,14 @@ export class Lab {
    * removed again; bad input is refused before anything is made.
    */
   static async up(opts: LabUpOptions = {}, progress = new Progress()): Promise<Lab> {
-    return Lab.make(opts, progress, async (lab) => {
-      await lab.start(opts.signal, opts.timeouts);
+    return Lab.make(opts, progress, async (lab, startedAt) => {
+      await lab.start(startedAt, opts.signal, opts.timeouts);
       if (lab.state().delay.mode === 'external') await lab.checkExternalDelays();
       const state = lab.state();
       state.phase = 'up';
+      state.timings!.upMs = Date.now() - startedAt;
       lab.runDir.writeState(state);
-      progress.step(`lab ${lab.name} up in ${(progress.elapsedMs() / 1000).toFixed(2)} s`);
+      progress.step(`lab ${lab.name} up in ${(state.timings!.upMs / 1000).toFixed(2)} s`);
     });
   }
 
@@ -98,12 +100,14 @@ export class Lab {
   }
 
   /** Checks the request, creates the lab under its lock, then `finish`es it; any failure removes what was made. */
-  private static async make(opts: LabUpOptions, progress: Progress, finish: (lab: Lab) => Promise<void>): Promise<Lab> {
+  private static async make(opts: LabUpOptions, progress: Progress, finish: (lab: Lab, startedAt: number) => Promise<void>): Promise<Lab> {
+    const startedAt = Date.now();
+    const request: UpRequest = { backend: opts.backend ?? 'namespace', inventory: opts.inventory, delay: opts.delay ?? 'auto', mgmtSubnet: opts.mgmtSubnet };
+    checkUpRequest(request);
     const inputs = loadLabInputs(opts);
     const name = checkLabName(opts.name ?? inputs.topology.name, opts.name ? '--name' : `the topology's name (give the lab another with --name)`);
     const runDir = labRunDir(name);
-    const request: BackendRequest = { delay: opts.delay ?? 'auto', mgmtSubnet: opts.mgmtSubnet };
-    const backend = backendFor(opts.backend ?? 'namespace', runDir, inputs, request);
+    const backend = backendFor(request.backend, runDir, inputs);
     if (existsSync(runDir.path('state.json')) || existsSync(runDir.path('manifest.json'))) {
       if (!opts.replace) {
         const since = runDir.exists() ? runDir.readState<LabState>().startedAt : 'a crashed up';
@@ -117,11 +121,12 @@ export class Lab {
     const release = lockLab(runDir, 'up');
     try {
       const protocol: ProtocolOptions = { configuration: opts.configuration ?? 'A', raceMode: opts.raceMode ?? 'plain' };
-      const state = await backend.create({ ...request, name, runDir, inputs, protocol, progress, signal: opts.signal, boardClass: opts.boardClass });
+      const state = await backend.create({ delay: request.delay, mgmtSubnet: request.mgmtSubnet, name, runDir, inputs, protocol, progress, signal: opts.signal, boardClass: opts.boardClass });
       for (const b of state.boards) if (b.roles.some((r) => AGENT_ROLES.includes(r))) b.agentToken = randomBytes(24).toString('hex');
       state.protocol = protocol;
+      state.timings = { createdMs: Date.now() - startedAt, allReachedMs: {} };
       runDir.writeState(state);
-      await finish(lab);
+      await finish(lab, startedAt);
       return lab;
     } catch (err) {
       progress.step(`up failed: ${(err as Error).message.split('\n')[0].replace(/:$/, '')}; removing what was created`);
@@ -133,7 +138,7 @@ export class Lab {
   }
 
   /** Every board through the board state machine at once; one error names every board that got stuck, and where. */
-  private async start(signal?: AbortSignal, stepTimeouts: Partial<BringUpTimeouts> = {}): Promise<void> {
+  private async start(startedAt: number, signal?: AbortSignal, stepTimeouts: Partial<BringUpTimeouts> = {}): Promise<void> {
     const state = this.state();
     const backend = this.backend();
     const { topology, profile } = this.inputs();
@@ -150,6 +155,7 @@ export class Lab {
     const reached = new Map<string, number>();
     const report = (t: BoardTransition) => {
       reached.set(t.to, (reached.get(t.to) ?? 0) + 1);
+      if (reached.get(t.to) === state.boards.length && t.to !== 'off') state.timings!.allReachedMs[t.to] = Date.now() - startedAt;
       this.progress.step(`${t.to} ${t.board} (${reached.get(t.to)}/${state.boards.length}, ${(t.ms / 1000).toFixed(1)} s)`);
     };
     const results = await Promise.allSettled(
@@ -183,6 +189,7 @@ export class Lab {
         );
       }),
     );
+    this.runDir.writeState(state);
     // Ctrl-C stops every board's bring-up at once (bringUp honours the signal); the teardown switches them off.
     signal?.throwIfAborted();
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
@@ -215,9 +222,7 @@ export class Lab {
   }
 
   backend(): LabBackend {
-    const state = this.state();
-    const delay = { 'kernel-netem': 'auto', 'userspace-delay-line': 'userspace', external: 'external' } as const;
-    this.cachedBackend ??= backendFor(state.backend, this.runDir, this.inputs(), { delay: delay[state.delay.mode] });
+    this.cachedBackend ??= backendFor(this.state().backend, this.runDir, this.inputs());
     return this.cachedBackend;
   }
 
@@ -261,6 +266,12 @@ export class Lab {
 
   download(board: string, remotePath: string): Promise<Buffer> {
     return this.withShell(board, (shell) => shell.download(remotePath));
+  }
+
+  /** Stops or starts a provisioned board's web server, the way the board's init does. */
+  async webServer(board: string, action: 'stop' | 'start'): Promise<void> {
+    const { code, stderr } = await this.exec(board, webServerCommand(this.backend().layout(boardOf(this.state(), board)), action));
+    if (code !== 0) throw new Error(`${action} of the web server on ${board} failed: ${stderr.trim()}`);
   }
 
   async power(board: string, action: 'on' | 'off' | 'cycle', bootTimeoutMs?: number): Promise<'on' | 'off'> {

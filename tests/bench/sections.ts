@@ -1,9 +1,11 @@
 import { delayLine } from './delay-line';
 import { handshake } from './handshake';
+import { roleFuzz, synFlood } from './hostile-wan';
+import { agentKill, lifecycle } from './lifecycle';
 import { labScale } from './lab-scale';
 import type { BenchSection } from './section';
 import { throughput } from './throughput';
 import { translationTable } from './translation-table';
 
 /** In report order. */
-export const SECTIONS: BenchSection[] = [labScale, delayLine, handshake, throughput, translationTable];
+export const SECTIONS: BenchSection[] = [labScale, delayLine, handshake, agentKill, throughput, translationTable, roleFuzz, synFlood, lifecycle];

@@ -81,12 +81,15 @@ export async function startSlowDownload(lab: Lab, host: string, url: string, ori
   };
 }
 
-/** Forges packets from a rogue board: any source address, routed by that board's kernel. */
-export async function rogueInjector(lab: Lab, rogue: string): Promise<(args: string) => Promise<void>> {
+/**
+ * Forges packets from a rogue board: any source address, routed by that board's kernel. Several packets
+ * given at once leave back to back, in order, as an attacker's script would send them.
+ */
+export async function rogueInjector(lab: Lab, rogue: string): Promise<(...packets: string[]) => Promise<void>> {
   await lab.upload(rogue, FRAMES_PROBE, PROBE_PATH);
-  return async (args) => {
-    const result = await lab.exec(rogue, `/usr/bin/python3 ${PROBE_PATH} inject ${args} && sleep 0.3`);
-    if (result.code !== 0) throw new Error(`rogue ${rogue} could not inject ${args}: ${result.stderr.trim()}`);
+  return async (...packets) => {
+    const result = await lab.exec(rogue, `${packets.map((args) => `/usr/bin/python3 ${PROBE_PATH} inject ${args}`).join(' && ')} && sleep 0.3`);
+    if (result.code !== 0) throw new Error(`rogue ${rogue} could not inject ${packets.join('; ')}: ${result.stderr.trim()}`);
   };
 }
 

@@ -63,14 +63,14 @@ describeOwnLabs('namespace lab: bad input and interrupted runs', function () {
     let bystander: ChildProcess;
     before(() => {
       for (const ns of decoys.namespaces) execFileSync('ip', ['netns', 'add', ns]);
-      for (const link of decoys.links) execFileSync('ip', ['link', 'add', link, 'type', 'dummy']);
+      for (const link of decoys.links) execFileSync('ip', ['link', 'add', link, 'type', 'bridge']);
       // A process whose command line names a path that merely starts with the lab's run directory.
-      bystander = spawn('sleep', ['600', `/run/synrace/${LAB}-other/x`], { stdio: 'ignore' });
+      bystander = spawn('sh', ['-c', 'sleep 600; true', 'sh', `/run/synrace/${LAB}-other/x`], { stdio: 'ignore' });
     });
     after(() => {
-      for (const ns of decoys.namespaces) execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      for (const ns of decoys.namespaces) spawn('ip', ['netns', 'del', ns], { stdio: 'ignore' });
       for (const link of decoys.links) spawn('ip', ['link', 'del', link], { stdio: 'ignore' });
-      bystander.kill();
+      bystander?.kill();
     });
 
     it('removes what the killed up made, and nothing of any other lab or program', async () => {

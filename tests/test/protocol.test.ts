@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressOf, boardsWithRole, interfaceOn, predict } from '@synrace/netem-profiles';
-import type { Configuration } from '@synrace/agents';
-import { candidateBoards, DOWNLOAD_PATH, Lab, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard } from '@synrace/orchestrator';
-import { LIVE_LAB, useLab } from '../src';
+import { AgentControlClient, type Configuration } from '@synrace/agents';
+import { candidateBoards, CONTROL_PORT, DOWNLOAD_PATH, Lab, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard } from '@synrace/orchestrator';
+import { LIVE_LAB, skipBecause, useLab } from '../src';
 import { ARTIFACTS, counters, fetchFrom, framesProbe, growth, rogueInjector, startSlowDownload, predictWithout, predictionFor, readPcap, siteWonByReplica } from '../src/protocol-helpers';
 
 /** Every configuration on its own lab; against a live lab, the configuration it runs. */
@@ -68,7 +68,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       assert.equal(fetch.servedBy, boardsWithRole(topology, 'origin-server')[0].name);
     });
     assert.equal(copies, 0);
-    assert.ok((await counters(lab(), switchBoard))['syn-to-origin-only-permissible'] >= 1, 'the dynamic SYN arrived tagged and was sent to the origin only');
+    assert.ok((await counters(lab(), switchBoard))['syn-to-origin-only-not-replicatable'] >= 1, 'the dynamic SYN arrived tagged and was sent to the origin only');
   });
 
   it('neither tags nor fans out a SYN to a non-web port', async () => {
@@ -227,6 +227,173 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const dropped = await growth(lab(), s.site.gatewayBoard, counter, () => s.inject(`${from} ${s.hostAddress} 80 ${live.clientPort} rst 12345 0`));
       assert.equal(dropped, 1);
       assert.equal(await live.finished(), s.expected, 'the live download is intact');
+    });
+
+    /** The address of a WAN board, and a capture of what reaches its WAN interface. */
+    const wanOf = (board: string) => interfaceOn(world().topology.boards.find((b) => b.name === board)!, 'wan')!;
+    const watch = (board: string, name: string, filter: string) => lab().capture(board, wanOf(board).name, join(ARTIFACTS, `${name}-${configuration}`), filter);
+    const linesOf = (text: string) => text.split('\n').filter(Boolean);
+    /** Anything that could carry a race answer to a victim: a SYN+ACK, or IPv4-in-IPv4 (B and C answer inside it). */
+    const ANSWERS = '"ip proto 4 or tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)"';
+
+    it('1: a replica takes start packets inside IPIP from its switch only: a forged inner source gets no answer', async () => {
+      const s = await scene();
+      const replica = boardsWithRole(s.topology, 'replica').map((b) => b.name).find((r) => r !== 'rep-mia')!;
+      const victim = 'rep-mia';
+      const victimAddress = addressOf(wanOf(victim).address);
+      const seen = await watch(victim, 'ipip-from-rogue', ANSWERS);
+      const dropped = await growth(lab(), replica, 'ipip-from-stranger-dropped', () =>
+        s.inject(`${victimAddress} ${origin()} 41001 80 tunnel-syn 1000 0 ${s.rogueAddress} ${addressOf(wanOf(replica).address)}`));
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(dropped, 1);
+      assert.deepEqual(linesOf(readPcap(await seen.stop())), [], `${victim} got an answer to a SYN it never sent`);
+    });
+
+    it('2: the switch fans out tags from its client gateways only: a forged tagged SYN is answered once at most', async () => {
+      const s = await scene();
+      const victim = 'rep-mia';
+      const victimAddress = addressOf(wanOf(victim).address);
+      const forged = 4;
+      const seen = await watch(victim, 'forged-tags', ANSWERS);
+      const toOrigin = await growth(lab(), 'lon-switch', 'syn-to-origin-only-tag-from-non-gateway', () =>
+        s.inject(...Array.from({ length: forged }, (_, i) => `${victimAddress} ${origin()} ${42000 + i} 80 tagged-syn 1000 0`)));
+      await new Promise((r) => setTimeout(r, 4000));
+      const answers = linesOf(readPcap(await seen.stop()));
+      assert.equal(toOrigin, forged, 'every forged tag sent to the origin alone');
+      // The amplification factor: distinct answers per forged SYN. A victim that never resets (a C replica drops
+      // packets from the server address it holds itself) also gets the origin's own SYN+ACK retransmissions.
+      const distinct = new Set(answers.map((a) => /^\S+ IP (\S+) > (\S+):/.exec(a)?.slice(1).join(' ')));
+      assert.ok(distinct.size <= forged, `${distinct.size} distinct answers to ${forged} forged SYNs:\n${answers.join('\n')}`);
+      assert.ok(answers.every((a) => a.includes(`IP ${origin()}.80 > `)), `an answer from someone other than the origin:\n${answers.join('\n')}`);
+    });
+
+    it("2: a client host's own tag is overwritten by its gateway, so it never reaches the switch", async () => {
+      const s = await scene();
+      const probe = await framesProbe(lab(), s.topology, s.site.hostBoard, origin());
+      const stripped = await growth(lab(), s.site.gatewayBoard, 'client-tag-stripped', () => probe.send('tagged-syn', probe.freshPort()));
+      assert.equal(stripped, 1);
+    });
+
+    it('3: a blind walk of the reset check (ACKs at 0, 2^30, 2^31, 3*2^30, then a RST) leaves the connection alive', async () => {
+      const s = await scene();
+      const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
+      // As the client's connection shows the server side: the winner in A, the server's address in B, the winner's tunnel in C.
+      const from = configuration === 'A' ? s.winnerAddress : origin();
+      const tunnel = configuration === 'C' ? `tunnel-` : '';
+      const outer = configuration === 'C' ? ` ${s.winnerAddress}` : '';
+      const walk = [0, 2 ** 30, 2 ** 31, 3 * 2 ** 30];
+      const dropped = await growth(lab(), s.site.gatewayBoard, 'forged-reset-dropped', () =>
+        s.inject(...walk.map((seq) => `${from} ${s.hostAddress} 80 ${live.clientPort} ${tunnel}ack ${seq} 1${outer}`), `${from} ${s.hostAddress} 80 ${live.clientPort} ${tunnel}rst ${3 * 2 ** 30} 0${outer}`));
+      assert.equal(dropped, 1, 'the RST was dropped as forged');
+      assert.equal(await live.finished(), s.expected, 'the live download is intact');
+    });
+
+    it('4: a port nothing listens on is refused within a round trip, and its table entry ends', async () => {
+      const s = await scene();
+      const originBoard = boardsWithRole(s.topology, 'origin-server')[0].name;
+      const rtt = predictionFor(predict(s.topology, world().profile), s.site.clientSite).candidates.find((c) => c.board === originBoard)!.rttMs;
+      await lab().webServer(originBoard, 'stop');
+      try {
+        const { stdout } = await lab().exec(s.site.hostBoard, `curl -s -o /dev/null -m 10 -w '%{exitcode} %{time_total} %{local_port}' ${url('/', 8080)}`);
+        const [exit, seconds, port] = stdout.trim().split(' ');
+        assert.equal(exit, '7', `curl should fail with "connection refused", got exit ${exit} after ${seconds} s`);
+        assert.ok(Number(seconds) * 1000 < rtt + 40, `refused after ${Number(seconds) * 1000} ms; one round trip is ${rtt} ms`);
+        const entry = (await lab().agent(s.site.gatewayBoard).table()).entries.find((e) => e.client === `${s.hostAddress}:${port}`);
+        assert.equal(entry, undefined, `the refused connection's entry is still there: ${JSON.stringify(entry)}`);
+      } finally {
+        await lab().webServer(originBoard, 'start');
+      }
+    });
+
+    it("4: a replica's refusal never decides the race: with its web server down, the next candidate serves", async () => {
+      const { topology, profile } = world();
+      const site = siteWonByReplica(topology, profile);
+      const expected = predictionFor(predictWithout(topology, profile, [site.winner]), site.clientSite).winner;
+      const counter = configuration === 'A' ? 'refusal-from-replica-dropped' : 'refusal-not-sent';
+      await lab().webServer(site.winner, 'stop');
+      try {
+        const refused = await growth(lab(), configuration === 'A' ? site.gatewayBoard : site.winner, counter, async () => {
+          const fetch = await fetchFrom(lab(), site.hostBoard, url());
+          assert.equal(fetch.code, 200);
+          assert.equal(fetch.servedBy, expected, `${site.clientSite} with ${site.winner}'s web server down`);
+        });
+        assert.ok(refused >= 1, `the refusal of ${site.winner} was not counted as ${counter}`);
+      } finally {
+        await lab().webServer(site.winner, 'start');
+      }
+    });
+
+    it("6: packets the agent does not own stay on the router's path, where the board's own FORWARD rules drop them", async () => {
+      const s = await scene();
+      const rule = ['FORWARD', '-p', 'tcp', '--sport', '80', '-d', s.hostAddress, '-m', 'comment', '--comment', 'synrace-test-forward-rule', '-j', 'DROP'];
+      const ruleCount = async () => Number(/^\s*(\d+)\s+\d+\s+DROP.*synrace-test-forward-rule/m.exec((await lab().exec(s.site.gatewayBoard, 'iptables -w -L FORWARD -v -x -n')).stdout)?.[1] ?? NaN);
+      await lab().exec(s.site.gatewayBoard, `iptables -w -A ${rule.join(' ')}`);
+      try {
+        const hostLan = interfaceOn(s.topology.boards.find((b) => b.name === s.site.hostBoard)!, 'lan')!.name;
+        const seen = await lab().capture(s.site.hostBoard, hostLan, join(ARTIFACTS, `forward-rule-${configuration}`), '"tcp src port 80"');
+        await s.inject(`${origin()} ${s.hostAddress} 80 43210 data 777 1`);
+        assert.equal(await ruleCount(), 1, 'the FORWARD rule saw the packet');
+        assert.deepEqual(linesOf(readPcap(await seen.stop())), [], 'the packet reached the host past the FORWARD rule');
+      } finally {
+        await lab().exec(s.site.gatewayBoard, `iptables -w -D ${rule.join(' ')}`);
+      }
+    });
+
+    it('7: frames addressed to another MAC change nothing, with a promiscuous capture running on the gateway', async () => {
+      const s = await scene();
+      const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
+      // tcpdump without -p: the gateway's WAN interface takes every frame the WAN floods to it.
+      const promiscuous = await watch(s.site.gatewayBoard, 'promiscuous', '');
+      const probe = `/usr/bin/python3 /tmp/synrace-frames.py frame ${wanOf(s.rogue).name} 02:aa:bb:cc:dd:ee`;
+      // The live connection's own race is over first: its late answers would move the counters below.
+      await new Promise((r) => setTimeout(r, 1500));
+      const before = await counters(lab(), s.site.gatewayBoard);
+      // A late answer from the winner for the live connection, and a start packet, both to a MAC nobody has.
+      await lab().exec(s.rogue, `${probe} ${s.winnerAddress} ${s.hostAddress} 80 ${live.clientPort} synack && ${probe} ${s.hostAddress} ${origin()} 44000 80 tagged-syn && sleep 0.5`);
+      const after = await counters(lab(), s.site.gatewayBoard);
+      await promiscuous.stop();
+      const acted = ['late-answer-reset', 'answer-from-stranger-dropped', 'answer-unmatched-passed', 'answer-unrelated-dropped', 'syn-tagged', 'client-tag-stripped'].filter((k) => (after[k] ?? 0) !== (before[k] ?? 0));
+      assert.deepEqual(acted, [], 'the gateway acted on frames addressed to another MAC');
+      assert.equal(await live.finished(), s.expected, 'the live download is intact');
+    });
+
+    // The delay line is the same in every configuration: flooded once.
+    if (configuration === configurations[0]) it('8: a million random source MACs from the rogue leave the WAN delay line forwarding, and the lab verifying', async function () {
+      if (lab().state().delay.mode !== 'userspace-delay-line') skipBecause(this, 'it floods the userspace delay line; this lab has none');
+      this.timeout(300_000);
+      const s = await scene();
+      const rogueMac = (await lab().exec(s.rogue, `cat /sys/class/net/${wanOf(s.rogue).name}/address`)).stdout.trim();
+      // To the rogue's own MAC: the delay line learns every source and forwards none of the frames anywhere.
+      const flood = await lab().exec(s.rogue, `/usr/bin/python3 /tmp/synrace-frames.py macflood ${wanOf(s.rogue).name} 1000000 ${rogueMac}`, 240_000);
+      assert.equal(flood.code, 0, flood.stderr);
+      const { verdicts } = await lab().verify(['plain'], 2);
+      assert.deepEqual(verdicts.filter((v) => !v.ok).map((v) => `${v.clientSite}: ${v.connections.map((c) => c.servedBy).join(' ')}`), []);
+    });
+
+    it('9: a gateway whose agent is killed outright forwards web traffic at once, and its agent is back within 2 s', async () => {
+      const s = await scene();
+      const agent = lab().agent(s.site.gatewayBoard);
+      const { pid } = await agent.health();
+      await lab().exec(s.site.gatewayBoard, `kill -9 ${pid}`);
+      const killedAt = Date.now();
+      // From the host behind the gateway, at once: the supervisor restarts the agent half a second later.
+      const { stdout } = await lab().exec(s.site.hostBoard, `curl -s -o /dev/null -m 5 -w '%{http_code}' ${url()}`);
+      assert.equal(stdout, '200', 'web traffic through the gateway while its agent was dead');
+      const back = await agent.waitHealthy(Math.max(0, 2000 - (Date.now() - killedAt)));
+      assert.notEqual(back.pid, pid, 'a new agent answers');
+      assert.ok(Date.now() - killedAt < 2000, `the agent was back after ${Date.now() - killedAt} ms`);
+      assert.equal((await fetchFrom(lab(), s.site.hostBoard, url())).servedBy, s.site.winner, 'and races again');
+    });
+
+    it("10: one board's control token opens no other board's agent, and the boards keep theirs readable by root alone", async () => {
+      const s = await scene();
+      const state = lab().state();
+      const [a, b] = state.boards.filter((x) => x.agentToken);
+      const stolen = new AgentControlClient({ board: b.name, address: b.mgmtAddress, port: CONTROL_PORT, token: a.agentToken! });
+      await assert.rejects(() => stolen.health(), /answered 401/);
+      const config = `${lab().backend().layout(b).fsRoot.replace(/\/$/, '')}/etc/synrace/agent.json`;
+      assert.equal((await lab().exec(b.name, `stat -c %a ${config}`)).stdout.trim(), '600');
+      assert.ok(s.rogue, 'and the rogue reaches no control API: it is bound to the management network');
     });
 
     if (configuration === 'C') {

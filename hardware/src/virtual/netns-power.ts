@@ -32,7 +32,9 @@ export class NetnsPowerDriver implements PowerDriver {
 
   async on(): Promise<void> {
     if (await this.isOn()) return;
-    const boot = `bash ${this.board.bootScript}; exec sleep infinity`;
+    // The board's UTS namespace is new at every boot, so its hostname is set at every boot, as a Pi's init does.
+    // Its own /sys too, as `ip netns exec` does: sysfs mounted here shows the board's network devices, not the host's.
+    const boot = `hostname ${this.board.name} && umount -l /sys && mount -t sysfs sysfs /sys && bash ${this.board.bootScript}; exec sleep infinity`;
     const argv = ['nsenter', `--net=/run/netns/${this.board.netns}`, 'unshare', '--pid', '--mount', '--uts', '--ipc', '--fork', '--mount-proc', '--kill-child', 'tini', '-s', '--', 'bash', '-c', boot];
     const log = openSync(this.board.logFile, 'a');
     const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', log, log] });

@@ -2,16 +2,16 @@ import type { LabInputs } from '../inputs/lab-inputs';
 import type { BackendKind } from '../labs/lab-state';
 import type { RunDir } from '../labs/run-dir';
 import { HardwareBackend } from './hardware/hardware-backend';
-import type { BackendRequest, LabBackend } from './lab-backend';
+import type { LabBackend } from './lab-backend';
 import { NamespaceBackend } from './namespace/namespace-backend';
 
-/** The backend a lab of this kind runs on, over its inputs; it refuses a request its boards cannot serve. */
-export function backendFor(kind: BackendKind, runDir: RunDir, inputs: LabInputs, request: BackendRequest): LabBackend {
+/** The backend a lab of this kind runs on, over its inputs. */
+export function backendFor(kind: BackendKind, runDir: RunDir, inputs: LabInputs): LabBackend {
   switch (kind) {
     case 'namespace':
-      return new NamespaceBackend(runDir, inputs, request);
+      return new NamespaceBackend(runDir, inputs);
     case 'hardware':
-      return new HardwareBackend(runDir, inputs, request);
+      return new HardwareBackend(runDir, inputs);
     default:
       throw new Error(`backend ${kind} is not available in this build`);
   }

@@ -1,22 +1,14 @@
 import type { BringUpTimeouts, PowerDriver } from '@synrace/hardware';
 import type { DelayProfile } from '@synrace/netem-profiles';
-import type { LabInputs } from '../inputs/lab-inputs';
+import type { LabInputs, UpRequest } from '../inputs/lab-inputs';
 import type { BackendKind, BoardRecord, LabState, ProtocolOptions } from '../labs/lab-state';
 import type { Progress } from '../progress';
 import type { BoardLayout } from '../provision/provision-lab';
 import type { RunDir } from '../labs/run-dir';
 import type { NamespaceBoardClass } from './namespace/board-class';
 
-/** What `up` asks of any backend; a backend refuses what its boards cannot do when it is made. */
-export interface BackendRequest {
-  /** auto: what the backend's boards have (kernel netem where it exists); userspace: the delay line; external: the WAN has the delays. */
-  delay: 'auto' | 'userspace' | 'external';
-  /** A management subnet the user asked for; else the backend picks a free one (namespace and vm boards). */
-  mgmtSubnet?: string;
-}
-
-/** What `up` asks of a backend to make the lab. */
-export interface CreateRequest extends BackendRequest {
+/** What `up` asks of a backend to make the lab; checkUpRequest has refused what its boards cannot do. */
+export interface CreateRequest extends Pick<UpRequest, 'delay' | 'mgmtSubnet'> {
   name: string;
   runDir: RunDir;
   inputs: LabInputs;

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { loadInventory, loadProfile, loadTopology, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Inventory, type InventoryBoard, type Topology } from '@synrace/netem-profiles';
+import type { BackendKind } from '../labs/lab-state';
 import { boardsOnShelf, managementAddress, withBoardInterfaceNames } from './inventory-topology';
 
 export const DEFAULT_TOPOLOGY = 'world';
@@ -40,6 +41,27 @@ export interface LabInputFiles {
   topology?: string;
   profile?: string;
   inventory?: string;
+}
+
+/** What `up` is asked for, besides the files. */
+export interface UpRequest {
+  backend: BackendKind;
+  inventory?: string;
+  /** auto: what the boards have (kernel netem where it exists); userspace: the delay line; external: the WAN has the delays. */
+  delay: 'auto' | 'userspace' | 'external';
+  mgmtSubnet?: string;
+}
+
+/** What each kind of board can be asked for, refused before any file is read or anything made. */
+export function checkUpRequest(r: UpRequest): void {
+  if (r.backend === 'hardware') {
+    if (!r.inventory) throw new Error('the hardware backend needs --inventory <file>: the boards, their relays, serial adapters and SSH keys');
+    if (r.delay === 'userspace') throw new Error("--delay userspace is the namespace lab's delay line; on hardware use auto (kernel netem on the boards) or external");
+    if (r.mgmtSubnet) throw new Error('--mgmt-subnet is for labs this host makes; a shelf has its management addresses in its inventory');
+    return;
+  }
+  if (r.inventory) throw new Error('--inventory is for the hardware backend: add --backend hardware');
+  if (r.delay === 'external') throw new Error(`--delay external is for hardware labs whose WAN has the delays already; ${r.backend} boards take auto or userspace`);
 }
 
 /** Reads and checks every input file; any fault is named with its file and line before anything is made. */

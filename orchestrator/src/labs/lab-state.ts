@@ -74,6 +74,18 @@ export interface LabState {
   boards: BoardRecord[];
   /** Absent while the boards are not provisioned yet. */
   protocol?: ProtocolOptions;
+  /** How the bring-up spent its time, for `up --json` and the bench. */
+  timings?: BringUpTimings;
+}
+
+/**
+ * Milliseconds from the start of `up`: when the backend had made what the boards stand on, when the last
+ * board reached each state of the bring-up, and when the lab was up.
+ */
+export interface BringUpTimings {
+  createdMs: number;
+  allReachedMs: Partial<Record<'powered' | 'booted' | 'reachable' | 'provisioned', number>>;
+  upMs?: number;
 }
 
 /** The state as shown to a user: secrets stay out unless asked for (`--show-secrets`). */

@@ -3,7 +3,8 @@ import { findBoard, type DelayProfile, type Topology } from '@synrace/netem-prof
 import { connectBoard, boardOf } from '../labs/board-access';
 import type { BoardRecord, LabState, ProtocolOptions } from '../labs/lab-state';
 import { agentConfigFor, CONTROL_PORT } from './agent-config';
-import { ProvisionError, provisionBoard, type ProvisionTarget } from './provision';
+import { ProvisionError, provisionBoard, type BoardLayout } from './provision';
+export type { BoardLayout } from './provision';
 import type { WebContent } from './web-content';
 
 const AGENT_HEALTH_TIMEOUT_MS = 15_000;
@@ -24,9 +25,6 @@ export function provisionedBoards(topology: Topology): string[] {
 export function agentBoards(state: LabState): BoardRecord[] {
   return state.boards.filter((b) => b.agentToken !== undefined);
 }
-
-/** Where provisioned files go on a board and how its services start: the backend decides. */
-export type BoardLayout = Pick<ProvisionTarget, 'fsRoot' | 'init'>;
 
 export interface LabProvisioning {
   state: LabState;

@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { AGENT_BUNDLE_DIR, type BoardConfigFile } from '@synrace/agents';
-import type { SshShell } from '@synrace/hardware';
+import { shellQuote, type SshShell } from '@synrace/hardware';
 import { renderNginxConfig } from './nginx-config';
 import { ensureNativeModules } from './native-modules';
 import { renderServicesScript } from './services-script';
@@ -22,6 +22,14 @@ export interface ProvisionTarget {
   agentConfig?: BoardConfigFile;
   web?: { dynamic: boolean; content: WebContent };
 }
+
+/** Where provisioning puts the web server's files, below the board's root. */
+const NGINX_CONFIG = 'etc/synrace/nginx.conf';
+const NGINX_ERROR_LOG = 'var/log/synrace/nginx-error.log';
+const NGINX_PID = 'run/synrace/nginx.pid';
+
+/** Where provisioned files go on a board and how its services start: the backend decides. */
+export type BoardLayout = Pick<ProvisionTarget, 'fsRoot' | 'init'>;
 
 /** The agents are built for Node 20, the version this project targets. */
 export const MIN_NODE_MAJOR = 20;
@@ -94,14 +102,14 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
     }
     await step('sync web content', () => uploadTree(t.shell, web.content.dir, at('var/www/synrace')));
     const nginx = renderNginxConfig({ board: t.board, wwwRoot: at('var/www/synrace'), dynamic: web.dynamic, runDir: at('run/synrace') });
-    await step('write nginx config', () => t.shell.upload(Buffer.from(nginx), at('etc/synrace/nginx.conf')));
+    await step('write nginx config', () => t.shell.upload(Buffer.from(nginx), at(NGINX_CONFIG)));
   }
   if (t.init.kind === 'systemd') await installUnits(t, { node, nginx: nginxPath }, step);
   else {
     const services = renderServicesScript({
       board: t.board,
       consoleTty: t.init.consoleTty,
-      ...(t.web ? { nginxConfig: at('etc/synrace/nginx.conf'), nginxErrorLog: at('var/log/synrace/nginx-error.log') } : {}),
+      ...(t.web ? { nginxConfig: at(NGINX_CONFIG), nginxErrorLog: at(NGINX_ERROR_LOG) } : {}),
       ...(t.agentConfig ? { agent: { node, script: at('opt/synrace/agent.js'), config: at('etc/synrace/agent.json') } } : {}),
     });
     await step('write services script', () => t.shell.upload(Buffer.from(services), at('etc/synrace/services.sh'), 0o755));
@@ -115,7 +123,7 @@ type Step = (name: string, work: () => Promise<unknown>) => Promise<void>;
 async function installUnits(t: ProvisionTarget, programs: { node: string; nginx: string }, step: Step): Promise<void> {
   const units: string[] = [];
   if (t.web) {
-    const unit = renderWebUnit({ board: t.board, nginx: programs.nginx, nginxConfig: '/etc/synrace/nginx.conf', nginxErrorLog: '/var/log/synrace/nginx-error.log', pidFile: '/run/synrace/nginx.pid' });
+    const unit = renderWebUnit({ board: t.board, nginx: programs.nginx, nginxConfig: `/${NGINX_CONFIG}`, nginxErrorLog: `/${NGINX_ERROR_LOG}`, pidFile: `/${NGINX_PID}` });
     await step(`write ${WEB_UNIT}`, () => t.shell.upload(Buffer.from(unit), `${UNIT_DIR}/${WEB_UNIT}`));
     units.push(WEB_UNIT);
   }
@@ -127,6 +135,18 @@ async function installUnits(t: ProvisionTarget, programs: { node: string; nginx:
   if (units.length === 0) return;
   // restart, not start: a board provisioned before runs the old agent, which must read the new config.
   await step('enable and start units', () => run(t.shell, `systemctl daemon-reload && systemctl enable ${units.join(' ')} && systemctl restart ${units.join(' ')}`));
+}
+
+/**
+ * The command that stops or starts a provisioned board's web server the way its init does: systemd on a
+ * Pi, nginx itself on a board whose boot script starts it. A stop returns once nginx is gone.
+ */
+export function webServerCommand(layout: BoardLayout, action: 'stop' | 'start'): string {
+  if (layout.init.kind === 'systemd') return `systemctl ${action} ${WEB_UNIT}`;
+  const at = (path: string) => shellQuote(join(layout.fsRoot, path));
+  const nginx = `nginx -e ${at(NGINX_ERROR_LOG)} -c ${at(NGINX_CONFIG)}`;
+  if (action === 'start') return nginx;
+  return `${nginx} -s stop; for i in $(seq 100); do [ -e ${at(NGINX_PID)} ] || exit 0; sleep 0.05; done; echo 'nginx did not stop' >&2; exit 1`;
 }
 
 export function servicesScriptPath(fsRoot: string): string {

@@ -14,7 +14,8 @@ export const SSHD_BROKEN_FLAG = 'sshd-broken';
  * The power-on of a stand-in Pi, run by the board's init in its own mount namespace: /etc, /opt and
  * /var become its own disk (overlays on the host's), /run/synrace its tmpfs, systemctl a stand-in
  * (systemd is not PID 1 here); the Pi console simulator prints a Pi boot log and a getty on its serial
- * line; the network comes up, sshd starts, then the units provisioning enabled, as systemd would.
+ * line; the network comes up, sshd starts, then the units provisioning enabled, as systemd would (the host's
+ * own units show through the overlay on /etc, and are not this Pi's to start).
  */
 function renderPiBoot(board: BoardPlan, paths: BootPaths): string {
   const b = shellQuote(paths.boardDir);
@@ -39,8 +40,12 @@ for d in etc opt var; do
   mkdir -p "$B/disk/upper/$d" "$B/disk/work/$d"
   mount -t overlay "pi-$d" -o "lowerdir=/$d,upperdir=$B/disk/upper/$d,workdir=$B/disk/work/$d" "/$d"
 done
-mkdir -p /run/synrace
-mount --bind "$B/disk/run" /run/synrace
+# The Pi's /run/synrace is its own tmpfs; but this host keeps its labs under /run/synrace too, the shelf's
+# own among them (this board's files included), so that one lab's directory is carried into the new one.
+LAB=$(dirname "$(dirname "$B")")
+mkdir -p "$B/disk/run/$(basename "$LAB")"
+mount --bind "$LAB" "$B/disk/run/$(basename "$LAB")"
+mount --rbind "$B/disk/run" /run/synrace
 mount --bind "$B/systemctl" /usr/bin/systemctl
 # console=serial0 on a Pi: the kernel's console, and what journal+console writes to, is the serial line.
 mount --bind ${shellQuote(paths.consoleTty)} /dev/console
@@ -51,7 +56,7 @@ NETWORK
 sysctl -qw net.ipv4.ip_forward=${board.forwarding ? 1 : 0}
 mkdir -p /run/sshd
 if [ -e "$B/${SSHD_BROKEN_FLAG}" ]; then echo "sshd left off (${SSHD_BROKEN_FLAG})"; else setsid -f ${paths.sshd.map(shellQuote).join(' ')} </dev/null; fi
-for unit in /etc/systemd/system/multi-user.target.wants/*.service; do
+for unit in /etc/systemd/system/multi-user.target.wants/synrace-*.service; do
   if [ -e "$unit" ]; then systemctl start "\${unit##*/}" || echo "\${unit##*/} failed to start"; fi
 done
 `;

@@ -3,7 +3,9 @@
 // systemd with the unit files they write: enable/disable (the multi-user.target.wants links that
 // boot follows), start/stop/restart by ExecStartPre/ExecStart/ExecStop/PIDFile, is-active,
 // is-enabled. Output of a unit goes to the board's console, as StandardOutput=journal+console does.
-// Not emulated: Restart=, dependencies, quoting inside Exec lines (the units synrace writes need none).
+// Restart=on-failure with RestartSec= is emulated by a shell loop around a simple unit's process, as
+// systemd restarts it after a crash or a SIGKILL and not after a clean exit. Not emulated: other Restart=
+// values, dependencies, quoting inside Exec lines (the units synrace writes need none).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -16,7 +18,14 @@ const STATE_DIR = '/run/synrace/systemctl-stand-in';
 /** The board's serial console (bound over /dev/console by the stand-in's boot): where journal+console output shows. */
 const CONSOLE = '/dev/console';
 
-interface Unit { name: string; type: string; execStartPre?: string; execStart: string; execStop?: string; pidFile?: string }
+interface Unit { name: string; type: string; execStartPre?: string; execStart: string; execStop?: string; pidFile?: string; restartOnFailureSec?: number }
+
+/** systemd time spans as units write them: "500ms", "1s", "2" (seconds). */
+function seconds(span: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s)?$/.exec(span.trim());
+  if (!m) throw new UnitError(`RestartSec=${span}: not a time span this stand-in reads`);
+  return Number(m[1]) / (m[2] === 'ms' ? 1000 : 1);
+}
 
 class UnitError extends Error {}
 
@@ -32,9 +41,11 @@ function loadUnit(name: string): Unit {
     if (kv && section === 'Service') service[kv[1]] = kv[2];
   }
   if (!service.ExecStart) throw new UnitError(`${name}: no ExecStart= in [Service]`);
-  return { name, type: service.Type ?? 'simple', execStartPre: service.ExecStartPre, execStart: service.ExecStart, execStop: service.ExecStop, pidFile: service.PIDFile };
+  const restartOnFailureSec = service.Restart === 'on-failure' ? seconds(service.RestartSec ?? '100ms') : undefined;
+  return { name, type: service.Type ?? 'simple', execStartPre: service.ExecStartPre, execStart: service.ExecStart, execStop: service.ExecStop, pidFile: service.PIDFile, restartOnFailureSec };
 }
 
+/** Whether the process (or, for a negative pid, any process of the group) still runs. */
 function alive(pid: number | undefined): boolean {
   if (!pid) return false;
   try {
@@ -66,8 +77,12 @@ function start(unit: Unit): void {
     return;
   }
   const console = openSync(CONSOLE, 'a');
-  const [file, ...args] = unit.execStart.split(/\s+/);
-  const child = spawn(file, args, { detached: true, stdio: ['ignore', console, console] });
+  const argv = unit.execStart.split(/\s+/);
+  const supervised = unit.restartOnFailureSec === undefined
+    ? argv
+    : ['sh', '-c', `while :; do "$@"; code=$?; [ $code -eq 0 ] && exit 0; echo "${unit.name}: main process exited, code $code; restarting"; sleep ${unit.restartOnFailureSec}; done`, unit.name, ...argv];
+  // Its own process group, which stop() signals as a whole, as systemd signals a unit's cgroup.
+  const child = spawn(supervised[0], supervised.slice(1), { detached: true, stdio: ['ignore', console, console] });
   mkdirSync(STATE_DIR, { recursive: true });
   writeFileSync(join(STATE_DIR, `${unit.name}.pid`), `${child.pid}\n`);
   child.unref();
@@ -77,9 +92,11 @@ async function stop(unit: Unit): Promise<void> {
   const pid = pidOf(unit);
   if (!alive(pid)) return;
   if (unit.execStop) runToEnd(unit.execStop, `${unit.name}: ExecStop`);
-  else process.kill(pid!, 'SIGTERM');
-  for (let waited = 0; alive(pid) && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
-  if (alive(pid)) process.kill(pid!, 'SIGKILL');
+  // A simple unit is stopped when every process of its group is gone, as systemd waits for its cgroup.
+  const target = unit.type === 'forking' ? pid! : -pid!;
+  if (!unit.execStop) process.kill(target, 'SIGTERM');
+  for (let waited = 0; alive(target) && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  if (alive(target)) process.kill(target, 'SIGKILL');
 }
 
 async function main(argv: string[]): Promise<number> {

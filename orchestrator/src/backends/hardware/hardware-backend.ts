@@ -1,7 +1,7 @@
 import { closeSync, copyFileSync, mkdirSync, openSync } from 'node:fs';
 import { BoardStuckError, RelayPowerDriver, type BringUpTimeouts } from '@synrace/hardware';
 import type { Inventory, Topology } from '@synrace/netem-profiles';
-import type { BackendRequest, CreateRequest, DownProblem, LabBackend } from '../lab-backend';
+import type { CreateRequest, DownProblem, LabBackend } from '../lab-backend';
 import { connectBoard } from '../../labs/board-access';
 import { consoleSocketPath, startConsoleServer } from '../../labs/console-server-process';
 import type { BoardRecord, LabState } from '../../labs/lab-state';
@@ -39,11 +39,8 @@ export class HardwareBackend implements LabBackend {
   private readonly inventory: Inventory;
   private readonly shelf: Map<string, PlayingBoard>;
 
-  /** Refuses, before anything is made, what physical boards cannot do. */
-  constructor(private readonly runDir: RunDir, private readonly inputs: LabInputs, request: BackendRequest) {
+  constructor(private readonly runDir: RunDir, private readonly inputs: LabInputs) {
     if (!inputs.inventory || !inputs.shelf) throw new Error('the hardware backend needs --inventory <file>: the boards, their relays, serial adapters and SSH keys');
-    if (request.delay === 'userspace') throw new Error("--delay userspace is the namespace lab's delay line; on hardware use auto (kernel netem on the boards) or external");
-    if (request.mgmtSubnet) throw new Error('--mgmt-subnet is for labs this host makes; a shelf has its management addresses in its inventory');
     this.inventory = inputs.inventory;
     this.shelf = inputs.shelf;
   }

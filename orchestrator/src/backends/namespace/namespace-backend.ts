@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { probeNetem, type DelayProfile } from '@synrace/netem-profiles';
 import type { LabInputs } from '../../inputs/lab-inputs';
 import { generateKeyPair, ipBatch, NetnsPowerDriver, run, sshdCommand, startSerialCable, waitForPaths, writeSshdConfig, type BringUpTimeouts } from '@synrace/hardware';
-import type { BackendRequest, CreateRequest, DownProblem, LabBackend } from '../lab-backend';
+import type { CreateRequest, DownProblem, LabBackend } from '../lab-backend';
 import { LabHostNames } from '../../labs/host-names';
 import { chooseManagementSubnet, lockRegistry } from '../../labs/registry';
 import type { BoardRecord, DelayMode, LabState } from '../../labs/lab-state';
@@ -93,11 +93,7 @@ export class NamespaceBackend implements LabBackend {
   /** Printed by the boot script when the board's console shell is up, as agetty's autologin line. */
   readonly bootMarker = /\blogin: root \(automatic login/;
 
-  /** Refuses, before anything is made, what namespace boards cannot do. */
-  constructor(private readonly runDir: RunDir, private readonly inputs: LabInputs, request: BackendRequest) {
-    if (inputs.inventory) throw new Error('--inventory is for the hardware backend: add --backend hardware');
-    if (request.delay === 'external') throw new Error('--delay external is for hardware labs whose WAN has the delays already; namespace boards take auto or userspace');
-  }
+  constructor(private readonly runDir: RunDir, private readonly inputs: LabInputs) {}
 
   async create(request: CreateRequest): Promise<LabState> {
     const { runDir, inputs, progress, signal } = request;
