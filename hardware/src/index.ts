@@ -8,7 +8,7 @@ export { ConsoleServer } from './drivers/console-server';
 export { loadConsoleServerConfig, type ConsoleSpec, type ConsoleServerConfig } from './drivers/console-server-config';
 export { consoleText } from './drivers/console-log';
 export { NetnsPowerDriver, type NetnsBoardResource } from './virtual/netns-power';
-export { listNetns, netnsPids, killNetnsProcesses, linksOf, killIfMatches, pidsMentioning } from './virtual/netns';
+export { listNetns, killNetnsProcesses, linksOf, killIfMatches, pidsMentioning } from './virtual/netns';
 export { startSerialCable, waitForPaths } from './virtual/serial-cable';
 export { prepareUtsDir, createUtsNamespace, releaseUtsDir, mountPointsUnder } from './virtual/uts-namespace';
 export { sysfsGpioNumber, listGpioChips, PI_HEADER_CHIP_LABELS, SYSFS_GPIO_ROOT, type GpioChip } from './drivers/power/gpio-numbering';

@@ -6,16 +6,18 @@ import { run } from '../src/host-command';
 import {
   describeDevice, guardDevice, judgeDevice, parseMountinfo, DeviceRefusedError, type DeviceInputs,
 } from '../src/drivers/flash/device-guard';
+import { openImageSource } from '../src/drivers/flash/image-source';
+import { writeImage } from '../src/drivers/flash/write-image';
 import { Cleanup } from '../src/testing/cleanup';
 import { skipBecause } from '../src/testing/skip';
 import { attachLoop, mountDevice } from './support/loop-device';
 import { giveUdevSerial } from './support/udev-serial';
 import { makeTempDir, removeTempDir } from '../src/testing/temp-dir';
 
-interface Node { name: string; kname?: string; majMin: string; rm?: boolean; serial?: string; type: string; size?: number; tran?: string; children?: Node[] }
+interface Node { name: string; kname?: string; majMin: string; rm?: boolean; serial?: string; type: string; size?: number; tran?: string; fstype?: string; children?: Node[] }
 const lsblkJson = (n: Node): object => ({
   name: n.name, kname: n.kname ?? n.name, 'maj:min': n.majMin, rm: n.rm ?? false, serial: n.serial ?? null,
-  mountpoints: [null], type: n.type, size: n.size ?? 31_914_983_424, tran: n.tran ?? null,
+  mountpoints: [null], type: n.type, size: n.size ?? 31_914_983_424, tran: n.tran ?? null, fstype: n.fstype ?? null,
   ...(n.children ? { children: n.children.map(lsblkJson) } : {}),
 });
 const inputs = (n: Node, mountinfo: string[] = [], sysfs: Partial<DeviceInputs> = {}): DeviceInputs => ({
@@ -23,6 +25,7 @@ const inputs = (n: Node, mountinfo: string[] = [], sysfs: Partial<DeviceInputs> 
   sysfsRemovable: n.type === 'part' ? undefined : `${n.rm ? 1 : 0}\n`,
   sysfsSerial: undefined,
   mountinfo: ['22 27 0:21 / /proc rw,relatime - proc proc rw', ...mountinfo].join('\n') + '\n',
+  swaps: 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n',
   ...sysfs,
 });
 const verdict = (device: string, i: DeviceInputs, allowSerial?: string) => judgeDevice(describeDevice(device, i), allowSerial);
@@ -44,7 +47,7 @@ describe('flash: device guard rules (injected host data)', () => {
   it('allows an unmounted removable card, and checks the inventory serial when one is named', () => {
     assert.deepEqual(verdict('/dev/sdb', inputs(usbReader)), {
       allowed: true, reasons: [],
-      facts: { device: '/dev/sdb', type: 'disk', removable: true, serial: '000000001206', sizeBytes: 31_914_983_424, transport: 'usb', mounts: [] },
+      facts: { device: '/dev/sdb', majMin: '8:16', type: 'disk', removable: true, serial: '000000001206', sizeBytes: 31_914_983_424, transport: 'usb', mounts: [], inUse: [] },
     });
     assert.equal(verdict('/dev/sdb', inputs(usbReader), '000000001206').allowed, true);
     const other = verdict('/dev/sdb', inputs(usbReader), '000000009999');
@@ -52,17 +55,25 @@ describe('flash: device guard rules (injected host data)', () => {
     assert.deepEqual(other.reasons, ['its serial is 000000001206, the inventory expects 000000009999']);
   });
 
-  it('refuses a card with an auto-mounted partition, saying what is mounted where, unless its serial is named', () => {
+  it('refuses a card with an auto-mounted partition, saying what is mounted where, whatever serial the inventory names', () => {
     const mounted = inputs(usbReader, ['301 27 8:17 / /media/me/boot\\040fs rw,nosuid shared:180 - vfat /dev/sdb1 rw']);
-    const refused = verdict('/dev/sdb', mounted);
-    assert.equal(refused.allowed, false);
-    assert.deepEqual(refused.reasons, [
-      'holds mounted filesystems of this host: /dev/sdb1 on /media/me/boot fs',
-      'name its serial 000000001206 in the inventory to allow it',
-    ]);
-    const allowed = verdict('/dev/sdb', mounted, '000000001206');
-    assert.equal(allowed.allowed, true);
-    assert.deepEqual(allowed.reasons, ['allowed by inventory serial 000000001206 although holds mounted filesystems of this host: /dev/sdb1 on /media/me/boot fs']);
+    for (const serial of [undefined, '000000001206']) {
+      const refused = verdict('/dev/sdb', mounted, serial);
+      assert.equal(refused.allowed, false);
+      assert.deepEqual(refused.reasons, [
+        'holds mounted filesystems of this host: /dev/sdb1 on /media/me/boot fs',
+        'the host is using it: no inventory serial overrides that',
+      ]);
+    }
+  });
+
+  it('refuses a device the host uses as swap, or as an LVM or RAID member, whatever serial the inventory names', () => {
+    const swapping = inputs(usbReader, [], { swaps: 'Filename\tType\tSize\tUsed\tPriority\n/dev/sdb2                               partition\t1048572\t\t0\t\t-2\n' });
+    assert.deepEqual(verdict('/dev/sdb', swapping, '000000001206').reasons, ['/dev/sdb2 is in use as swap', 'the host is using it: no inventory serial overrides that']);
+    const lvm: Node = { ...usbReader, children: [{ name: 'sdb1', majMin: '8:17', type: 'part', fstype: 'LVM2_member', children: [{ name: 'vg-data', kname: 'dm-1', majMin: '254:1', type: 'lvm' }] }] };
+    assert.deepEqual(verdict('/dev/sdb', inputs(lvm), '000000001206').reasons, ['/dev/sdb1 is an LVM physical volume', 'the host is using it: no inventory serial overrides that']);
+    const raid: Node = { ...usbReader, fstype: 'linux_raid_member', children: [{ name: 'md0', majMin: '9:0', type: 'raid1' }] };
+    assert.deepEqual(verdict('/dev/sdb', inputs(raid)).reasons, ['/dev/sdb is a RAID member', 'the host is using it: no inventory serial overrides that']);
   });
 
   it("refuses the host's own disk: fixed, with partitions and an encrypted volume on it mounted", () => {
@@ -79,10 +90,9 @@ describe('flash: device guard rules (injected host data)', () => {
       { device: '/dev/nvme0n1p1', mountPoint: '/boot/efi' },
       { device: '/dev/mapper/home', mountPoint: '/home' },
     ]);
-    assert.equal(v.reasons[0], 'not a removable device (nvme transport)');
-    assert.match(v.reasons[1], /^holds mounted filesystems of this host: \/dev\/nvme0n1p2 on \/, /);
+    assert.match(v.reasons[0], /^holds mounted filesystems of this host: \/dev\/nvme0n1p2 on \/, /);
     const err = new DeviceRefusedError(v);
-    assert.match(err.message, /^refusing to write \/dev\/nvme0n1: not a removable device \(nvme transport\); holds mounted/);
+    assert.match(err.message, /^refusing to write \/dev\/nvme0n1: holds mounted filesystems of this host: /);
   });
 
   it('sees a btrfs mount, which mountinfo lists under an anonymous device number, by its source', () => {
@@ -180,6 +190,32 @@ describe('flash: device guard on real devices', function () {
       return true;
     });
     await assert.rejects(guardDevice(partition), /it is a part, not a whole disk/);
+  });
+
+  it('refuses a device whose partition the host uses as swap, whatever serial the inventory names', async () => {
+    const device = await loopWith('16M', { partitions: true });
+    const partition = `${device}p1`;
+    await run(['mkswap', '-q', partition]);
+    await run(['swapon', partition]);
+    cleanup.add(`swapoff ${partition}`, () => run(['swapoff', partition]));
+    await assert.rejects(guardDevice(device, 'ANY-SERIAL'), (err: unknown) => {
+      assert.ok(err instanceof DeviceRefusedError);
+      assert.deepEqual(err.verdict.reasons, [`${partition} is in use as swap`, 'the host is using it: no inventory serial overrides that']);
+      return true;
+    });
+  });
+
+  it('opens the device exclusively: a partition mounted after the guard looked stops the write before its first byte', async () => {
+    const device = await loopWith('16M', { partitions: true });
+    const partition = `${device}p1`;
+    await run(['mkfs.ext4', '-q', partition]);
+    const mountPoint = join(dir, 'mounted late');
+    await mkdir(mountPoint);
+    await mountDevice(partition, mountPoint, cleanup);
+    const image = join(dir, 'tiny.img');
+    await run(['truncate', '--size', '1M', image]);
+    await assert.rejects(writeImage(await openImageSource(image), device), /cannot open for writing: .*EBUSY/);
+    assert.equal((await run(['blkid', '-o', 'value', '-s', 'TYPE', partition])).stdout.trim(), 'ext4', 'the mounted filesystem is untouched');
   });
 
   it("refuses the disk holding this host's root filesystem", async function () {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentControlClient, RaceMode } from '@synrace/agents';
 import { addressOf, boardsWithRole, interfaceOn, loadProfile, predict, type DelayProfile, type Role, type SitePrediction } from '@synrace/netem-profiles';
@@ -177,10 +178,10 @@ export class Lab {
             bootMarker: backend.bootMarker,
             ssh: { host: board.mgmtAddress, ...board.login, hostKey: board.hostKey },
             sshAttemptMs: 5000,
-            provision: async ({ signal: stepSignal }) => {
-              if (delayed.has(board.name)) await this.withShell(board.name, (shell) => applyTcTree(shell, topology, profile, board.name));
+            provision: async ({ signal: stepSignal, shell }) => {
+              if (delayed.has(board.name)) await applyTcTree(shell, topology, profile, board.name);
               stepSignal.throwIfAborted();
-              if (provisioned.has(board.name)) await provisionLabBoard(provisioning, board.name);
+              if (provisioned.has(board.name)) await provisionLabBoard(provisioning, board.name, shell);
             },
           }),
           { ...backend.timeouts, ...stepTimeouts },
@@ -239,7 +240,10 @@ export class Lab {
   private async teardown(): Promise<TeardownSummary> {
     const state = this.runDir.exists() ? this.state() : undefined;
     const problems = state ? await this.backend().release(state, this.progress) : [];
+    // The boards' files (bundles, web content) go while the kernel takes the links down: neither waits for the other.
+    const boardFiles = rm(this.runDir.path('boards'), { recursive: true, force: true });
     const host = await removeHostObjects(this.runDir, new LabHostNames(this.name), this.progress);
+    await boardFiles;
     const logs = archiveLogs(this.name, this.runDir.path('logs'), new Date(state?.startedAt ?? Date.now()));
     if (logs) this.progress.step(`console logs kept in ${logs}`);
     this.runDir.remove();

@@ -34,7 +34,8 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
     const brokenSsh = join(shelf.lab.runDir.boardDir('rogue'), SSHD_BROKEN_FLAG);
     const inventory = shelf.inventoryFile;
     const up = ['up', '--name', LAB, '--backend', 'hardware', '--inventory', inventory];
-    const onLab = (...args: string[]) => [...args, '--lab', LAB];
+    // Options go before `--`: what follows it is the board's command line.
+    const onLab = (command: string, ...args: string[]) => [command, '--lab', LAB, ...args];
     const steps: Record<StepName, ScenarioStep> = {
       interruptedUp: { interrupt: [...up, '--delay', 'external'], after: 'powered \\S+ \\(' },
       breakSsh: { touch: brokenSsh },

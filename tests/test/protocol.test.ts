@@ -186,7 +186,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
     try {
       await assert.rejects(
         () => lab().withShell(replica, (shell) => provisionBoard({ board: replica, shell, fsRoot, init: { kind: 'boot-script', consoleTty: '/dev/null', node: '/nonexistent/node' }, agentConfig: { board: replica, roles: {} } })),
-        (err: Error) => err instanceof ProvisionError && new RegExp(`provisioning ${replica} failed at step "check node on the board": .*nonexistent`).test(err.message),
+        (err: Error) => err instanceof ProvisionError && new RegExp(`provisioning ${replica} failed at step "check the board": .*no node at /nonexistent/node`).test(err.message),
       );
     } finally {
       await lab().exec(replica, `rm -rf ${fsRoot}`);
@@ -231,7 +231,9 @@ for (const configuration of configurations) describe(`protocol, configuration ${
 
     /** The address of a WAN board, and a capture of what reaches its WAN interface. */
     const wanOf = (board: string) => interfaceOn(world().topology.boards.find((b) => b.name === board)!, 'wan')!;
-    const watch = (board: string, name: string, filter: string) => lab().capture(board, wanOf(board).name, join(ARTIFACTS, `${name}-${configuration}`), filter);
+    /** What reaches a board on its WAN interface (tcpdump sees what the board sends, too). */
+    const watch = (board: string, name: string, filter: string) =>
+      lab().capture(board, wanOf(board).name, join(ARTIFACTS, `${name}-${configuration}`), filter ? `"dst host ${addressOf(wanOf(board).address)} and (${filter.replace(/^"|"$/g, '')})"` : '');
     const linesOf = (text: string) => text.split('\n').filter(Boolean);
     /** Anything that could carry a race answer to a victim: a SYN+ACK, or IPv4-in-IPv4 (B and C answer inside it). */
     const ANSWERS = '"ip proto 4 or tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)"';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { waitForConsole } from '@synrace/hardware';
 import { interfaceOn } from '@synrace/netem-profiles';
 import { AGENT_BUNDLE_DIR } from '@synrace/agents';
-import { BOOT_MARKER, ensureNativeModules, Lab, Progress, uploadTree, withinTolerance } from '@synrace/orchestrator';
+import { BOOT_MARKER, ensureNativeModules, extractOnBoard, Lab, Progress, tarOf, withinTolerance } from '@synrace/orchestrator';
 import { describeOwnLabs, leftoversOf, LIVE_LAB, skipBecause, useLab } from '../src';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -103,7 +103,7 @@ describe(`${LIVE_LAB ? 'the live lab' : 'namespace lab'}: the world lab`, functi
       // An aarch64 object where this host's epoll.node was: what a Pi finds in a bundle built on a PC.
       copyFileSync(join(bundle, 'node_modules/koffi/build/koffi/linux_arm64/koffi.node'), join(bundle, 'node_modules/epoll/build/Release/epoll.node'));
       await lab().withShell('rep-fra', async (shell) => {
-        await uploadTree(shell, bundle, remote);
+        await extractOnBoard(shell, remote, [await tarOf(bundle, '')]);
         const node = (await shell.exec(`command -v node || echo ${process.execPath}`, { timeoutMs: 10_000 })).stdout.trim();
         assert.equal(await ensureNativeModules(shell, node, remote), 'built-on-board');
         assert.equal(await ensureNativeModules(shell, node, remote), 'as-bundled', 'the compiled module loads');

@@ -3,7 +3,7 @@ import { waitForConsole } from '../drivers/console-client';
 import type { PowerDriver } from '../drivers/power/power-driver';
 import { SshShell } from '../drivers/ssh-shell';
 import type { SshEndpoint } from '../resources';
-import type { BringUpStep, BringUpSteps } from './board-state-machine';
+import type { BringUpSteps, StepContext } from './board-state-machine';
 
 export interface BoardAccess {
   power: Pick<PowerDriver, 'on'>;
@@ -14,8 +14,11 @@ export interface BoardAccess {
   ssh: SshEndpoint;
   /** Limit of one SSH connection attempt; attempts repeat until the step's timeout. */
   sshAttemptMs: number;
-  /** Provisioning belongs to the orchestrator: it holds the configs and the agents' API. */
-  provision: BringUpStep;
+  /**
+   * Provisioning belongs to the orchestrator: it holds the configs and the agents' API. It gets the SSH
+   * shell that proved the board reachable: one login per board for its whole bring-up.
+   */
+  provision: (context: StepContext & { shell: SshShell }) => Promise<void>;
 }
 
 /** The bring-up steps of a board with a power switch, a logged console and sshd: relay and netns boards alike. */
@@ -23,6 +26,7 @@ export function bringUpSteps(access: BoardAccess): BringUpSteps {
   // Where the log ended before power-on: the marker must come from this boot,
   // yet may be printed before waitForBoot starts looking.
   let logSizeAtPowerOn = 0;
+  let shell: SshShell | undefined;
   return {
     powerOn: async () => {
       logSizeAtPowerOn = (await stat(access.consoleLog).catch(() => undefined))?.size ?? 0;
@@ -32,9 +36,15 @@ export function bringUpSteps(access: BoardAccess): BringUpSteps {
       await waitForConsole(access.consoleLog, access.bootMarker, timeoutMs, { since: logSizeAtPowerOn });
     },
     waitForSsh: async ({ timeoutMs }) => {
-      const shell = await SshShell.connect(access.ssh, { timeoutMs: Math.min(access.sshAttemptMs, timeoutMs), retryUntilMs: timeoutMs });
-      await shell.close();
+      shell = await SshShell.connect(access.ssh, { timeoutMs: Math.min(access.sshAttemptMs, timeoutMs), retryUntilMs: timeoutMs });
     },
-    provision: access.provision,
+    provision: async (context) => {
+      const reached = shell!;
+      try {
+        await access.provision({ ...context, shell: reached });
+      } finally {
+        reached.close();
+      }
+    },
   };
 }

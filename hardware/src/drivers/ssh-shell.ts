@@ -72,7 +72,8 @@ export class SshShell {
     }
   }
 
-  exec(command: string, options: { timeoutMs: number }): Promise<ExecResult> {
+  /** Runs a command; `input`, if given, is its stdin (a tar stream, say), else it reads /dev/null. */
+  exec(command: string, options: { timeoutMs: number; input?: Buffer }): Promise<ExecResult> {
     const what = `ssh ${this.target}: exec ${JSON.stringify(command)}`;
     return new Promise((resolve, reject) => {
       let channel: ClientChannel | undefined;
@@ -100,7 +101,7 @@ export class SshShell {
       // Commands get /dev/null as stdin so that reading it does not hang. This
       // is done in the shell, not by closing the channel's stdin: ssh2 sends no
       // signal on a channel after EOF, and the timeout sends one.
-      this.client.exec(`exec </dev/null; ${command}`, (err, ch) => {
+      this.client.exec(options.input === undefined ? `exec </dev/null; ${command}` : command, (err, ch) => {
         if (err) {
           clearTimeout(timer);
           reject(new Error(`${what}: could not start: ${err.message}`, { cause: err }));
@@ -111,6 +112,7 @@ export class SshShell {
           return;
         }
         channel = ch;
+        if (options.input !== undefined) ch.end(options.input);
         ch.on('data', (chunk: Buffer) => stdout.push(chunk));
         ch.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
         ch.on('exit', (exitCode: number | null, exitSignal?: string) => {

@@ -57,7 +57,7 @@ export class NetnsPowerDriver implements PowerDriver {
     }
     rmSync(this.board.initFile, { force: true });
     // What entered the namespace from outside (nsenter) has no init above it.
-    await killNetnsProcesses(this.board.netns);
+    await killNetnsProcesses([this.board.netns]);
     const links = await linksOf(this.board.netns);
     await ipBatch(links.map((l) => `link set ${l.ifname} down`), this.board.netns);
   }

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { run } from '../host-command';
 
 /** Names of the network namespaces iproute2 knows, optionally only those starting with prefix. */
@@ -12,11 +12,6 @@ export function listNetns(prefix = ''): string[] {
   return names.filter((n) => n.startsWith(prefix)).sort();
 }
 
-export async function netnsPids(netns: string): Promise<number[]> {
-  const { stdout } = await run(['ip', 'netns', 'pids', netns], { allowFail: true });
-  return stdout.split(/\s+/).filter(Boolean).map(Number);
-}
-
 function kill(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
@@ -25,17 +20,47 @@ function kill(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** SIGKILL, like cutting power; repeated because a dying shell may still fork. */
-export async function killNetnsProcesses(netns: string): Promise<number> {
-  let killed = 0;
-  for (let round = 0; round < 20; round++) {
-    const pids = await netnsPids(netns);
-    if (pids.length === 0) return killed;
-    pids.forEach((pid) => kill(pid, 'SIGKILL'));
-    killed += pids.length;
-    await new Promise((r) => setTimeout(r, 20));
+function netnsInode(ns: string): number | undefined {
+  try {
+    return statSync(`/run/netns/${ns}`).ino;
+  } catch {
+    return undefined;
   }
-  throw new Error(`processes in network namespace ${netns} survive SIGKILL: ${(await netnsPids(netns)).join(' ')}`);
+}
+
+/** Processes whose network namespace is one of these, found in one pass over /proc. */
+function pidsInNamespaces(inodes: Set<number>): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const link = readlinkSync(`/proc/${entry}/ns/net`);
+      if (inodes.has(Number(/\[(\d+)\]/.exec(link)?.[1]))) found.push(Number(entry));
+    } catch {
+      // exited, or a kernel thread
+    }
+  }
+  return found;
+}
+
+/**
+ * SIGKILL to every process in any of these network namespaces, like cutting the power of every board at
+ * once; repeated while a dying shell may still fork. One pass over /proc per round, however many namespaces.
+ */
+export async function killNetnsProcesses(namespaces: string[]): Promise<number> {
+  const inodes = new Set(namespaces.map(netnsInode).filter((i): i is number => i !== undefined));
+  if (inodes.size === 0) return 0;
+  const killed = new Set<number>();
+  for (let round = 0; round < 50; round++) {
+    const pids = pidsInNamespaces(inodes);
+    if (pids.length === 0) return killed.size;
+    for (const pid of pids) {
+      kill(pid, 'SIGKILL');
+      killed.add(pid);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`processes in network namespaces ${namespaces.join(', ')} survive SIGKILL: ${pidsInNamespaces(inodes).join(' ')}`);
 }
 
 export async function linksOf(netns: string): Promise<{ ifname: string; up: boolean }[]> {

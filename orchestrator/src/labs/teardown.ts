@@ -45,13 +45,15 @@ export interface HostTeardown { namespaces: number; links: number; processes: nu
  */
 export async function removeHostObjects(runDir: RunDir, names: LabHostNames, progress: Progress): Promise<HostTeardown> {
   const manifest = runDir.manifest();
-  let processes = manifest.of('process').filter((p) => signalRecorded(p.pid, p.startTime, 'SIGTERM')).length;
-  await new Promise((r) => setTimeout(r, processes ? 100 : 0));
-  manifest.of('process').forEach((p) => signalRecorded(p.pid, p.startTime, 'SIGKILL'));
   const found = await findLeftovers(runDir, names);
   const namespaces = [...new Set([...manifest.of('netns').map((n) => n.name), ...found.namespaces])].filter((ns) => listNetns(ns).includes(ns));
-  // Every process of a board, its init and whatever entered from outside, dies with its namespace's processes.
-  for (const ns of namespaces) processes += await killNetnsProcesses(ns);
+  // Every process of every board (its init, and whatever entered from outside) dies at once, as at a power cut.
+  let processes = await killNetnsProcesses(namespaces);
+  // The lab's own helpers on the host (console server, serial lines) get the chance to flush their logs.
+  const helpers = manifest.of('process').filter((p) => signalRecorded(p.pid, p.startTime, 'SIGTERM'));
+  for (let waited = 0; waited < 500 && helpers.some((p) => signalRecorded(p.pid, p.startTime, 0)); waited += 10) await new Promise((r) => setTimeout(r, 10));
+  helpers.forEach((p) => signalRecorded(p.pid, p.startTime, 'SIGKILL'));
+  processes += helpers.length;
   for (const pid of found.processes) {
     try {
       process.kill(pid, 'SIGKILL');

@@ -1,6 +1,7 @@
 import { AgentControlClient } from '@synrace/agents';
 import { findBoard, type DelayProfile, type Topology } from '@synrace/netem-profiles';
-import { connectBoard, boardOf } from '../labs/board-access';
+import type { SshShell } from '@synrace/hardware';
+import { boardOf } from '../labs/board-access';
 import type { BoardRecord, LabState, ProtocolOptions } from '../labs/lab-state';
 import { agentConfigFor, CONTROL_PORT } from './agent-config';
 import { ProvisionError, provisionBoard, type BoardLayout } from './provision';
@@ -35,18 +36,13 @@ export interface LabProvisioning {
   layoutOf: (board: string) => BoardLayout;
 }
 
-/** Provisions one board over SSH; it is done when its agent (if it runs one) answers /health. */
-export async function provisionLabBoard(p: LabProvisioning, name: string): Promise<void> {
+/** Provisions one board over its SSH shell; it is done when its agent (if it runs one) answers /health. */
+export async function provisionLabBoard(p: LabProvisioning, name: string, shell: SshShell): Promise<void> {
   const board = findBoard(p.topology, name)!;
   const record = boardOf(p.state, name);
   const agentConfig = record.agentToken ? agentConfigFor(p.topology, p.profile, board, { mgmtAddress: record.mgmtAddress, token: record.agentToken }, p.options) : undefined;
   const serves = board.roles.includes('origin-server') || board.roles.includes('replica');
-  const shell = await connectBoard(p.state, name);
-  try {
-    await provisionBoard({ board: name, shell, ...p.layoutOf(name), agentConfig, web: serves ? { dynamic: board.roles.includes('origin-server'), content: p.content } : undefined });
-  } finally {
-    shell.close();
-  }
+  await provisionBoard({ board: name, shell, ...p.layoutOf(name), agentConfig, web: serves ? { dynamic: board.roles.includes('origin-server'), content: p.content } : undefined });
   if (agentConfig) {
     try {
       await agentControl(p.state, name).waitHealthy(AGENT_HEALTH_TIMEOUT_MS);

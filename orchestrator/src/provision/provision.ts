@@ -1,12 +1,14 @@
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { AGENT_BUNDLE_DIR, type BoardConfigFile } from '@synrace/agents';
 import { shellQuote, type SshShell } from '@synrace/hardware';
+import { extractOnBoard, tarOf } from './tar-stream';
 import { renderNginxConfig } from './nginx-config';
 import { ensureNativeModules } from './native-modules';
 import { renderServicesScript } from './services-script';
 import { AGENT_UNIT, UNIT_DIR, WEB_UNIT, renderAgentUnit, renderWebUnit } from './systemd-units';
-import type { WebContent } from './web-content';
+import { WEB_ROOT, type WebContent } from './web-content';
 
 /** Everything one board needs to be provisioned; paths are on the board. */
 export interface ProvisionTarget {
@@ -46,95 +48,107 @@ export class ProvisionError extends Error {
   }
 }
 
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
-
-export async function uploadTree(shell: SshShell, localDir: string, remoteDir: string): Promise<void> {
-  const files = filesUnder(localDir);
-  const dirs = [...new Set(files.map((f) => join(remoteDir, relative(localDir, f), '..')))];
-  await run(shell, `mkdir -p ${dirs.map((d) => `'${d}'`).join(' ')}`);
-  for (const file of files) await shell.upload(file, join(remoteDir, relative(localDir, file)));
-}
-
 async function run(shell: SshShell, command: string): Promise<string> {
-  const result = await shell.exec(command, { timeoutMs: 30_000 });
+  const result = await shell.exec(command, { timeoutMs: 60_000 });
   if (result.code !== 0) throw new Error(`\`${command}\` exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`);
   return result.stdout;
 }
 
+/** The koffi build each machine architecture (`uname -m`) loads; the bundle carries them all. */
+const KOFFI_BUILDS: Record<string, string> = { x86_64: 'linux_x64', aarch64: 'linux_arm64', armv7l: 'linux_armhf', armv6l: 'linux_armhf' };
+
+/** The bundle for one architecture: the other architectures' koffi builds stay home. */
+const bundleTars = new Map<string, Promise<Buffer>>();
+function bundleTar(arch: string): Promise<Buffer> {
+  const keep = KOFFI_BUILDS[arch];
+  const exclude = [...new Set(Object.values(KOFFI_BUILDS))].filter((b) => b !== keep).map((b) => `node_modules/koffi/build/koffi/${b}`);
+  if (!bundleTars.has(arch)) bundleTars.set(arch, tarOf(AGENT_BUNDLE_DIR, 'opt/synrace/', exclude));
+  return bundleTars.get(arch)!;
+}
+
+/** What one look at the board found. */
+interface BoardFacts { arch: string; node: string; nginx: string }
+
+/** One round trip: the board's architecture, its Node (an agent needs 20 or newer), its nginx (a web server under systemd). */
+async function inspectBoard(t: ProvisionTarget): Promise<BoardFacts> {
+  const lines = ['echo "arch=$(uname -m)"'];
+  if (t.agentConfig) {
+    const node = t.init.kind === 'boot-script' ? shellQuote(t.init.node) : '"$(command -v node)"';
+    const missing = t.init.kind === 'boot-script' ? `no node at ${t.init.node}` : `no node in PATH: install Node.js ${MIN_NODE_MAJOR} (e.g. from NodeSource)`;
+    lines.push(`node=${node}`, `[ -x "$node" ] || { echo ${shellQuote(missing)} >&2; exit 1; }`, 'echo "node=$node"', 'echo "version=$("$node" --version)"');
+  }
+  if (t.web && t.init.kind === 'systemd') lines.push('nginx="$(command -v nginx)" || { echo "no nginx: apt install nginx-light on the board" >&2; exit 1; }', 'echo "nginx=$nginx"');
+  const facts = Object.fromEntries((await run(t.shell, lines.join('\n'))).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  if (t.agentConfig && nodeMajor(facts.version ?? '') < MIN_NODE_MAJOR) throw new Error(`${facts.node} is ${facts.version}; the agent needs Node ${MIN_NODE_MAJOR} or newer`);
+  if (t.agentConfig && !KOFFI_BUILDS[facts.arch]) throw new Error(`the agent has no koffi build for a ${facts.arch} board (it has: ${Object.keys(KOFFI_BUILDS).join(', ')})`);
+  return { arch: facts.arch, node: facts.node ?? '', nginx: facts.nginx ?? '' };
+}
+
 /**
- * Provisions a board over SSH as on real hardware: agent bundle and config, web content and nginx,
- * a services script that boot replays, then starts the services. Each failure names the board and step.
+ * Provisions a board over SSH as on real hardware, in four round trips: a look at the board; every file it
+ * gets (agent bundle and config, web content, nginx config, its services) as one tar stream; its native
+ * modules loaded; its services started. Each failure names the board and step.
  */
 export async function provisionBoard(t: ProvisionTarget): Promise<void> {
   const at = (path: string) => join(t.fsRoot, path);
-  const step = async (name: string, work: () => Promise<unknown>) => {
+  const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     try {
-      await work();
+      return await work();
     } catch (err) {
       throw new ProvisionError(t.board, name, err as Error);
     }
   };
-  await step('prepare directories', () => run(t.shell, `mkdir -p '${at('etc/synrace')}' '${at('opt/synrace')}' '${at('var/log/synrace')}' '${at('run/synrace')}'`));
-  let node = t.init.kind === 'boot-script' ? t.init.node : '';
+  const board = await step('check the board', () => inspectBoard(t));
+  const files = new Map<string, { text: string; mode: number }>();
+  const archives: Promise<Buffer>[] = [];
   if (t.agentConfig) {
-    await step('check node on the board', async () => {
-      node ||= (await run(t.shell, 'command -v node || { echo "no node in PATH: install Node.js ' + MIN_NODE_MAJOR + ' (e.g. from NodeSource)" >&2; exit 1; }')).trim();
-      const version = (await run(t.shell, `'${node}' --version`)).trim();
-      if (nodeMajor(version) < MIN_NODE_MAJOR) throw new Error(`${node} is ${version}; the agent needs Node ${MIN_NODE_MAJOR} or newer`);
-    });
-    await step('upload agent bundle', () => uploadTree(t.shell, AGENT_BUNDLE_DIR, at('opt/synrace')));
-    await step('load native modules on the board', () => ensureNativeModules(t.shell, node, at('opt/synrace')));
+    archives.push(bundleTar(board.arch));
     // It holds the board's control token: readable by root alone.
-    await step('write agent config', () => t.shell.upload(Buffer.from(JSON.stringify(t.agentConfig, null, 2)), at('etc/synrace/agent.json'), 0o600));
+    files.set('etc/synrace/agent.json', { text: JSON.stringify(t.agentConfig, null, 2), mode: 0o600 });
   }
-  let nginxPath = '';
   if (t.web) {
-    const web = t.web;
-    if (t.init.kind === 'systemd') {
-      await step('check nginx on the board', async () => {
-        nginxPath = (await run(t.shell, 'command -v nginx || { echo "no nginx: apt install nginx-light on the board" >&2; exit 1; }')).trim();
-      });
-    }
-    await step('sync web content', () => uploadTree(t.shell, web.content.dir, at('var/www/synrace')));
-    const nginx = renderNginxConfig({ board: t.board, wwwRoot: at('var/www/synrace'), dynamic: web.dynamic, runDir: at('run/synrace') });
-    await step('write nginx config', () => t.shell.upload(Buffer.from(nginx), at(NGINX_CONFIG)));
+    archives.push(t.web.content.tar);
+    files.set(NGINX_CONFIG, { text: renderNginxConfig({ board: t.board, wwwRoot: at(WEB_ROOT), dynamic: t.web.dynamic, runDir: at('run/synrace') }), mode: 0o644 });
   }
-  if (t.init.kind === 'systemd') await installUnits(t, { node, nginx: nginxPath }, step);
-  else {
+  const units = t.init.kind === 'systemd' ? systemdUnits(t, board) : [];
+  for (const unit of units) files.set(`${UNIT_DIR.slice(1)}/${unit.name}`, { text: unit.text, mode: 0o644 });
+  if (t.init.kind === 'boot-script') {
     const services = renderServicesScript({
       board: t.board,
       consoleTty: t.init.consoleTty,
       ...(t.web ? { nginxConfig: at(NGINX_CONFIG), nginxErrorLog: at(NGINX_ERROR_LOG) } : {}),
-      ...(t.agentConfig ? { agent: { node, script: at('opt/synrace/agent.js'), config: at('etc/synrace/agent.json') } } : {}),
+      ...(t.agentConfig ? { agent: { node: board.node, script: at('opt/synrace/agent.js'), config: at('etc/synrace/agent.json') } } : {}),
     });
-    await step('write services script', () => t.shell.upload(Buffer.from(services), at('etc/synrace/services.sh'), 0o755));
-    await step('start services', () => run(t.shell, `'${at('etc/synrace/services.sh')}'`));
+    files.set('etc/synrace/services.sh', { text: services, mode: 0o755 });
+  }
+  await step('copy files', async () => extractOnBoard(t.shell, t.fsRoot, [...(await Promise.all(archives)), await tarOfFiles(files)]));
+  if (t.agentConfig) await step('load native modules on the board', () => ensureNativeModules(t.shell, board.node, at('opt/synrace')));
+  if (t.init.kind === 'boot-script') await step('start services', () => run(t.shell, shellQuote(at('etc/synrace/services.sh'))));
+  // restart, not start: a board provisioned before runs the old agent, which must read the new config.
+  else if (units.length) await step('enable and start units', () => run(t.shell, `systemctl daemon-reload && systemctl enable ${units.map((u) => u.name).join(' ')} && systemctl restart ${units.map((u) => u.name).join(' ')}`));
+}
+
+/** A few generated files, and the directories they need (a fresh board has no var/log/synrace or run/synrace yet), as one tar. */
+async function tarOfFiles(files: Map<string, { text: string; mode: number }>): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'synrace-provision-'));
+  try {
+    for (const d of ['etc/synrace', 'var/log/synrace', 'run/synrace']) mkdirSync(join(dir, d), { recursive: true });
+    for (const [path, f] of files) {
+      mkdirSync(join(dir, dirname(path)), { recursive: true });
+      writeFileSync(join(dir, path), f.text, { mode: f.mode });
+    }
+    return await tarOf(dir, '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-type Step = (name: string, work: () => Promise<unknown>) => Promise<void>;
-
 /** A Pi's services are systemd units, enabled so that every boot starts them again. */
-async function installUnits(t: ProvisionTarget, programs: { node: string; nginx: string }, step: Step): Promise<void> {
-  const units: string[] = [];
-  if (t.web) {
-    const unit = renderWebUnit({ board: t.board, nginx: programs.nginx, nginxConfig: `/${NGINX_CONFIG}`, nginxErrorLog: `/${NGINX_ERROR_LOG}`, pidFile: `/${NGINX_PID}` });
-    await step(`write ${WEB_UNIT}`, () => t.shell.upload(Buffer.from(unit), `${UNIT_DIR}/${WEB_UNIT}`));
-    units.push(WEB_UNIT);
-  }
-  if (t.agentConfig) {
-    const unit = renderAgentUnit({ board: t.board, node: programs.node, script: '/opt/synrace/agent.js', config: '/etc/synrace/agent.json' });
-    await step(`write ${AGENT_UNIT}`, () => t.shell.upload(Buffer.from(unit), `${UNIT_DIR}/${AGENT_UNIT}`));
-    units.push(AGENT_UNIT);
-  }
-  if (units.length === 0) return;
-  // restart, not start: a board provisioned before runs the old agent, which must read the new config.
-  await step('enable and start units', () => run(t.shell, `systemctl daemon-reload && systemctl enable ${units.join(' ')} && systemctl restart ${units.join(' ')}`));
+function systemdUnits(t: ProvisionTarget, board: BoardFacts): { name: string; text: string }[] {
+  const units: { name: string; text: string }[] = [];
+  if (t.web) units.push({ name: WEB_UNIT, text: renderWebUnit({ board: t.board, nginx: board.nginx, nginxConfig: `/${NGINX_CONFIG}`, nginxErrorLog: `/${NGINX_ERROR_LOG}`, pidFile: `/${NGINX_PID}` }) });
+  if (t.agentConfig) units.push({ name: AGENT_UNIT, text: renderAgentUnit({ board: t.board, node: board.node, script: '/opt/synrace/agent.js', config: '/etc/synrace/agent.json' }) });
+  return units;
 }
 
 /**

@@ -1,11 +1,19 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tarOf } from './tar-stream';
 
 /** The static content every web board serves, identical everywhere so a download proves nothing but the path. */
-export interface WebContent { dir: string; files: { path: string; bytes: number; sha256: string }[] }
+export interface WebContent {
+  dir: string;
+  files: { path: string; bytes: number; sha256: string }[];
+  /** The whole of it as one tar stream under var/www/synrace/, made once for every board. */
+  tar: Promise<Buffer>;
+}
 
 export const DOWNLOAD_PATH = '/static/blob-10m.bin';
+/** Where a board's nginx serves the content from, below the board's root. */
+export const WEB_ROOT = 'var/www/synrace';
 const DOWNLOAD_BYTES = 10 * 1024 * 1024;
 
 /** Deterministic bytes (xorshift), so every lab's blob hashes the same and a test can name the expected sha256. */
@@ -30,5 +38,9 @@ export function writeWebContent(dir: string): WebContent {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), data);
   }
-  return { dir, files: files.map(([path, data]) => ({ path, bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') })) };
+  return {
+    dir,
+    files: files.map(([path, data]) => ({ path, bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') })),
+    tar: tarOf(dir, `${WEB_ROOT}/`),
+  };
 }

@@ -12,7 +12,7 @@ export const SSHD_BROKEN_FLAG = 'sshd-broken';
 
 /**
  * The power-on of a stand-in Pi, run by the board's init in its own mount namespace: /etc, /opt and
- * /var become its own disk (overlays on the host's), /run/synrace its tmpfs, systemctl a stand-in
+ * /var become its own disk (overlays on the host's), /root its own home, /run/synrace its tmpfs, systemctl a stand-in
  * (systemd is not PID 1 here); the Pi console simulator prints a Pi boot log and a getty on its serial
  * line; the network comes up, sshd starts, then the units provisioning enabled, as systemd would (the host's
  * own units show through the overlay on /etc, and are not this Pi's to start).
@@ -47,6 +47,8 @@ mkdir -p "$B/disk/run/$(basename "$LAB")"
 mount --bind "$LAB" "$B/disk/run/$(basename "$LAB")"
 mount --rbind "$B/disk/run" /run/synrace
 mount --bind "$B/systemctl" /usr/bin/systemctl
+mkdir -p ${shellQuote(paths.home)}
+mount --bind ${shellQuote(paths.home)} /root
 # console=serial0 on a Pi: the kernel's console, and what journal+console writes to, is the serial line.
 mount --bind ${shellQuote(paths.consoleTty)} /dev/console
 setsid -f ${shellQuote(process.execPath)} ${shellQuote(PI_CONSOLE_JS)} --config "$B/pi-console.json" </dev/null >>"$B/stand-in-boot.log" 2>&1

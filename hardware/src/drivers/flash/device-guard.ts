@@ -12,6 +12,8 @@ export interface DeviceInputs {
   sysfsSerial: string | undefined;
   /** Contents of /proc/self/mountinfo. */
   mountinfo: string;
+  /** Contents of /proc/swaps. */
+  swaps: string;
 }
 
 export interface MountedFilesystem {
@@ -21,6 +23,8 @@ export interface MountedFilesystem {
 
 export interface DeviceFacts {
   device: string;
+  /** The kernel's device number, "major:minor": what an open descriptor is checked against. */
+  majMin: string;
   type: string;
   removable: boolean;
   serial: string | undefined;
@@ -28,6 +32,8 @@ export interface DeviceFacts {
   transport: string | undefined;
   /** Filesystems of this host mounted from the device, its partitions or anything stacked on them. */
   mounts: MountedFilesystem[];
+  /** Other uses the host makes of it: swap, LVM or RAID members. */
+  inUse: string[];
 }
 
 export interface DeviceVerdict {
@@ -44,7 +50,10 @@ export class DeviceRefusedError extends Error {
   }
 }
 
-export const LSBLK_ARGV = ['lsblk', '--json', '--bytes', '--output', 'NAME,KNAME,MAJ:MIN,RM,SERIAL,MOUNTPOINTS,TYPE,SIZE,TRAN'];
+export const LSBLK_ARGV = ['lsblk', '--json', '--bytes', '--output', 'NAME,KNAME,MAJ:MIN,RM,SERIAL,MOUNTPOINTS,TYPE,SIZE,TRAN,FSTYPE'];
+
+/** Filesystem signatures that say a device belongs to a volume of the host's. */
+const MEMBER_OF: Record<string, string> = { LVM2_member: 'an LVM physical volume', linux_raid_member: 'a RAID member', swap: 'swap space' };
 
 interface LsblkNode {
   name: string;
@@ -55,6 +64,7 @@ interface LsblkNode {
   type: string;
   size: number | string;
   tran: string | null;
+  fstype?: string | null;
   children?: LsblkNode[];
 }
 
@@ -96,38 +106,43 @@ export function describeDevice(device: string, inputs: DeviceInputs): DeviceFact
     .filter((m) => majMins.has(m.majMin) || paths.has(m.source))
     .map((m) => ({ device: m.source, mountPoint: m.mountPoint }));
   const removable = (inputs.sysfsRemovable ?? String(disk.rm)).trim();
+  const swapping = new Set(inputs.swaps.split('\n').slice(1).map((l) => l.split(/\s+/)[0]).filter(Boolean));
+  const inUse = [
+    ...family.filter((n) => [`/dev/${n.name}`, `/dev/${n.kname}`].some((p) => swapping.has(p))).map((n) => `/dev/${n.name} is in use as swap`),
+    ...family.filter((n) => n.fstype && MEMBER_OF[n.fstype] && !(n.fstype === 'swap' && swapping.has(`/dev/${n.name}`))).map((n) => `/dev/${n.name} is ${MEMBER_OF[n.fstype!]}`),
+  ];
   return {
     device,
+    majMin: disk['maj:min'],
     type: disk.type,
     removable: removable === '1' || removable === 'true',
     serial: inputs.sysfsSerial?.trim() || disk.serial?.trim() || undefined,
     sizeBytes: Number(disk.size),
     transport: disk.tran ?? undefined,
     mounts,
+    inUse,
   };
 }
 
 /**
- * The rules: only a whole disk; when the inventory names a serial, the device must carry it,
- * and then it may be written even if fixed or mounted (the inventory has vouched for it);
- * without one, the device must be removable and hold no mounted filesystem of this host.
+ * The rules: only a whole disk, and never one the host uses (mounted, swap, LVM or RAID member), whatever
+ * the inventory says; when the inventory names a serial, the device must carry it, and then it may be
+ * written even if it is fixed (the inventory has vouched for it); without one, it must be removable.
  */
 export function judgeDevice(facts: DeviceFacts, allowSerial?: string): DeviceVerdict {
   const refuse = (...reasons: string[]) => ({ allowed: false, facts, reasons });
   if (facts.type !== 'disk' && facts.type !== 'loop') return refuse(`it is a ${facts.type}, not a whole disk`);
-  const risks: string[] = [];
-  if (!facts.removable) risks.push(`not a removable device (${facts.transport ?? 'unknown'} transport)`);
-  if (facts.mounts.length > 0) {
-    risks.push(`holds mounted filesystems of this host: ${facts.mounts.map((m) => `${m.device} on ${m.mountPoint}`).join(', ')}`);
-  }
+  const inUse = [...facts.inUse];
+  if (facts.mounts.length > 0) inUse.unshift(`holds mounted filesystems of this host: ${facts.mounts.map((m) => `${m.device} on ${m.mountPoint}`).join(', ')}`);
+  if (inUse.length > 0) return refuse(...inUse, 'the host is using it: no inventory serial overrides that');
   if (allowSerial !== undefined) {
     if (facts.serial === undefined) return refuse(`the inventory expects serial ${allowSerial} but the device reports none`);
     if (facts.serial !== allowSerial.trim()) return refuse(`its serial is ${facts.serial}, the inventory expects ${allowSerial}`);
-    return { allowed: true, facts, reasons: risks.map((r) => `allowed by inventory serial ${allowSerial} although ${r}`) };
+    return { allowed: true, facts, reasons: facts.removable ? [] : [`allowed by inventory serial ${allowSerial} although not a removable device (${facts.transport ?? 'unknown'} transport)`] };
   }
-  if (risks.length === 0) return { allowed: true, facts, reasons: [] };
+  if (facts.removable) return { allowed: true, facts, reasons: [] };
   const hint = facts.serial === undefined ? 'it has no serial to name in the inventory' : `name its serial ${facts.serial} in the inventory to allow it`;
-  return refuse(...risks, hint);
+  return refuse(`not a removable device (${facts.transport ?? 'unknown'} transport)`, hint);
 }
 
 const readOptional = (path: string) => readFile(path, 'utf8').catch(() => undefined);
@@ -147,6 +162,7 @@ export async function readDeviceInputs(device: string): Promise<{ device: string
       sysfsRemovable: await readOptional(`/sys/block/${name}/removable`),
       sysfsSerial: await readOptional(`/sys/block/${name}/device/serial`),
       mountinfo: await readFile('/proc/self/mountinfo', 'utf8'),
+      swaps: (await readOptional('/proc/swaps')) ?? '',
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { SdCardResource } from '../../resources';
 import { customiseBootPartition } from './boot-partition';
 import { guardDevice, type DeviceVerdict } from './device-guard';
@@ -45,6 +46,25 @@ async function step<T>(name: FlashStep, device: string, action: () => Promise<T>
   }
 }
 
+/** Linux's device number encoding: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31. */
+function majMinOf(rdev: bigint): string {
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  return `${major}:${minor}`;
+}
+
+/**
+ * The guard once more, on the open descriptor, before the first byte: the path must still lead to the
+ * device that was judged, and the host must still not be using it (it may have mounted it meanwhile).
+ */
+async function recheck(handle: FileHandle, device: string, serial: string | undefined, guard: DeviceVerdict): Promise<void> {
+  const opened = majMinOf((await handle.stat({ bigint: true })).rdev);
+  const again = await guardDevice(device, serial);
+  for (const now of [opened, again.facts.majMin]) {
+    if (now !== guard.facts.majMin) throw new Error(`${device} now leads to device ${now}, not to ${guard.facts.majMin}, which was checked`);
+  }
+}
+
 /** guard -> write (with progress) -> read-back verify -> customise the boot partition. */
 export async function flash(options: FlashOptions): Promise<FlashSummary> {
   const { device, serial } = options.card;
@@ -59,7 +79,7 @@ export async function flash(options: FlashOptions): Promise<FlashSummary> {
     }
     return opened;
   });
-  const written = await step('write', device, () => writeImage(source, target, options.onProgress));
+  const written = await step('write', device, () => writeImage(source, target, options.onProgress, (handle) => recheck(handle, device, serial, guard)));
   await step('verify', device, () => verifyImage(source, target, written, options.onProgress));
   const bootFiles = await step('customise', device, () => customiseBootPartition(target, options.firstBoot));
   return {

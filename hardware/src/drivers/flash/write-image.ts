@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { run } from '../../host-command';
 import type { ImageSource } from './image-source';
@@ -62,11 +62,18 @@ async function isBlockDevice(path: string): Promise<boolean> {
  * Streams `source` onto `target` (a block device, or a regular file that is created or
  * truncated), fsyncs, and returns the sha256 of exactly what was streamed.
  */
-export async function writeImage(source: ImageSource, target: string, onProgress?: ProgressListener): Promise<WriteResult> {
+export async function writeImage(source: ImageSource, target: string, onProgress?: ProgressListener, beforeFirstWrite?: (handle: FileHandle) => Promise<void>): Promise<WriteResult> {
   const blockDevice = await isBlockDevice(target);
-  const handle = await open(target, blockDevice ? 'r+' : 'w').catch((err: Error) => {
+  // O_EXCL on a block device: the kernel refuses it (EBUSY) while anything mounts it or holds it.
+  const handle = await open(target, blockDevice ? constants.O_RDWR | constants.O_EXCL : 'w').catch((err: Error) => {
     throw new WriteImageError(target, 0, `cannot open for writing: ${err.message}`);
   });
+  try {
+    await beforeFirstWrite?.(handle);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
   const hash = createHash('sha256');
   const startedAt = process.hrtime.bigint();
   let written = 0;

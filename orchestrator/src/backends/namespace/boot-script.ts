@@ -10,6 +10,8 @@ export interface BootPaths {
   sshd: string[];
   /** Written by provisioning; boot runs it when present, as systemd starts enabled units. */
   servicesScript: string;
+  /** The board's own home for root, instead of the host's (whose shell start-up files are the host's business). */
+  home: string;
 }
 
 /** Writes a board's boot script (a namespace board's own, or a stand-in Pi's): what its init runs at power-on. */
@@ -45,6 +47,7 @@ export function renderBootScript(board: BoardPlan, paths: BootPaths): string {
     'NETWORK',
     `sysctl -qw net.ipv4.ip_forward=${board.forwarding ? 1 : 0}`,
     `echo "network: ${ifaces}"`,
+    `mkdir -p ${shellQuote(paths.home)} && mount --bind ${shellQuote(paths.home)} /root`,
     'mkdir -p /run/sshd',
     `${paths.sshd.map(shellQuote).join(' ')} &`,
     `echo "sshd: listening on ${addressOf(board.mgmtAddress)}:22"`,

@@ -70,7 +70,8 @@ async function prepareBoardFiles(runDir: RunDir, board: BoardPlan, labKeyPub: st
   const hostKey = await generateKeyPair(join(dir, 'ssh_host_ed25519_key'), `${board.name} host key`);
   const sshdConfig = await writeSshdConfig({ dir, listenAddress: board.mgmtAddress, port: 22, hostKeyPath: hostKey.privateKeyPath, authorizedKeysPath: labKeyPub, pidFile: join(dir, 'sshd.pid') });
   const sshd = sshdCommand(sshdConfig, join(dir, 'sshd.log'));
-  writeFileSync(join(dir, 'boot.sh'), renderBoot(board, { boardDir: dir, consoleTty: consoleTty(runDir, board.name), sshd, servicesScript: servicesScriptPath(boardFsRoot(runDir, board.name)) }), { mode: 0o755 });
+  const fsRoot = boardFsRoot(runDir, board.name);
+  writeFileSync(join(dir, 'boot.sh'), renderBoot(board, { boardDir: dir, consoleTty: consoleTty(runDir, board.name), sshd, servicesScript: servicesScriptPath(fsRoot), home: join(fsRoot, 'root') }), { mode: 0o755 });
   return hostKey.publicKey;
 }
 
