@@ -67,7 +67,16 @@ function bundleTar(arch: string): Promise<Buffer> {
 }
 
 /** What one look at the board found. */
-interface BoardFacts { arch: string; node: string; nginx: string }
+interface BoardFacts {
+  arch: string;
+  node: string;
+  nginx: string;
+  /** The board's machine and Node ABI are this host's, on which the bundle's native modules were built: they load as they are. */
+  bundleLoads: boolean;
+}
+
+/** This host's machine, as `uname -m` names it: what the bundle's epoll was compiled for. */
+const BUNDLE_ARCH = ({ x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l' } as Record<string, string>)[process.arch] ?? process.arch;
 
 /** One round trip: the board's architecture, its Node (an agent needs 20 or newer), its nginx (a web server under systemd). */
 async function inspectBoard(t: ProvisionTarget): Promise<BoardFacts> {
@@ -75,13 +84,14 @@ async function inspectBoard(t: ProvisionTarget): Promise<BoardFacts> {
   if (t.agentConfig) {
     const node = t.init.kind === 'boot-script' ? shellQuote(t.init.node) : '"$(command -v node)"';
     const missing = t.init.kind === 'boot-script' ? `no node at ${t.init.node}` : `no node in PATH: install Node.js ${MIN_NODE_MAJOR} (e.g. from NodeSource)`;
-    lines.push(`node=${node}`, `[ -x "$node" ] || { echo ${shellQuote(missing)} >&2; exit 1; }`, 'echo "node=$node"', 'echo "version=$("$node" --version)"');
+    lines.push(`node=${node}`, `[ -x "$node" ] || { echo ${shellQuote(missing)} >&2; exit 1; }`, 'echo "node=$node"', `echo "version=$("$node" -p 'process.version + " " + process.versions.modules')"`);
   }
   if (t.web && t.init.kind === 'systemd') lines.push('nginx="$(command -v nginx)" || { echo "no nginx: apt install nginx-light on the board" >&2; exit 1; }', 'echo "nginx=$nginx"');
   const facts = Object.fromEntries((await run(t.shell, lines.join('\n'))).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  if (t.agentConfig && nodeMajor(facts.version ?? '') < MIN_NODE_MAJOR) throw new Error(`${facts.node} is ${facts.version}; the agent needs Node ${MIN_NODE_MAJOR} or newer`);
+  const [version, abi] = (facts.version ?? '').split(' ');
+  if (t.agentConfig && nodeMajor(version) < MIN_NODE_MAJOR) throw new Error(`${facts.node} is ${version}; the agent needs Node ${MIN_NODE_MAJOR} or newer`);
   if (t.agentConfig && !KOFFI_BUILDS[facts.arch]) throw new Error(`the agent has no koffi build for a ${facts.arch} board (it has: ${Object.keys(KOFFI_BUILDS).join(', ')})`);
-  return { arch: facts.arch, node: facts.node ?? '', nginx: facts.nginx ?? '' };
+  return { arch: facts.arch, node: facts.node ?? '', nginx: facts.nginx ?? '', bundleLoads: facts.arch === BUNDLE_ARCH && abi === process.versions.modules };
 }
 
 /**
@@ -122,7 +132,7 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
     files.set('etc/synrace/services.sh', { text: services, mode: 0o755 });
   }
   await step('copy files', async () => extractOnBoard(t.shell, t.fsRoot, [...(await Promise.all(archives)), await tarOfFiles(files)]));
-  if (t.agentConfig) await step('load native modules on the board', () => ensureNativeModules(t.shell, board.node, at('opt/synrace')));
+  if (t.agentConfig && !board.bundleLoads) await step('load native modules on the board', () => ensureNativeModules(t.shell, board.node, at('opt/synrace')));
   if (t.init.kind === 'boot-script') await step('start services', () => run(t.shell, shellQuote(at('etc/synrace/services.sh'))));
   // restart, not start: a board provisioned before runs the old agent, which must read the new config.
   else if (units.length) await step('enable and start units', () => run(t.shell, `systemctl daemon-reload && systemctl enable ${units.map((u) => u.name).join(' ')} && systemctl restart ${units.map((u) => u.name).join(' ')}`));

@@ -61,7 +61,11 @@ async function createLinks(plan: LabPlan, runDir: RunDir): Promise<void> {
  */
 async function disableDataPlaneOffloads(plan: LabPlan): Promise<void> {
   const ends = plan.boards.flatMap((b) => b.dataLinks.flatMap((l) => [{ netns: b.netns, ifname: l.ifname }, { netns: l.peerNetns, ifname: l.peerIfname }]));
-  await Promise.all(ends.map((e) => run(['nsenter', `--net=/run/netns/${e.netns}`, 'ethtool', '-K', e.ifname, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'])));
+  const byNamespace = new Map<string, string[]>();
+  for (const e of ends) byNamespace.set(e.netns, [...(byNamespace.get(e.netns) ?? []), e.ifname]);
+  // One shell per namespace rather than one nsenter per interface: a 50-board lab has hundreds of ends.
+  await Promise.all([...byNamespace].map(([netns, ifnames]) =>
+    run(['nsenter', `--net=/run/netns/${netns}`, 'sh', '-ec', ifnames.map((i) => `ethtool -K ${i} tx off tso off gso off gro off`).join('\n')])));
 }
 
 async function prepareBoardFiles(runDir: RunDir, board: BoardPlan, labKeyPub: string, renderBoot: BootRenderer): Promise<string> {
@@ -133,38 +137,47 @@ export class NamespaceBackend implements LabBackend {
     }
     step(`lab ${request.name} (topology ${plan.topology.name}): ${plan.boards.length} boards, ${plan.topology.sites.length} sites, profile ${inputs.profile.name}, delay by ${delay.mode}, management ${plan.mgmtSubnet}`);
 
-    await createLinks(plan, runDir);
-    step(`namespaces and links created (${plan.boards.length + plan.lans.length + 1} namespaces)`);
-
-    const labKey = runDir.path('lab_key');
-    await generateKeyPair(labKey, `synrace lab ${request.name} key`);
+    // Two tracks at once: the network (links, offloads, the WAN) and what the boards boot from (keys,
+    // configs, boot scripts, serial lines and their console server); neither needs the other.
     const boards = request.boardClass ?? VIRTUAL_BOARD;
-    const hostKeys = await Promise.all(plan.boards.map((b) => prepareBoardFiles(runDir, b, `${labKey}.pub`, boards.renderBoot)));
-    state.boards.forEach((b, i) => (b.hostKey = hostKeys[i]));
-    runDir.writeState(state);
-    step('keys, sshd configs and boot scripts written');
-
     const infraLog = openSync(runDir.path('logs', 'infrastructure.log'), 'a');
     try {
       const manifest = runDir.manifest();
-      for (const b of plan.boards) {
-        manifest.recordProcess(`serial line of ${b.name}`, startSerialCable(join(runDir.boardDir(b.name), 'serial'), consoleTty(runDir, b.name), infraLog));
-      }
-      await waitForPaths(plan.boards.flatMap((b) => [join(runDir.boardDir(b.name), 'serial'), consoleTty(runDir, b.name)]), 5000);
-      if (boards.serialLines === 'logged') {
-        const consoles = plan.boards.map((b) => ({ board: b.name, path: join(runDir.boardDir(b.name), 'serial'), baudRate: 115200 }));
-        await startConsoleServer(runDir, consoles, infraLog, (pid) => manifest.recordProcess('console server', pid));
-      }
-      step(boards.serialLines === 'logged' ? 'serial consoles attached' : 'serial lines ready for another console server');
-
-      await disableDataPlaneOffloads(plan);
-      if (delay.mode === 'userspace-delay-line') {
-        await startWanDelayLine(runDir, plan, wanDelayConfig(plan, inputs.profile));
-        step(`WAN delay line running (${plan.wanPorts.length} ports)`);
-      } else {
-        await ipBatch(['link add br0 type bridge', 'link set br0 up', ...plan.wanPorts.map((p) => `link set ${p.ifname} master br0`)], names.wanNetns);
-        step('WAN is a kernel bridge; delays come from tc netem trees on each board');
-      }
+      const network = async () => {
+        await createLinks(plan, runDir);
+        step(`namespaces and links created (${plan.boards.length + plan.lans.length + 1} namespaces)`);
+        await disableDataPlaneOffloads(plan);
+        if (delay.mode === 'userspace-delay-line') {
+          await startWanDelayLine(runDir, plan, wanDelayConfig(plan, inputs.profile));
+          step(`WAN delay line running (${plan.wanPorts.length} ports)`);
+        } else {
+          await ipBatch(['link add br0 type bridge', 'link set br0 up', ...plan.wanPorts.map((p) => `link set ${p.ifname} master br0`)], names.wanNetns);
+          step('WAN is a kernel bridge; delays come from tc netem trees on each board');
+        }
+      };
+      const bootFiles = async () => {
+        const labKey = runDir.path('lab_key');
+        await generateKeyPair(labKey, `synrace lab ${request.name} key`);
+        const hostKeys = await Promise.all(plan.boards.map((b) => prepareBoardFiles(runDir, b, `${labKey}.pub`, boards.renderBoot)));
+        state.boards.forEach((b, i) => (b.hostKey = hostKeys[i]));
+        runDir.writeState(state);
+        step('keys, sshd configs and boot scripts written');
+      };
+      const consoles = async () => {
+        for (const b of plan.boards) {
+          mkdirSync(runDir.boardDir(b.name), { recursive: true });
+          manifest.recordProcess(`serial line of ${b.name}`, startSerialCable(join(runDir.boardDir(b.name), 'serial'), consoleTty(runDir, b.name), infraLog));
+        }
+        await waitForPaths(plan.boards.flatMap((b) => [join(runDir.boardDir(b.name), 'serial'), consoleTty(runDir, b.name)]), 5000);
+        if (boards.serialLines === 'logged') {
+          const lines = plan.boards.map((b) => ({ board: b.name, path: join(runDir.boardDir(b.name), 'serial'), baudRate: 115200 }));
+          await startConsoleServer(runDir, lines, infraLog, (pid) => manifest.recordProcess('console server', pid));
+        }
+        step(boards.serialLines === 'logged' ? 'serial consoles attached' : 'serial lines ready for another console server');
+      };
+      const tracks = await Promise.allSettled([network(), bootFiles(), consoles()]);
+      const failed = tracks.find((t): t is PromiseRejectedResult => t.status === 'rejected');
+      if (failed) throw failed.reason;
     } finally {
       closeSync(infraLog);
     }
