@@ -51,9 +51,9 @@ describe('compileTcTree', () => {
     const leaves = compileTcTree(world, worldProfile, 'sao-gw', { netem: true }).filter((c) => c.includes('netem'));
     assert.equal(leaves.length, 8);
     const toLondon = leaves.find((c) => c.includes('1:13'))!; // london is the 4th other site of saopaulo
-    assert.deepEqual(toLondon.slice(toLondon.indexOf('delay')), ['delay', '125ms', '0.2ms', 'loss', 'random', '0%']);
+    assert.deepEqual(toLondon.slice(toLondon.indexOf('delay')), ['delay', '130ms', '0.2ms', 'loss', 'random', '0%']);
     const fromLondon = compileTcTree(world, worldProfile, 'lon-switch', { netem: true }).find((c) => c.includes('netem') && c.includes('1:11'))!;
-    assert.deepEqual(fromLondon.slice(fromLondon.indexOf('delay'), fromLondon.indexOf('delay') + 3), ['delay', '105ms', '0.2ms']);
+    assert.deepEqual(fromLondon.slice(fromLondon.indexOf('delay'), fromLondon.indexOf('delay') + 3), ['delay', '110ms', '0.2ms']);
   });
 
   it('sizes the netem queue for the bandwidth-delay product of long paths', () => {

@@ -186,7 +186,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
     try {
       await assert.rejects(
         () => lab().withShell(replica, (shell) => provisionBoard({ board: replica, shell, fsRoot, init: { kind: 'boot-script', consoleTty: '/dev/null', node: '/nonexistent/node' }, agentConfig: { board: replica, roles: {} } })),
-        (err: Error) => err instanceof ProvisionError && new RegExp(`provisioning ${replica} failed at step "check the board": .*no node at /nonexistent/node`).test(err.message),
+        (err: Error) => err instanceof ProvisionError && new RegExp(`provisioning ${replica} failed at step "check the board": no node at /nonexistent/node`).test(err.message),
       );
     } finally {
       await lab().exec(replica, `rm -rf ${fsRoot}`);

@@ -50,7 +50,10 @@ export class ProvisionError extends Error {
 
 async function run(shell: SshShell, command: string): Promise<string> {
   const result = await shell.exec(command, { timeoutMs: 60_000 });
-  if (result.code !== 0) throw new Error(`\`${command}\` exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`);
+  if (result.code !== 0) {
+    const shown = command.includes('\n') ? `${command.split('\n')[0]} ...` : command;
+    throw new Error(`${result.stderr.trim() || result.stdout.trim()} (\`${shown}\` exited ${result.code})`);
+  }
   return result.stdout;
 }
 
