@@ -11,6 +11,7 @@ import { mountPointsUnder } from '../virtual/uts-namespace';
 import { layOutDisk } from './disk-layout';
 import { enableForeignArch, foreignArchProblems } from './foreign-arch';
 import { cachedImagePaths, imageCacheDir, readCachedImage, takeBuildLock, type ImageManifest } from './image-cache';
+import { createHash } from 'node:crypto';
 import { assertBoardArch, diskIdentifier, imageRecipe, recipeHash, type BoardArch, type ImageRecipe } from './image-recipe';
 import { fetchPinnedTarball } from './node-dist';
 import type { RootFile } from './pi-os-helpers';
@@ -78,7 +79,7 @@ export async function buildBoardImage(options: BuildImageOptions): Promise<Board
   assertBoardArch(options.arch);
   const arch: BoardArch = options.arch;
   const recipe = imageRecipe(arch);
-  const hash = recipeHash(recipe);
+  const hash = imageHash(recipe);
   const cacheDir = options.cacheDir ?? imageCacheDir();
   const paths = cachedImagePaths(cacheDir, arch, hash);
   const seconds = () => (Date.now() - started) / 1000;
@@ -211,6 +212,9 @@ async function removeBuildDir(dir: string): Promise<void> {
   await run(['rm', '-rf', '--one-file-system', dir], { timeoutMs: 300_000 });
 }
 
+const UPDATE_INITRAMFS = '/usr/sbin/update-initramfs';
+const INITRAMFS_DIVERTED = '/usr/sbin/update-initramfs.synrace-deferred';
+
 const shellQuote = (value: string) => `'${value.replace(/'/g, `'"'"'`)}'`;
 
 /** What mmdebstrap's customize hook runs in the finished root ($1) with the staging directory ($2). */
@@ -256,19 +260,19 @@ for kver in $(ls "$root/usr/lib/modules"); do
   chroot "$root" depmod "$kver"
 done
 
+# The one initrd (update-initramfs was held back while packages went in; see the essential hook).
+rm "$root${UPDATE_INITRAMFS}"
+chroot "$root" dpkg-divert --quiet --local --rename --remove ${UPDATE_INITRAMFS}
+chroot "$root" update-initramfs -c -k all
+
 rm -rf "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* "$root"/var/log/apt/* "$root"/var/log/dpkg.log
 : > "$root/etc/machine-id"
 `;
 }
 
-async function mmdebstrap(
-  recipe: ImageRecipe,
-  root: string,
-  stage: string,
-  onLine: (line: string) => void,
-  signal?: AbortSignal,
-): Promise<void> {
-  const argv = [
+/** mmdebstrap's options for the recipe; the staging directory holds the hook inputs. */
+function mmdebstrapArgv(recipe: ImageRecipe, stage: string): string[] {
+  return [
     'mmdebstrap',
     '--variant=minbase',
     `--arch=${recipe.arch}`,
@@ -281,13 +285,37 @@ async function mmdebstrap(
     '--dpkgopt=path-exclude=/usr/share/info/*',
     '--aptopt=Acquire::Languages "none"',
     '--aptopt=Acquire::Retries "3"',
-    // Before any package: the initramfs settings and hooks, so the kernel's postinst builds the one initrd.
+    // Before any package: the initramfs settings and hooks.
     `--setup-hook=cp -a ${shellQuote(join(stage, 'initramfs'))}/. "$1/"`,
+    // The kernel's postinst and the initramfs-tools trigger each build the initrd, and under qemu-user
+    // that costs about a minute each: update-initramfs is a no-op until the root is complete, then the
+    // customise script builds the one initrd.
+    `--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename --divert ${INITRAMFS_DIVERTED} --add ${UPDATE_INITRAMFS} && ln -s /bin/true "$1${UPDATE_INITRAMFS}"`,
     `--customize-hook=sh ${shellQuote(join(stage, 'customise.sh'))} "$1" ${shellQuote(stage)}`,
     `--include=${[...recipe.packages, recipe.kernelPackage].join(',')}`,
-    recipe.suite,
-    root,
   ];
+}
+
+/**
+ * The cache key: the recipe and the builder's own steps (its mmdebstrap options and customise script), so
+ * a change to either makes a new image rather than reusing one built the old way.
+ */
+export function imageHash(recipe: ImageRecipe): string {
+  return createHash('sha256')
+    .update(recipeHash(recipe))
+    .update(JSON.stringify(mmdebstrapArgv(recipe, '/STAGE')))
+    .update(customiseScript(recipe, 'DISKID'))
+    .digest('hex');
+}
+
+async function mmdebstrap(
+  recipe: ImageRecipe,
+  root: string,
+  stage: string,
+  onLine: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const argv = [...mmdebstrapArgv(recipe, stage), recipe.suite, root];
   const mirror = process.env.SYNRACE_DEBIAN_MIRROR;
   if (mirror) argv.push(mirror);
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });

@@ -172,7 +172,7 @@ systemctl -q disable regenerate_ssh_host_keys
 
 export const REGENERATE_SSH_HOST_KEYS_SERVICE = `[Unit]
 Description=Regenerate SSH host keys
-Before=ssh.service
+Before=ssh.service synrace-host-keys-to-console.service
 ConditionFileIsExecutable=/usr/bin/ssh-keygen
 
 [Service]
@@ -194,8 +194,11 @@ export const HOST_KEYS_END = '-----END SSH HOST KEY KEYS-----';
  */
 export const HOST_KEYS_TO_CONSOLE_SERVICE = `[Unit]
 Description=Print the SSH host keys on the serial console for pinning
+# Before every getty (getty-pre.target): the login prompt, the lab's boot marker, then means the keys are
+# in the console log already.
+Wants=getty-pre.target
 After=regenerate_ssh_host_keys.service
-Before=ssh.service getty.target
+Before=ssh.service getty-pre.target
 ConditionPathExists=/etc/ssh/ssh_host_ed25519_key.pub
 
 [Service]
