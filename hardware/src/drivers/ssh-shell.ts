@@ -157,10 +157,18 @@ export class SshShell {
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Ends the session. A board whose power was cut never answers the goodbye and TCP would retry for
+   * minutes, so after timeoutMs the connection is dropped on this side.
+   */
+  async close(timeoutMs = 5000): Promise<void> {
     if (this.closed) return;
     await new Promise<void>((resolve) => {
-      this.client.once('close', () => resolve());
+      const timer = setTimeout(() => this.client.destroy(), timeoutMs);
+      this.client.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.client.end();
     });
   }
