@@ -10,7 +10,7 @@ import { run } from '../host-command';
 import { mountPointsUnder } from '../virtual/uts-namespace';
 import { layOutDisk } from './disk-layout';
 import { enableForeignArch, foreignArchProblems } from './foreign-arch';
-import { cachedImagePaths, imageCacheDir, readCachedImage, takeBuildLock, type ImageManifest } from './image-cache';
+import { cachedImagePaths, imageCacheDir, pruneImageCache, readCachedImage, takeBuildLock, type ImageManifest } from './image-cache';
 import { createHash } from 'node:crypto';
 import { assertBoardArch, diskIdentifier, imageRecipe, recipeHash, type BoardArch, type ImageRecipe } from './image-recipe';
 import { fetchPinnedTarball } from './node-dist';
@@ -104,6 +104,7 @@ export async function buildBoardImage(options: BuildImageOptions): Promise<Board
     const manifest = await buildInto(recipe, hash, cacheDir, paths.image, progress, options.signal);
     manifest.buildSeconds = seconds();
     await writeFile(paths.manifest, JSON.stringify(manifest, null, 2) + '\n');
+    for (const removed of await pruneImageCache(cacheDir, arch)) progress('cache', `removed ${removed}, an image of an older recipe`);
     progress('done', `built ${paths.image} (${(manifest.sizeBytes / 2 ** 20).toFixed(0)} MiB) in ${manifest.buildSeconds.toFixed(0)} s`);
     return { path: paths.image, manifest, cached: false, seconds: seconds() };
   } finally {

@@ -2,7 +2,7 @@
 // every clone (and CI run) on it reuses the file. Outside any clone: /var/cache/synrace/images, or
 // $SYNRACE_IMAGE_CACHE.
 import { existsSync, readFileSync } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BoardArch } from './image-recipe';
@@ -92,4 +92,21 @@ export async function takeBuildLock(lock: string, onWait: (holder: number) => vo
     told = true;
     await delay(1000, undefined, { signal });
   }
+}
+
+/**
+ * Removes all but the `keep` newest images of `arch` (each recipe change leaves a 1.6 GB file behind).
+ * More than one is kept: two clones on one machine (main and a branch) may want different recipes.
+ */
+export async function pruneImageCache(cacheDir: string, arch: BoardArch, keep = 2): Promise<string[]> {
+  const prefix = `synrace-board-${arch}-`;
+  const images = (await readdir(cacheDir).catch(() => [] as string[])).filter((f) => f.startsWith(prefix) && f.endsWith('.img'));
+  const dated = await Promise.all(images.map(async (f) => ({ f, mtime: (await stat(join(cacheDir, f))).mtimeMs })));
+  const old = dated.sort((a, b) => b.mtime - a.mtime).slice(keep).map((d) => d.f);
+  for (const f of old) {
+    if (existsSync(join(cacheDir, `.${f.replace(/\.img$/, '')}.lock`))) continue;
+    await rm(join(cacheDir, f), { force: true });
+    await rm(join(cacheDir, f.replace(/\.img$/, '.json')), { force: true });
+  }
+  return old;
 }
