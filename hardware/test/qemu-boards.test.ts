@@ -131,9 +131,9 @@ describe('QEMU boards: image -> flash -> first boot -> console -> SSH -> netem -
 
   it('arm64: starts compiling the agent\'s epoll on the board (checked at the end, while the amd64 board is tested)', async () => {
     const s = shell('arm64');
-    // The bundle carries epoll's and nan's sources; the x86 build/ stays behind, as for a Pi provisioned from a PC.
+    // The bundle carries the sources of epoll and what it loads with (nan, bindings); the x86 build/ stays behind, as for a Pi provisioned from a PC.
     const tarball = join(dir, 'epoll-src.tgz');
-    await run(['tar', '-czf', tarball, '-C', REPO_NODE_MODULES, '--exclude=epoll/build', 'epoll', 'nan']);
+    await run(['tar', '-czf', tarball, '-C', REPO_NODE_MODULES, '--exclude=epoll/build', 'epoll', 'nan', 'bindings', 'file-uri-to-path']);
     await s.upload(tarball, '/tmp/epoll-src.tgz');
     const started = Date.now();
     epollBuild = s

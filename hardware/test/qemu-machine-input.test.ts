@@ -8,6 +8,7 @@ import { hostKeysFromConsole, HOST_KEYS_BEGIN, HOST_KEYS_END } from '../src/imag
 import type { QemuMachineResource } from '../src/resources';
 import { kernelCommandLine, parseConfigTxt } from '../src/vm/pi-firmware';
 import { qemuArgv } from '../src/vm/qemu-argv';
+import { flashBoardDisk } from '../src/vm/board-disk';
 import { QemuMachine, QemuMachineError, qemuMachineProblems } from '../src/vm/qemu-machine';
 import { Cleanup } from './support/cleanup';
 import { buildPiImage } from './support/pi-image';
@@ -65,6 +66,16 @@ describe('QEMU board input: every problem named with its fix, before anything is
     await assert.rejects(new QemuMachine(resource).create(), (err: unknown) =>
       err instanceof QemuMachineError && /the boot partition has no kernel vmlinuz \(config\.txt kernel=\): rebuild the image/.test(err.message));
     assert.equal(existsSync(resource.stateDir), false);
+  });
+
+  it('names a missing board image before creating the disk file', async () => {
+    const disk = join(dir, 'never.disk');
+    const image = join(dir, 'no-such.img');
+    await assert.rejects(
+      flashBoardDisk({ image, disk, firstBoot: { hostname: 'b1', user: 'synrace', authorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKx2w0vjz7TqY0b1Yw0p6m0oQq7pQnNn0Hm0tqZ0n4Uv t'], management: { address: '10.0.0.2/24' } } }),
+      (err: unknown) => err instanceof Error && err.message.startsWith(`board image ${image} does not exist: build one with buildBoardImage (synrace image build`),
+    );
+    assert.equal(existsSync(disk), false);
   });
 
   it('refuses to build an image for an unknown architecture before touching the cache', async () => {
