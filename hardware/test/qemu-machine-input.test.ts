@@ -103,7 +103,7 @@ describe('QEMU board firmware and command line', () => {
     const argv = qemuArgv(m, { kernel: '/d/s/boot/kernel', initrd: '/d/s/boot/initrd', cmdline: 'console=ttyAMA0' }, 'tcg');
     const text = argv.join(' ');
     assert.equal(argv[0], 'qemu-system-aarch64');
-    for (const part of ['-machine virt,accel=tcg', '-cpu cortex-a72', '-no-reboot', '-S', '-kernel /d/s/boot/kernel', '-initrd /d/s/boot/initrd', '-append console=ttyAMA0',
+    for (const part of ['-accel tcg,tb-size=128', '-machine virt', '-cpu cortex-a72', '-no-reboot', '-S', '-kernel /d/s/boot/kernel', '-initrd /d/s/boot/initrd', '-append console=ttyAMA0',
       'file=/d/b1.disk,format=raw', 'tap,id=net0,ifname=srvm-t1,script=no', 'virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01', 'unix:/d/qmp,server=on', 'unix:/d/s/firmware-qmp.sock,server=on']) {
       assert.ok(text.includes(part), `${part} in ${text}`);
     }

@@ -164,7 +164,9 @@ export class SshShell {
   async close(timeoutMs = 5000): Promise<void> {
     if (this.closed) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.client.destroy(), timeoutMs);
+      // ssh2's Client.destroy() does nothing once end() has made its socket unwritable, so the socket
+      // itself is destroyed.
+      const timer = setTimeout(() => (this.client as unknown as { _sock?: { destroy(): void } })._sock?.destroy(), timeoutMs);
       this.client.once('close', () => {
         clearTimeout(timer);
         resolve();
