@@ -5,7 +5,7 @@
 // ends the process: the board is off. It runs detached (bin/qemu-firmware.ts), so it outlives the CLI
 // that powered the board on, like the console server does.
 import { spawn } from 'node:child_process';
-import { openSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import type { QemuMachineResource } from '../resources';
 import type { Accelerator } from './qemu-argv';
 import { qemuArgv, statePaths } from './qemu-argv';
@@ -49,6 +49,7 @@ export async function runFirmware(config: FirmwareConfig, log: (line: string) =>
     const argv = qemuArgv(m, firmware, config.accel);
     const out = openSync(paths.firmwareLog, 'a');
     const qemu = spawn(argv[0], argv.slice(1), { stdio: ['ignore', out, out] });
+    closeSync(out);
     current = qemu;
     const exited = new Promise<number | null>((resolve) => qemu.on('exit', (code) => resolve(code)));
     qemu.on('error', (err) => log(`cannot start ${argv[0]}: ${err.message}`));
