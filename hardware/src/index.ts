@@ -28,3 +28,18 @@ export { firstRunScript, validateFirstBootSettings, FirstBootSettingsError, type
 export { ConsoleSession, type ConsoleRunResult } from './drivers/console-session';
 export { CONSOLE_SERVER_SCRIPT } from './programs';
 export { processStartTime, signalRecorded } from './host-processes';
+export { copyBootFileOut } from './drivers/flash/boot-partition';
+// QEMU boards: the board image, the machine, its power.
+export { buildBoardImage, imageBuildProblems, imageHash, ImageBuildError, type BuildImageOptions, type BoardImage, type ImageBuildProgress, type ImageBuildPhase } from './image/build-image';
+export { imageRecipe, recipeHash, assertBoardArch, UnknownArchError, BOARD_ARCHES, type BoardArch, type ImageRecipe } from './image/image-recipe';
+export { imageCacheDir, DEFAULT_IMAGE_CACHE, type ImageManifest } from './image/image-cache';
+export { hostKeysFromConsole, HOST_KEYS_BEGIN, HOST_KEYS_END } from './image/pi-os-helpers';
+export { QemuMachine, QemuMachineError, qemuMachineProblems, type PowerOnResult } from './vm/qemu-machine';
+export { QmpPowerDriver } from './vm/qmp-power';
+export { QmpClient, QmpError, type QmpEvent } from './vm/qmp-client';
+export { flashBoardDisk, type FlashBoardDiskOptions, type FlashBoardDiskSummary } from './vm/board-disk';
+export { createTap, removeTap } from './vm/tap';
+export { chooseAccelerator, type AcceleratorChoice } from './vm/kvm-probe';
+export { readFirmwareBoot, kernelCommandLine, parseConfigTxt, SERIAL_DEVICE, FirmwareBootError, type FirmwareBoot } from './vm/pi-firmware';
+export { qemuArgv, QEMU_BINARY, type Accelerator } from './vm/qemu-argv';
+export { waitForConsoleHostKey } from './vm/console-host-key';

@@ -39,3 +39,29 @@ export interface NetworkInterfaceResource {
   /** CIDR address, e.g. "10.0.1.2/24". */
   address?: string;
 }
+
+/** A virtio NIC of a QEMU board, on a host TAP device that the caller creates and plugs into a bridge. */
+export interface QemuNicResource {
+  tap: string;
+  /** e.g. "52:54:00:12:34:56"; the guest names its NICs eth0, eth1, ... in this order. */
+  mac: string;
+}
+
+/** A board that is a QEMU machine booted from its (flashed) disk file, like a Pi from its SD card. */
+export interface QemuMachineResource {
+  name: string;
+  arch: 'amd64' | 'arm64';
+  memoryMiB: number;
+  cpus: number;
+  /** Raw disk image file: the board's SD card. */
+  disk: string;
+  nics: QemuNicResource[];
+  /** Stable path of the board's serial line (a pty link), for the console server. */
+  serialPath: string;
+  /** QEMU's QMP socket, for power. */
+  qmpPath: string;
+  /** The board's own directory: firmware log and pid, QEMU pid, the kernel read from the disk, sockets. */
+  stateDir: string;
+  /** Accelerator: 'auto' (default) uses KVM where a probe guest really boots on it, else TCG. */
+  accel?: 'auto' | 'kvm' | 'tcg';
+}

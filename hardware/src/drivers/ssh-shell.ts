@@ -161,10 +161,20 @@ export class SshShell {
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Ends the session. A board whose power was cut never answers the goodbye and TCP would retry for
+   * minutes, so after timeoutMs the connection is dropped on this side.
+   */
+  async close(timeoutMs = 5000): Promise<void> {
     if (this.closed) return;
     await new Promise<void>((resolve) => {
-      this.client.once('close', () => resolve());
+      // ssh2's Client.destroy() does nothing once end() has made its socket unwritable, so the socket
+      // itself is destroyed.
+      const timer = setTimeout(() => (this.client as unknown as { _sock?: { destroy(): void } })._sock?.destroy(), timeoutMs);
+      this.client.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.client.end();
     });
   }

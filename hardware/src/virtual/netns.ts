@@ -69,7 +69,8 @@ export async function linksOf(netns: string): Promise<{ ifname: string; up: bool
   return links.filter((l) => l.ifname !== 'lo').map((l) => ({ ifname: l.ifname, up: l.flags.includes('UP') }));
 }
 
-function cmdlineOf(pid: number | string): string | undefined {
+/** The process's command line, space-joined; undefined once it has exited. */
+export function cmdlineOf(pid: number | string): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
   } catch {

@@ -59,6 +59,14 @@ export async function readBootFile(part: BootPartition, name: string): Promise<s
   throw new BootPartitionError(part.target, `cannot read ${name}: ${result.stderr.trim()}`);
 }
 
+/** Copies a (binary) file out of the partition to `destination`; false when the partition has no such file. */
+export async function copyBootFileOut(part: BootPartition, name: string, destination: string): Promise<boolean> {
+  const result = await run(['mcopy', '-o', '-n', '-i', mtoolsDrive(part), `::/${name}`, destination], { allowFail: true, timeoutMs: 120_000 });
+  if (result.code === 0) return true;
+  if (/not found/i.test(result.stderr)) return false;
+  throw new BootPartitionError(part.target, `cannot copy ${name} out: ${result.stderr.trim()}`);
+}
+
 /** Replaces (or creates) a file, then reads it back: a FAT that silently drops writes must not pass. */
 export async function writeBootFile(part: BootPartition, name: string, content: string): Promise<void> {
   // mcopy needs a file to copy from: Node's child stdin is a socket, which /dev/stdin cannot open.

