@@ -32,5 +32,6 @@ export { writeHtmlReport, renderHtmlReport, type ReportInput, type LabInfo, type
 export { tapToJunit } from './report/junit';
 export { registerSuite, type E2eSuite } from './suites';
 export { runMochaTap, formatSummary, specsUnder, SKIP_REASON, type TapSummary } from './tap-run';
+export { TapInterleaver, type TapLane } from './tap-lanes';
 export { LAB_COMMANDS, HARDWARE_COMMANDS } from './cli/commands';
 export { SYNRACE_CLI_SCRIPT } from './programs';

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { Parser } from 'tap-parser';
 import { REPO_ROOT } from './labs/run-folders';
@@ -29,6 +30,8 @@ export interface TapRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Where every test must run (CI on the machines the project targets): a skip is a failure. */
   failOnSkip?: boolean;
+  /** Nice value of the run and of everything it starts (labs included): runs beside it come first. */
+  niceness?: number;
 }
 
 /**
@@ -42,6 +45,8 @@ export function runMochaTap(specs: string[], onTap: (chunk: Buffer) => void, opt
     cwd: REPO_ROOT,
     env: options.env ?? process.env,
   });
+  // Set before mocha has loaded its first spec, so every process it starts inherits it.
+  if (options.niceness !== undefined && mocha.pid !== undefined) setPriority(mocha.pid, options.niceness);
   const parser = new Parser();
   const summary: TapSummary = { pass: 0, fail: 0, skip: 0 };
   const refused: string[] = [];

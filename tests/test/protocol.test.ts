@@ -40,7 +40,10 @@ for (const configuration of configurations) describe(`protocol, configuration ${
     } finally {
       await lab().power(site.winner, 'on');
     }
-    assert.equal((await fetchFrom(lab(), site.hostBoard, url())).servedBy, site.winner, 'back on, it wins again');
+    // The first race after a cold boot pays the board's first-packet costs (its agent's code not yet compiled
+    // by V8, empty neighbour caches), which can exceed a margin of a few ms: that race is not judged.
+    await fetchFrom(lab(), site.hostBoard, url());
+    assert.equal((await fetchFrom(lab(), site.hostBoard, url())).servedBy, site.winner, 'back on and warm, it wins again');
   });
 
   it('lets a busy replica drop the SYN, so the next candidate wins', async () => {

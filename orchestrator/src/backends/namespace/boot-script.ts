@@ -42,6 +42,9 @@ export function renderBootScript(board: BoardPlan, paths: BootPaths): string {
     'set -eu',
     `exec >>${tty} 2>&1`,
     `echo "synrace virtual board ${board.name} (site ${board.site}, roles ${board.roles.join(',')}) booting"`,
+    // As a Pi's dhcpcd announces its address on link-up: a router whose neighbour entry for this board went
+    // FAILED while it was off learns it again at once, instead of costing its next packet an ARP round trip.
+    'sysctl -qw net.ipv4.conf.all.arp_notify=1',
     "ip -batch - <<'NETWORK'",
     ...networkCommands(board),
     'NETWORK',
