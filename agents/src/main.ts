@@ -62,7 +62,13 @@ function startRole(config: BoardConfig, name: keyof BoardConfig['roles']): Runni
       if (!gw) return undefined;
       const { startClientGateway } = require('./roles/client-gateway') as typeof import('./roles/client-gateway');
       const role = startClientGateway(gw, log);
-      return { name, counters: () => role.counters(), table: () => role.table(), stop: () => role.close() };
+      return {
+        name,
+        counters: () => role.counters(),
+        table: () => role.table(),
+        switches: { 'winner-cache': booleanSwitch('winner-cache', (on) => role.setWinnerCache(on)) },
+        stop: () => role.close(),
+      };
     }
     case 'server-switch': {
       const sw = config.roles['server-switch'];

@@ -94,6 +94,15 @@ describe('parseBoardConfig: the hostile-WAN fields (issue #10)', () => {
     refuses({ replica: { ...replicaRole(), switchAddresses: [] } }, /roles\.replica\.switchAddresses must name at least one/);
   });
 
+  it('takes a replica\'s client gateways (issue #14) in B and C only, with their client prefixes', () => {
+    const gateways = [{ address: '10.255.0.13', clients: ['10.3.0.0/24'] }];
+    const parsed = parse({ replica: { ...replicaRole(), configuration: 'C', gateways } }) as { roles: { replica: { gateways: unknown } } };
+    assert.deepEqual(parsed.roles.replica.gateways, [{ address: 0x0aff000d, clients: [{ network: 0x0a030000, mask: 0xffffff00 }] }]);
+    refuses({ replica: { ...replicaRole(), gateways } }, /roles\.replica\.gateways is for configurations B and C/);
+    refuses({ replica: { ...replicaRole(), configuration: 'B', gateways: [{ address: '10.255.0.13', clients: ['10.3.0.1/24'] }] } }, /clients\[0\] has host bits set/);
+    refuses({ replica: { ...replicaRole(), configuration: 'B', gateways: [{ address: '10.255.0.13', clients: [] }] } }, /clients must be a non-empty array of IPv4 prefixes/);
+  });
+
   it('pins an optional MAC per delay-line port, once', () => {
     const wan = threeSites() as WanDelayConfig & Record<string, unknown>;
     wan.ports[0].mac = '02:53:52:00:00:01';

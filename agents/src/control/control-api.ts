@@ -28,6 +28,8 @@ export interface ControlSwitches {
   'race-mode': RaceMode;
   busy: boolean;
   dead: boolean;
+  /** The client gateway's winner cache: off, every connection races (and the cache forgets). */
+  'winner-cache': boolean;
 }
 
 export type ControlReadPath = keyof ControlReads;

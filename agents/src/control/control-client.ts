@@ -42,6 +42,10 @@ export class AgentControlClient {
     return this.flip('dead', on);
   }
 
+  setWinnerCache(on: boolean): Promise<unknown> {
+    return this.flip('winner-cache', on);
+  }
+
   /** Polls /health until the agent answers: the last step of a board's provisioning. */
   async waitHealthy(timeoutMs: number): Promise<AgentHealth> {
     const deadline = Date.now() + timeoutMs;
