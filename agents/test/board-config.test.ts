@@ -69,6 +69,7 @@ describe('parseBoardConfig: the hostile-WAN fields (issue #10)', () => {
     wanInterface: 'wan0', switchAddress: '10.255.0.20', webPorts: [80], raceMode: 'plain',
     origins: [{ address: '10.10.0.80', replicas: ['10.255.0.31'], replicatablePorts: [80] }],
     holdMs: { '10.10.0.80': 0, '10.255.0.31': 0 },
+    holdBudgetMs: 100,
     gateways: ['10.255.0.11'], fanOutLimit: { rate: 200, burst: 400 },
   });
   const replicaRole = (): Record<string, unknown> => ({ ownAddress: '10.255.0.31', serverAddresses: ['10.10.0.80'], configuration: 'A', busyLoad: 50, switchAddresses: ['10.255.0.20'] });

@@ -2,7 +2,7 @@ import { ConfigError } from '../config-error';
 import { address, addressList, nonEmptyAddressList, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
 import { ipToString } from '../packet';
 
-export const RACE_MODES = ['plain', 'synchronized'] as const;
+export const RACE_MODES = ['plain', 'synchronized', 'bounded'] as const;
 export type RaceMode = (typeof RACE_MODES)[number];
 
 export interface OriginServer {
@@ -24,6 +24,11 @@ export interface ServerSwitchConfig {
    * so that every candidate receives its copy at the same moment.
    */
   holdMs: Map<number, number>;
+  /**
+   * Bounded race: no copy is held longer than this. Every synchronized hold is shortened by
+   * max(0, D_max - budget); D_max is the longest hold, the origin's, which sits at the switch.
+   */
+  holdBudgetMs: number;
   /**
    * The client gateways' addresses on the switch's WAN link: a tag counts only on a SYN whose frame came
    * from one of them (its link-layer source is the MAC the neighbour table holds for the address).
@@ -66,6 +71,7 @@ export function parseServerSwitchConfig(raw: unknown, where = 'server-switch'): 
     origins,
     raceMode,
     holdMs,
+    holdBudgetMs: numberIn(obj, 'holdBudgetMs', where, 0, 10_000),
     gateways: nonEmptyAddressList(obj, 'gateways', where),
     fanOutLimit: { rate: numberIn(limit, 'rate', `${where}.fanOutLimit`, 0, 1e6, true), burst: numberIn(limit, 'burst', `${where}.fanOutLimit`, 1, 1e6) },
   };

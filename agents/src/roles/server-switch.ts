@@ -1,7 +1,8 @@
 // The server switch (P300): a tagged start packet for replicatable content is
 // copied, encapsulated, to every replica, and the original goes on to the origin.
 // In the synchronized race mode each copy is held so all candidates get theirs
-// at the same moment, and the one nearest the client answers first.
+// at the same moment, and the one nearest the client answers first; in the bounded
+// mode no copy is held longer than a budget, so candidates farther than that race unheld.
 //
 // Only a tag that arrives from a client gateway counts (the frame's link-layer source is the MAC the
 // switch's neighbour table holds for one of the configured gateway addresses), and each gateway's
@@ -82,7 +83,12 @@ export function createSwitchCore(config: ServerSwitchConfig, counters: Counters,
   let linkOf = new Map<number, number>();
   let raceMode = config.raceMode;
 
-  const holdOf = (candidate: number): number => (raceMode === 'synchronized' ? (config.holdMs.get(candidate) ?? 0) : 0);
+  const boundedCut = Math.max(0, Math.max(0, ...config.holdMs.values()) - config.holdBudgetMs);
+  const holdOf = (candidate: number): number => {
+    if (raceMode === 'plain') return 0;
+    const hold = config.holdMs.get(candidate) ?? 0;
+    return raceMode === 'synchronized' ? hold : Math.max(0, hold - boundedCut);
+  };
 
   function originOnly(reason: string, v: Verdicts): void {
     counters.add(`syn-to-origin-only-${reason}`);
