@@ -19,7 +19,7 @@ export { BOOT_MARKER } from './backends/hardware/hardware-backend';
 export { withinTolerance, pingTargetOf, clientSites, type RttSample } from './delays/rtt';
 export { renderTable } from './table';
 export { type RunningCapture } from './capture';
-export { type SiteVerdict, renderVerdicts, candidateBoards, curlLoop, parseCurlLoop } from './verify';
+export { type SiteVerdict, type VerifyMode, VERIFY_MODES, renderVerdicts, candidateBoards, curlLoop, parseCurlLoop, expectedVia } from './verify';
 export { runDemo, type DemoResult } from './demo';
 export { originAddress, WEB_PORTS, REPLICATABLE_PORTS, CONTROL_PORT, agentConfigFor } from './provision/agent-config';
 export { provisionBoard, ProvisionError } from './provision/provision';

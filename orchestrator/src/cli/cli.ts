@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { RaceMode } from '@synrace/agents';
+import { RACE_MODES } from '@synrace/agents';
 import { attachConsole, createProgressRenderer } from '@synrace/hardware';
 import { loadInventory } from '@synrace/netem-profiles';
 import { doctor, renderFindings } from '../backends/hardware/doctor';
@@ -15,7 +15,7 @@ import { Progress } from '../progress';
 import { runSuites, suitesNamed } from '../suites';
 import { renderTable } from '../table';
 import { formatSummary } from '../tap-run';
-import { renderVerdicts, type SiteVerdict } from '../verify';
+import { renderVerdicts, VERIFY_MODES, type SiteVerdict, type VerifyMode } from '../verify';
 import { usageText } from './commands';
 import { boardTable, netemShow, rttMatrix } from './views';
 
@@ -112,12 +112,13 @@ export async function main(argv: string[]): Promise<number> {
     delay,
     mgmtSubnet: values['mgmt-subnet'],
     configuration,
-    raceMode: choice(values.race ?? 'plain', 'race', ['plain', 'synchronized'] as const),
+    raceMode: choice(values.race ?? 'plain', 'race', RACE_MODES),
     ...(stepTimeout ? { timeouts: { powered: stepTimeout * 1000, booted: stepTimeout * 1000, reachable: stepTimeout * 1000, provisioned: stepTimeout * 1000 } } : {}),
     signal,
   });
-  const verifyModes = (): RaceMode[] => {
-    const race = choice(values.race ?? 'both', 'race', ['plain', 'synchronized', 'both'] as const);
+  const verifyModes = (): VerifyMode[] => {
+    const race = choice(values.race ?? 'both', 'race', [...VERIFY_MODES, 'both', 'all'] as const);
+    if (race === 'all') return [...VERIFY_MODES];
     return race === 'both' ? ['plain', 'synchronized'] : [race];
   };
   const attach = () => Lab.attach(values.lab, progress);
