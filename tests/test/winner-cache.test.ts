@@ -1,0 +1,145 @@
+// Issue #14, "race once, remember the winner": on a live world lab in configurations A, B and C, cached
+// connections go straight to the race's winner and say so, cost about a direct round trip, race again after
+// the TTL, and a powered-off cached winner costs one deadline and a race, never a hung connection.
+// Tolerances come from the lab's own measured noise (raced handshakes against the predictor), not constants.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { boardsWithRole, predict, raceSettings, shippedTopologyPath, type DelayProfile, type SitePrediction, type Topology } from '@synrace/netem-profiles';
+import type { Configuration, RaceMode, WinnerCacheDump } from '@synrace/agents';
+import { Lab, originAddress } from '@synrace/orchestrator';
+import { LIVE_LAB, skipBecause, useLab } from '../src';
+import { fetchFrom, growth, predictionFor, predictWithout, type Fetch } from '../src/protocol-helpers';
+
+/** Short enough to wait out in a test, long enough for a handful of connections inside it. */
+const TEST_TTL_MS = 4000;
+/** The world lab with a short winner-cache TTL; removed when the test process ends, after its labs are down. */
+function shortTtlTopology(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'synrace-winner-cache-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'world.yaml');
+  writeFileSync(file, `${readFileSync(shippedTopologyPath('world'), 'utf8')}\nrace:\n  winnerCache: { ttlMs: ${TEST_TTL_MS}, maxEntries: 1024, deadlineSlackMs: 20 }\n`);
+  return file;
+}
+
+const live = LIVE_LAB ? Lab.attach(LIVE_LAB).state().protocol : undefined;
+const configurations: Configuration[] = live ? [live.configuration] : ['A', 'B', 'C'];
+const topologyFile = LIVE_LAB ? undefined : shortTtlTopology();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** The winner of a race mode at a site, from the predictor. */
+const winnerIn = (p: SitePrediction, race: RaceMode) => p.modes.find((m) => m.mode === race)!;
+
+/**
+ * The client site whose race (in the lab's mode) a replica wins most decisively, with that winner and
+ * without it, so that what the test proves does not hang on a few milliseconds of the host's load.
+ */
+function decisiveReplicaSite(topology: Topology, profile: DelayProfile, race: RaceMode): SitePrediction {
+  const replicas = new Set(boardsWithRole(topology, 'replica').map((b) => b.name));
+  const won = predict(topology, profile).filter((p) => replicas.has(winnerIn(p, race).winner));
+  const decisiveness = (p: SitePrediction) => Math.min(winnerIn(p, race).marginMs, winnerIn(predictionFor(predictWithout(topology, profile, [winnerIn(p, race).winner]), p.clientSite), race).marginMs);
+  return won.reduce((best, p) => (decisiveness(p) > decisiveness(best) ? p : best));
+}
+
+for (const configuration of configurations) describe(`winner cache, configuration ${configuration}, on the world lab`, function () {
+  this.timeout(180_000);
+  const race: RaceMode = live?.raceMode ?? 'bounded';
+  const lab = useLab({ name: `e2e-winner-cache-${configuration.toLowerCase()}`, configuration, raceMode: race, ...(topologyFile ? { topology: topologyFile } : {}) });
+  const world = () => lab().inputs();
+  const url = () => `http://${originAddress(world().topology)}/index.html`;
+  const site = () => decisiveReplicaSite(world().topology, world().profile, race);
+  const gateway = () => lab().agent(site().gatewayBoard);
+  const cacheOf = async (): Promise<WinnerCacheDump> => ((await gateway().counters())['client-gateway'] as { winnerCache: WinnerCacheDump }).winnerCache;
+  const viaOf = async (f: Fetch) => (await gateway().table()).entries.find((e) => e.client.endsWith(`:${f.localPort}`))?.via;
+  /** Empties the site's cache: the next connection races. */
+  const forget = async () => {
+    await gateway().setWinnerCache(false);
+    await gateway().setWinnerCache(true);
+  };
+
+  /**
+   * The lab's noise for this site: raced handshakes (the caches off) against the predictor's race time. Their
+   * median excess is the agents' per-handshake overhead on this loaded host, their spread its jitter.
+   */
+  let noise: { overheadMs: number; spreadMs: number };
+  before(async function () {
+    this.timeout(120_000);
+    const predicted = winnerIn(site(), race).handshakeMs;
+    await gateway().setWinnerCache(false);
+    const raced: number[] = [];
+    try {
+      for (let i = 0; i < 5; i++) raced.push((await fetchFrom(lab(), site().hostBoard, url())).connectMs);
+    } finally {
+      await gateway().setWinnerCache(true);
+    }
+    noise = { overheadMs: Math.max(0, median(raced) - predicted), spreadMs: Math.max(...raced) - Math.min(...raced) };
+  });
+
+  it('sends every connection after the first straight to the predicted winner, each saying it was cached', async () => {
+    const { verdicts } = await lab().verify(['cached'], 6);
+    const wrong = verdicts.filter((v) => !v.ok).map((v) => `${v.clientSite}: predicted ${v.predicted}, got ${v.connections.map((c) => `${c.servedBy}/${c.tableWinner}/${c.via}`).join(' ')}`);
+    assert.deepEqual(wrong, []);
+    for (const v of verdicts) assert.deepEqual(v.connections.map((c) => c.via), ['race', 'cache', 'cache', 'cache', 'cache', 'cache'], v.clientSite);
+    assert.equal((await cacheOf()).enabled, true, 'verify leaves the cache as it found it');
+  });
+
+  it('lands every client site on the predictor\'s winner of the bounded race, the caches off', async () => {
+    const { verdicts } = await lab().verify(['bounded'], 3);
+    assert.deepEqual(verdicts.filter((v) => !v.ok).map((v) => `${v.clientSite}: predicted ${v.predicted}, got ${v.connections.map((c) => c.servedBy).join(' ')}`), []);
+  });
+
+  it('makes a cached handshake cost the round trip to the winner plus the measured overhead, far less than the race', async () => {
+    const outcome = winnerIn(site(), race);
+    await forget();
+    const fetches: Fetch[] = [];
+    for (let i = 0; i < 11; i++) fetches.push(await fetchFrom(lab(), site().hostBoard, url()));
+    const cached = fetches.slice(1);
+    for (const f of cached) assert.deepEqual([f.code, f.servedBy, await viaOf(f)], [200, outcome.winner, 'cache']);
+    const cachedMs = median(cached.map((f) => f.connectMs));
+    const allowance = noise.overheadMs + noise.spreadMs + 1;
+    assert.ok(cachedMs <= outcome.cachedHandshakeMs + allowance, `${site().clientSite}: cached handshake ${cachedMs.toFixed(1)} ms, predicted ${outcome.cachedHandshakeMs} ms + measured overhead ${noise.overheadMs.toFixed(1)} and spread ${noise.spreadMs.toFixed(1)} ms`);
+    assert.ok(cachedMs >= outcome.cachedHandshakeMs - 1, `${cachedMs.toFixed(1)} ms is faster than the wire's ${outcome.cachedHandshakeMs} ms: not a round trip to ${outcome.winner}`);
+    assert.ok(outcome.handshakeMs - outcome.cachedHandshakeMs > allowance, 'the site must gain more from the cache than the noise, or this test proves nothing');
+  });
+
+  it('races again once the TTL (counted from the race) has run out', async function () {
+    const { ttlMs } = raceSettings(world().topology).winnerCache;
+    if (ttlMs > 60_000) skipBecause(this, `this lab's winner cache TTL is ${ttlMs} ms`);
+    await forget();
+    const first = await fetchFrom(lab(), site().hostBoard, url());
+    const racedAt = Date.now();
+    const second = await fetchFrom(lab(), site().hostBoard, url());
+    assert.deepEqual([await viaOf(first), await viaOf(second)], ['race', 'cache']);
+    await new Promise((r) => setTimeout(r, Math.max(0, racedAt + ttlMs - Date.now()) + 200));
+    const third = await fetchFrom(lab(), site().hostBoard, url());
+    assert.equal(await viaOf(third), 'race', 'after the TTL the next connection races');
+    assert.equal(third.servedBy, winnerIn(site(), race).winner);
+  });
+
+  it('costs at most a deadline and a race when the cached winner is powered off, and forgets it', async () => {
+    const { topology, profile } = world();
+    const winner = winnerIn(site(), race).winner;
+    const without = winnerIn(predictionFor(predictWithout(topology, profile, [winner]), site().clientSite), race);
+    await forget();
+    for (let i = 0; i < 4; i++) assert.equal((await fetchFrom(lab(), site().hostBoard, url())).servedBy, winner);
+    const entry = (await cacheOf()).entries.find((e) => e.port === 80)!;
+    assert.ok(entry.direct, 'the deadline comes from cached handshakes by now');
+    await lab().power(winner, 'off');
+    let fetch: Fetch;
+    let missed: number;
+    try {
+      missed = await growth(lab(), site().gatewayBoard, 'cache-missed-deadline-raced', async () => {
+        fetch = await fetchFrom(lab(), site().hostBoard, url());
+      });
+    } finally {
+      await lab().power(winner, 'on');
+      await forget();
+    }
+    assert.equal(missed, 1);
+    assert.deepEqual([fetch!.code, fetch!.servedBy], [200, without.winner], `${site().clientSite} with ${winner} off`);
+    const bound = entry.deadlineMs + without.handshakeMs + noise.overheadMs + noise.spreadMs + 1;
+    assert.ok(fetch!.connectMs <= bound, `handshake ${fetch!.connectMs.toFixed(1)} ms, at most deadline ${entry.deadlineMs} + race without ${winner} ${without.handshakeMs} + noise ${(noise.overheadMs + noise.spreadMs).toFixed(1)} ms`);
+    assert.ok(fetch!.connectMs >= entry.deadlineMs, 'it waited for the deadline first');
+  });
+});
