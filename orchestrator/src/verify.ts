@@ -137,12 +137,6 @@ export interface VerifyDeps {
   labRace: RaceMode;
 }
 
-/** Whether a gateway's winner cache is on, as its agent reports it. */
-async function winnerCacheOn(gateway: AgentControlClient): Promise<boolean> {
-  const counters = (await gateway.counters())['client-gateway'] as { winnerCache?: { enabled: boolean } } | undefined;
-  return counters?.winnerCache?.enabled ?? false;
-}
-
 /**
  * For every client site and mode: fresh connections to the origin's address, judged against the predictor.
  * Race modes run with the gateways' caches off (each connection must race); `cached` empties them first.
@@ -152,7 +146,7 @@ export async function verifySelection(deps: VerifyDeps, modes: readonly VerifyMo
   const boards = candidateBoards(deps.topology);
   const url = `http://${originAddress(deps.topology)}/index.html`;
   const gateways = deps.predictions.map((p) => deps.gateway(p.gatewayBoard));
-  const found = await Promise.all(gateways.map(winnerCacheOn));
+  const found = await Promise.all(gateways.map(async (g) => (await g.winnerCache())?.enabled ?? false));
   const setCaches = (on: (i: number) => boolean) => Promise.all(gateways.map((g, i) => g.setWinnerCache(on(i))));
   const verdicts: SiteVerdict[] = [];
   try {

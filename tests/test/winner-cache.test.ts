@@ -50,7 +50,11 @@ for (const configuration of configurations) describe(`winner cache, configuratio
   const url = () => `http://${originAddress(world().topology)}/index.html`;
   const site = () => decisiveReplicaSite(world().topology, world().profile, race);
   const gateway = () => lab().agent(site().gatewayBoard);
-  const cacheOf = async (): Promise<WinnerCacheDump> => ((await gateway().counters())['client-gateway'] as { winnerCache: WinnerCacheDump }).winnerCache;
+  const cacheOf = async (): Promise<WinnerCacheDump> => {
+    const cache = await gateway().winnerCache();
+    if (!cache) throw new Error(`${site().gatewayBoard} has no winner cache`);
+    return cache;
+  };
   const viaOf = async (f: Fetch) => (await gateway().table()).entries.find((e) => e.client.endsWith(`:${f.localPort}`))?.via;
   /** Empties the site's cache: the next connection races. */
   const forget = async () => {

@@ -2,6 +2,7 @@
 import { request } from 'node:http';
 import { switchPath, type AgentCounters, type AgentHealth, type ControlReadPath, type ControlReads, type ControlSwitches, type ControlSwitchName } from './control-api';
 import type { TableDump } from '../table/table-dump';
+import type { WinnerCacheDump } from '../table/winner-cache';
 import type { RaceMode } from '../roles/server-switch-config';
 
 export interface ControlClientEndpoint {
@@ -28,6 +29,12 @@ export class AgentControlClient {
 
   table(timeoutMs?: number): Promise<TableDump> {
     return this.read('/table', timeoutMs);
+  }
+
+  /** The client gateway's winner cache (on or off, its entries); undefined on a board without one. */
+  async winnerCache(timeoutMs?: number): Promise<WinnerCacheDump | undefined> {
+    const gateway = (await this.counters(timeoutMs))['client-gateway'] as { winnerCache?: WinnerCacheDump } | undefined;
+    return gateway?.winnerCache;
   }
 
   setRaceMode(mode: RaceMode): Promise<unknown> {
