@@ -64,9 +64,15 @@ for (const configuration of configurations) describe(`winner cache, configuratio
 
   /**
    * The lab's noise for this site: raced handshakes (the caches off) against the predictor's race time. Their
-   * median excess is the agents' per-handshake overhead on this loaded host, their spread its jitter.
+   * median excess is the agents' per-handshake overhead on this loaded host, their spread its jitter, and the
+   * largest excess how late a race's answer can come here.
    */
-  let noise: { overheadMs: number; spreadMs: number };
+  let noise: { overheadMs: number; spreadMs: number; worstMs: number };
+  /**
+   * A race whose margin a late answer (or a late hold timer at the switch) could swallow: its winner is judged
+   * by the majority of connections, not by every one.
+   */
+  const nearTie = (marginMs: number) => marginMs <= 2 * noise.worstMs;
   before(async function () {
     this.timeout(120_000);
     const predicted = winnerIn(site(), race).handshakeMs;
@@ -77,20 +83,33 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     } finally {
       await gateway().setWinnerCache(true);
     }
-    noise = { overheadMs: Math.max(0, median(raced) - predicted), spreadMs: Math.max(...raced) - Math.min(...raced) };
+    noise = { overheadMs: Math.max(0, median(raced) - predicted), spreadMs: Math.max(...raced) - Math.min(...raced), worstMs: Math.max(0, ...raced.map((ms) => ms - predicted)) };
   });
 
   it('sends every connection after the first straight to the predicted winner, each saying it was cached', async () => {
     const { verdicts } = await lab().verify(['cached'], 6);
-    const wrong = verdicts.filter((v) => !v.ok).map((v) => `${v.clientSite}: predicted ${v.predicted}, got ${v.connections.map((c) => `${c.servedBy}/${c.tableWinner}/${c.via}`).join(' ')}`);
-    assert.deepEqual(wrong, []);
-    for (const v of verdicts) assert.deepEqual(v.connections.map((c) => c.via), ['race', 'cache', 'cache', 'cache', 'cache', 'cache'], v.clientSite);
+    const predictions = predict(world().topology, world().profile);
+    for (const v of verdicts) {
+      const got = v.connections.map((c) => `${c.servedBy}/${c.tableWinner}/${c.via}`).join(' ');
+      assert.deepEqual(v.connections.map((c) => c.via), ['race', 'cache', 'cache', 'cache', 'cache', 'cache'], `${v.clientSite}: ${got}`);
+      const first = v.connections[0].servedBy;
+      assert.ok(v.connections.every((c) => c.httpCode === 200 && c.servedBy === first && c.tableWinner === first), `${v.clientSite}: every cached connection goes to the first one's winner: ${got}`);
+      // The first connection's race decides; on a near tie the runner-up may take it, and the cache follows.
+      if (!nearTie(winnerIn(predictionFor(predictions, v.clientSite), race).marginMs)) assert.ok(v.ok, `${v.clientSite}: predicted ${v.predicted}, got ${got}`);
+    }
     assert.equal((await cacheOf()).enabled, true, 'verify leaves the cache as it found it');
   });
 
   it('lands every client site on the predictor\'s winner of the bounded race, the caches off', async () => {
     const { verdicts } = await lab().verify(['bounded'], 3);
-    assert.deepEqual(verdicts.filter((v) => !v.ok).map((v) => `${v.clientSite}: predicted ${v.predicted}, got ${v.connections.map((c) => c.servedBy).join(' ')}`), []);
+    const predictions = predict(world().topology, world().profile);
+    for (const v of verdicts) {
+      const got = v.connections.map((c) => `${c.servedBy}/${c.via}`).join(' ');
+      assert.ok(v.connections.every((c) => c.via === 'race'), `${v.clientSite}: every connection raced: ${got}`);
+      const won = v.connections.filter((c) => c.servedBy === v.predicted && c.tableWinner === v.predicted).length;
+      if (nearTie(winnerIn(predictionFor(predictions, v.clientSite), 'bounded').marginMs)) assert.ok(won * 2 > v.connections.length, `${v.clientSite} (near tie): predicted ${v.predicted} for most, got ${got}`);
+      else assert.ok(v.ok, `${v.clientSite}: predicted ${v.predicted}, got ${got}`);
+    }
   });
 
   it('makes a cached handshake cost the round trip to the winner plus the measured overhead, far less than the race', async () => {
