@@ -74,7 +74,7 @@ function startRole(config: BoardConfig, name: keyof BoardConfig['roles']): Runni
       const sw = config.roles['server-switch'];
       if (!sw) return undefined;
       const { startServerSwitch } = require('./roles/server-switch') as typeof import('./roles/server-switch');
-      const { RACE_MODES } = require('./roles/server-switch-config') as typeof import('./roles/server-switch-config');
+      const { RACE_MODES, parseHolds } = require('./roles/server-switch-config') as typeof import('./roles/server-switch-config');
       const role = startServerSwitch(sw, log);
       return {
         name,
@@ -84,6 +84,11 @@ function startRole(config: BoardConfig, name: keyof BoardConfig['roles']): Runni
             if (!RACE_MODES.includes(value as never)) throw new Error(`race-mode takes one of ${RACE_MODES.join(', ')}, got ${JSON.stringify(value)}`);
             role.setRaceMode(value as (typeof RACE_MODES)[number]);
             return { raceMode: value };
+          },
+          holds: (value) => {
+            const holds = parseHolds(value, sw.origins, 'holds');
+            role.setHolds(holds);
+            return { holds: value };
           },
         },
         stop: () => role.close(),

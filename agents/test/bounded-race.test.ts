@@ -15,7 +15,7 @@ const GATEWAY = ip('10.255.0.13');
 const GATEWAY_MAC = 0x025352000013;
 
 /** The hold each candidate's copy (and the origin's original) gets in `mode` with `budget`. */
-function holdsIn(mode: RaceMode, budget: number): Map<number, number> {
+function holdsIn(mode: RaceMode, budget: number, liveHolds?: Map<number, number>): Map<number, number> {
   const config: ServerSwitchConfig = {
     wanInterface: 'wan0', switchAddress: ip('10.255.0.20'), webPorts: [80], raceMode: mode,
     origins: [{ address: SERVER, replicas: [NEAR, MID, FAR], replicatablePorts: [80] }],
@@ -33,6 +33,7 @@ function holdsIn(mode: RaceMode, budget: number): Map<number, number> {
     });
   }, () => 0);
   core.setGatewayLinks(new Map([[GATEWAY, GATEWAY_MAC]]));
+  if (liveHolds) core.setHolds(liveHolds);
   const syn = buildSegment({ src: '10.3.0.10', dst: '10.10.0.80', flags: TcpFlag.SYN });
   const ipv = createIpv4View();
   const tcp = createTcpView();
@@ -51,6 +52,13 @@ describe('server switch: the bounded race', () => {
     const holds = holdsIn('bounded', 50);
     // D_max 85, cut 35: origin 50, near 43, mid 12, far 0 (it is farther than the budget: unheld)
     assert.deepEqual([SERVER, NEAR, MID, FAR].map((a) => holds.get(a)), [50, 43, 12, 0]);
+  });
+
+  it('takes new synchronized holds live, and cuts them by the new D_max', () => {
+    // A new geography: D_max 120 (the origin's hold), so a budget of 50 cuts 70.
+    const live = new Map([[SERVER, 120], [NEAR, 100], [MID, 60], [FAR, 0]]);
+    assert.deepEqual([SERVER, NEAR, MID, FAR].map((a) => holdsIn('synchronized', 50, live).get(a)), [120, 100, 60, 0]);
+    assert.deepEqual([SERVER, NEAR, MID, FAR].map((a) => holdsIn('bounded', 50, live).get(a)), [50, 30, 0, 0]);
   });
 
   it('is the synchronized race when the budget covers D_max, and the plain race at a zero budget', () => {

@@ -15,6 +15,7 @@ export { schemaPath, type SchemaName } from './schema-validation';
 export type { CandidateTiming, ModeOutcome, PredictedMode, SitePrediction, SynchronizedHold } from './predict';
 export { boundedHolds, predict, PREDICTED_MODES, raceCandidates, synchronizedHolds } from './predict';
 export { formatPredictionTable } from './prediction-table';
+export { randomGeography, type RandomGeography } from './random-geography';
 export type { TcTreeOptions } from './tc-compiler';
 export { compileTcTree, compileTcTeardown, renderTcScript } from './tc-compiler';
 export { probeNetem, NETEM_PROBE, type NetemAvailability, type ScriptRunner } from './detect-netem';

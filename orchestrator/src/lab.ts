@@ -15,6 +15,7 @@ import { applyTcTree, wanBoards } from './delays/tc-trees';
 import { startCapture, type RunningCapture } from './capture';
 import { Progress } from './progress';
 import { agentControl, provisionedBoards, provisionLabBoard, type LabProvisioning } from './provision/provision-lab';
+import { holdsByAddress } from './provision/agent-config';
 import { webServerCommand } from './provision/provision';
 import { writeWebContent } from './provision/web-content';
 import { writeHtmlReport, type SiteRaces } from './report/html-report';
@@ -433,6 +434,8 @@ export class Lab {
       } else {
         await this.backend().changeDelays!(state, profile);
       }
+      // The synchronized and bounded races hold copies by the geography: the switch takes the new holds live.
+      await this.agent(boardsWithRole(topology, 'server-switch')[0].name).setHolds(holdsByAddress(topology, profile));
       this.cachedInputs = undefined;
       this.progress.step(`profile ${profile.name} applied`);
       return profile;

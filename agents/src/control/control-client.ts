@@ -41,6 +41,11 @@ export class AgentControlClient {
     return this.flip('race-mode', mode);
   }
 
+  /** The switch's synchronized holds by candidate address; the bounded race's follow from them. */
+  setHolds(holds: Record<string, number>): Promise<unknown> {
+    return this.flip('holds', holds);
+  }
+
   setBusy(on: boolean): Promise<unknown> {
     return this.flip('busy', on);
   }

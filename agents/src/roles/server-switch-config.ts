@@ -47,6 +47,18 @@ export interface ServerSwitchConfigFile extends Omit<ServerSwitchConfig, 'switch
   holdMs: Record<string, number>;
 }
 
+/** Synchronized holds by dotted candidate address; every candidate of every origin must have one. */
+export function parseHolds(raw: unknown, origins: OriginServer[], where: string): Map<number, number> {
+  const holds = objectAt(raw, where);
+  const holdMs = new Map(Object.keys(holds).map((ip) => [address({ ip }, 'ip', `${where} key`), numberIn(holds, ip, where, 0, 10_000)]));
+  for (const o of origins) {
+    for (const candidate of [o.address, ...o.replicas]) {
+      if (!holdMs.has(candidate)) throw new ConfigError(`${where} has no hold for candidate ${ipToString(candidate)}`);
+    }
+  }
+  return holdMs;
+}
+
 export function parseServerSwitchConfig(raw: unknown, where = 'server-switch'): ServerSwitchConfig {
   const obj = objectAt(raw, where);
   if (!Array.isArray(obj.origins) || obj.origins.length === 0) throw new ConfigError(`${where}.origins must be a non-empty array`);
@@ -55,14 +67,8 @@ export function parseServerSwitchConfig(raw: unknown, where = 'server-switch'): 
     const origin = objectAt(o, at);
     return { address: address(origin, 'address', at), replicas: addressList(origin, 'replicas', at), replicatablePorts: portList(origin, 'replicatablePorts', at) };
   });
-  const holds = objectAt(obj.holdMs ?? {}, `${where}.holdMs`);
-  const holdMs = new Map(Object.keys(holds).map((ip) => [address({ ip }, 'ip', `${where}.holdMs key`), numberIn(holds, ip, `${where}.holdMs`, 0, 10_000)]));
+  const holdMs = parseHolds(obj.holdMs ?? {}, origins, `${where}.holdMs`);
   const raceMode = oneOf(obj, 'raceMode', where, RACE_MODES);
-  for (const o of origins) {
-    for (const candidate of [o.address, ...o.replicas]) {
-      if (!holdMs.has(candidate)) throw new ConfigError(`${where}.holdMs has no hold for candidate ${ipToString(candidate)}`);
-    }
-  }
   const limit = objectAt(obj.fanOutLimit, `${where}.fanOutLimit`);
   return {
     wanInterface: nonEmptyString(obj, 'wanInterface', where),

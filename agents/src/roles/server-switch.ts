@@ -22,6 +22,7 @@ const NEIGHBOUR_REFRESH_MS = 5000;
 export interface ServerSwitch {
   counters(): Record<string, unknown>;
   setRaceMode(mode: RaceMode): void;
+  setHolds(holds: Map<number, number>): void;
   close(): void;
 }
 
@@ -66,6 +67,8 @@ export interface SwitchCore {
   /** A tagged SYN came from a link-layer address no gateway has; the runtime may refresh the neighbours. */
   onUnknownSender?: () => void;
   setRaceMode(mode: RaceMode): void;
+  /** New synchronized holds (a geography changed live); the bounded race's cut follows. */
+  setHolds(holds: Map<number, number>): void;
   readonly raceMode: RaceMode;
   gatewayCounters(): Record<string, { fannedOut: number; overBudget: number; linkLayer: string | null }>;
 }
@@ -83,10 +86,12 @@ export function createSwitchCore(config: ServerSwitchConfig, counters: Counters,
   let linkOf = new Map<number, number>();
   let raceMode = config.raceMode;
 
-  const boundedCut = Math.max(0, Math.max(0, ...config.holdMs.values()) - config.holdBudgetMs);
+  let holdMs = config.holdMs;
+  const cutOf = (holds: Map<number, number>) => Math.max(0, Math.max(0, ...holds.values()) - config.holdBudgetMs);
+  let boundedCut = cutOf(holdMs);
   const holdOf = (candidate: number): number => {
     if (raceMode === 'plain') return 0;
-    const hold = config.holdMs.get(candidate) ?? 0;
+    const hold = holdMs.get(candidate) ?? 0;
     return raceMode === 'synchronized' ? hold : Math.max(0, hold - boundedCut);
   };
 
@@ -154,6 +159,10 @@ export function createSwitchCore(config: ServerSwitchConfig, counters: Counters,
     },
     setRaceMode(mode) {
       raceMode = mode;
+    },
+    setHolds(holds) {
+      holdMs = holds;
+      boundedCut = cutOf(holds);
     },
     get raceMode() {
       return raceMode;
@@ -251,6 +260,10 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
     setRaceMode(mode) {
       core.setRaceMode(mode);
       log(`server-switch: race mode ${mode}`);
+    },
+    setHolds(holds) {
+      core.setHolds(holds);
+      log(`server-switch: synchronized holds ${[...holds].map(([a, ms]) => `${ipToString(a)} ${ms} ms`).join(', ')}`);
     },
     close() {
       clearInterval(refresher);

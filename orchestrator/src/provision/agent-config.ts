@@ -31,7 +31,7 @@ export function candidateAddress(topology: Topology, board: Board): string {
 }
 
 /** Synchronized race holds by candidate address, as the switch looks them up; the predictor computes them. */
-function holdsByAddress(topology: Topology, profile: DelayProfile): Record<string, number> {
+export function holdsByAddress(topology: Topology, profile: DelayProfile): Record<string, number> {
   return Object.fromEntries(synchronizedHolds(topology, profile).map((h) => [candidateAddress(topology, topology.boards.find((b) => b.name === h.board)!), h.holdMs]));
 }
 
