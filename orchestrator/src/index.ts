@@ -21,6 +21,7 @@ export { renderTable } from './table';
 export { type RunningCapture } from './capture';
 export { type SiteVerdict, type VerifyMode, VERIFY_MODES, renderVerdicts, candidateBoards, curlLoop, parseCurlLoop, expectedVia } from './verify';
 export { runDemo, type DemoResult } from './demo';
+export { runFidelity, renderFidelity, type FidelityResult, type FidelityOptions } from './fidelity';
 export { originAddress, WEB_PORTS, REPLICATABLE_PORTS, CONTROL_PORT, agentConfigFor } from './provision/agent-config';
 export { provisionBoard, ProvisionError } from './provision/provision';
 export { tarOf, extractOnBoard } from './provision/tar-stream';

@@ -15,6 +15,7 @@ import { Progress } from '../progress';
 import { runSuites, suitesNamed } from '../suites';
 import { renderTable } from '../table';
 import { formatSummary } from '../tap-run';
+import { renderFidelity, runFidelity } from '../fidelity';
 import { renderVerdicts, VERIFY_MODES, type SiteVerdict, type VerifyMode } from '../verify';
 import { usageText } from './commands';
 import { boardTable, netemShow, rttMatrix } from './views';
@@ -83,6 +84,8 @@ export async function main(argv: string[]): Promise<number> {
       config: { type: 'string', default: 'A' },
       race: { type: 'string' },
       connections: { type: 'string', default: '5' },
+      seed: { type: 'string', default: '1' },
+      geographies: { type: 'string', default: '5' },
       inventory: { type: 'string' },
       image: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -169,6 +172,15 @@ export async function main(argv: string[]): Promise<number> {
       const { verdicts, report } = await lab.verify(verifyModes(), connections, newRunFolder(lab.name));
       print(json, { verdicts, report }, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}\nreport: ${report}`);
       return verdicts.every((v) => v.ok) ? 0 : 1;
+    }
+    case 'fidelity': {
+      const seed = Number(values.seed);
+      const geographies = Number(values.geographies);
+      if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new UsageError(`--seed takes a whole number from 0 to 2^32 - 1, not "${values.seed}"`);
+      if (!Number.isInteger(geographies) || geographies < 1 || geographies > 100) throw new UsageError(`--geographies takes a whole number from 1 to 100, not "${values.geographies}"`);
+      const result = await runFidelity(attach(), { seed, geographies, connections });
+      print(json, result, renderFidelity(result));
+      return result.misses === 0 ? 0 : 1;
     }
     case 'test': {
       const lab = attach();
