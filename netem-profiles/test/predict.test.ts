@@ -121,8 +121,8 @@ describe('formatPredictionTable', () => {
   it('prints one aligned row per client site, then the notes', () => {
     const prediction = predict(topology, loadProfile(fixturePath('mini.profile.yaml'), topology));
     const lines = formatPredictionTable(prediction).trimEnd().split('\n');
-    assert.match(lines[0], /^client site\s+plain winner\s+margin ms\s+sync winner\s+margin ms\s+closest$/);
-    assert.deepEqual(lines[1].split(/\s+/), ['home', 'hub-origin', '3', 'rep-east', '2', 'hub-origin']);
+    assert.match(lines[0], /^client site\s+plain winner\s+margin ms\s+sync winner\s+margin ms\s+bounded winner\s+margin ms\s+closest$/);
+    assert.deepEqual(lines[1].split(/\s+/), ['home', 'hub-origin', '3', 'rep-east', '2', 'rep-east', '2', 'hub-origin']);
     assert.equal(lines[2], 'notes:');
     assert.equal(lines.length, 3 + prediction[0].notes.length);
     assert.equal(lines[0].indexOf('plain winner'), lines[1].indexOf('hub-origin'));

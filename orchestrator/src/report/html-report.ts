@@ -170,11 +170,11 @@ class Report {
 
   siteTable(p: SitePrediction): string {
     const candidates = tag('table', {},
-      tag('tr', {}, ...['candidate', 'site', 'kind', 'plain race ms', 'synchronized race ms', 'RTT ms', 'role in prediction'].map((h) => tag('th', {}, h))),
+      tag('tr', {}, ...['candidate', 'site', 'kind', 'plain race ms', 'synchronized race ms', 'bounded race ms', 'RTT ms (cached)', 'role in prediction'].map((h) => tag('th', {}, escapeXml(h)))),
       ...p.candidates.map((c) => tag('tr', {},
         tag('td', {}, escapeXml(c.board)), tag('td', {}, escapeXml(c.site)), tag('td', {}, c.kind),
-        ...[c.raceMs, c.syncRaceMs, c.rttMs].map((ms) => tag('td', { class: 'num' }, escapeXml(ms))),
-        tag('td', {}, escapeXml([p.winner === c.board && 'plain winner', p.syncWinner === c.board && 'synchronized winner', p.closest === c.board && 'truly closest'].filter(Boolean).join(', '))))));
+        ...[c.raceMs, c.syncRaceMs, c.boundedRaceMs, c.rttMs].map((ms) => tag('td', { class: 'num' }, escapeXml(ms))),
+        tag('td', {}, escapeXml([p.winner === c.board && 'plain winner', p.syncWinner === c.board && 'synchronized winner', p.boundedWinner === c.board && 'bounded winner', p.closest === c.board && 'truly closest'].filter(Boolean).join(', '))))));
     const connections = this.input.verdicts.filter((v) => v.clientSite === p.clientSite).map((v) =>
       tag('table', {},
         tag('tr', {}, ...[`${modeLabel(v)}: connection`, 'served by', 'gateway table', 'via', 'HTTP', 'handshake ms', 'predicted ms', 'verdict'].map((h) => tag('th', {}, escapeXml(h)))),
