@@ -60,22 +60,24 @@ export function createCachedStarts({ config, cacheConfig, counters, send, now, l
     if (!servers.has(entry.serverIp)) return false;
     const cached = cache.lookup(entry.serverIp, entry.serverPort, now());
     if (!cached) return false;
+    const tunnelled = cached.winner !== entry.serverIp && config.configuration !== 'A';
+    const wrapped = tunnelled ? encapsulate(packet, ip, cacheConfig.tunnelSource, cached.winner) : null;
+    if (wrapped && !wrapped.ok) {
+      counters.add(`cached-start-not-tunnelled-${wrapped.reason}`);
+      return false;
+    }
     entry.via = 'cache';
     entry.cached = cached;
     entry.keptSyn = Buffer.from(packet.subarray(ip.offset, ip.offset + ip.totalLength));
     entry.cancelDeadline = later(cache.deadlineMs(cached), () => raceInstead(entry, 'deadline', true));
     counters.add('syn-cached');
-    if (cached.winner === entry.serverIp) {
-      v.rewritten(packet);
-    } else if (config.configuration === 'A') {
-      setDst(packet, ip, cached.winner);
-      v.rewritten(packet);
-    } else {
-      const wrapped = encapsulate(packet, ip, cacheConfig.tunnelSource, cached.winner);
+    if (wrapped) {
       v.drop();
-      if (wrapped.ok) send(wrapped.packet, cached.winner);
-      else raceInstead(entry, 'refusal', true);
+      send(wrapped.packet, cached.winner);
+      return true;
     }
+    if (cached.winner !== entry.serverIp) setDst(packet, ip, cached.winner);
+    v.rewritten(packet);
     return true;
   }
 

@@ -341,9 +341,18 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
   const lanIndex = interfaceIndex(config.lanInterface);
   const wanIndex = interfaceIndex(config.wanInterface);
   const sender = new RawSender(counters);
+  // Pending deadlines, cancelled at close: a deadline firing after it would send through a closed socket.
+  const deadlines = new Set<NodeJS.Timeout>();
   const later: Later = (ms, fn) => {
-    const timer = setTimeout(fn, ms);
-    return () => clearTimeout(timer);
+    const timer = setTimeout(() => {
+      deadlines.delete(timer);
+      fn();
+    }, ms);
+    deadlines.add(timer);
+    return () => {
+      clearTimeout(timer);
+      deadlines.delete(timer);
+    };
   };
   const core = createGatewayCore(config, counters, (packet, dst) => sender.send(packet, dst), Date.now, later);
   let queue;
@@ -379,6 +388,7 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     },
     close() {
       clearInterval(sweeper);
+      deadlines.forEach((t) => clearTimeout(t));
       steered.close();
       sender.close();
     },
