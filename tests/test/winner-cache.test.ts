@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { boardsWithRole, predict, raceSettings, shippedTopologyPath, type DelayProfile, type SitePrediction, type Topology } from '@synrace/netem-profiles';
 import type { Configuration, RaceMode, WinnerCacheDump } from '@synrace/agents';
-import { Lab, originAddress } from '@synrace/orchestrator';
+import { curlLoop, Lab, originAddress, parseCurlLoop } from '@synrace/orchestrator';
 import { LIVE_LAB, skipBecause, useLab } from '../src';
 import { fetchFrom, growth, predictionFor, predictWithout, type Fetch } from '../src/protocol-helpers';
 
-/** Short enough to wait out in a test, long enough for a handful of connections inside it. */
-const TEST_TTL_MS = 4000;
+/** Short enough to wait out in a test, long enough for a burst of connections inside it on a loaded host. */
+const TEST_TTL_MS = 8000;
 /** The world lab with a short winner-cache TTL; removed when the test process ends, after its labs are down. */
 function shortTtlTopology(): string {
   const dir = mkdtempSync(join(tmpdir(), 'synrace-winner-cache-'));
@@ -55,7 +55,12 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     if (!cache) throw new Error(`${site().gatewayBoard} has no winner cache`);
     return cache;
   };
-  const viaOf = async (f: Fetch) => (await gateway().table()).entries.find((e) => e.client.endsWith(`:${f.localPort}`))?.via;
+  const viaOf = async (f: { localPort: number }) => (await gateway().table()).entries.find((e) => e.client.endsWith(`:${f.localPort}`))?.via;
+  /** `count` fresh connections in one go on the site's host, so that a burst fits well inside the TTL. */
+  const burst = async (count: number) => {
+    const output = (await lab().exec(site().hostBoard, curlLoop(url(), count), 60_000)).stdout;
+    return parseCurlLoop(output).map((c) => ({ ...c, localPort: c.clientPort }));
+  };
   /** Empties the site's cache: the next connection races. */
   const forget = async () => {
     await gateway().setWinnerCache(false);
@@ -63,11 +68,11 @@ for (const configuration of configurations) describe(`winner cache, configuratio
   };
 
   /**
-   * The lab's noise for this site: raced handshakes (the caches off) against the predictor's race time. Their
-   * median excess is the agents' per-handshake overhead on this loaded host, their spread its jitter, and the
-   * largest excess how late a race's answer can come here.
+   * The lab's noise for this site: a burst of raced handshakes (the caches off) against the predictor's race
+   * time. Their median excess is the agents' per-handshake overhead on this loaded host, the largest excess how
+   * late an answer can come here.
    */
-  let noise: { overheadMs: number; spreadMs: number; worstMs: number };
+  let noise: { overheadMs: number; worstMs: number };
   /**
    * A race whose margin a late answer (or a late hold timer at the switch) could swallow: its winner is judged
    * by the majority of connections, not by every one.
@@ -77,13 +82,13 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     this.timeout(120_000);
     const predicted = winnerIn(site(), race).handshakeMs;
     await gateway().setWinnerCache(false);
-    const raced: number[] = [];
+    let raced: number[];
     try {
-      for (let i = 0; i < 5; i++) raced.push((await fetchFrom(lab(), site().hostBoard, url())).connectMs);
+      raced = (await burst(9)).map((c) => c.handshakeMs);
     } finally {
       await gateway().setWinnerCache(true);
     }
-    noise = { overheadMs: Math.max(0, median(raced) - predicted), spreadMs: Math.max(...raced) - Math.min(...raced), worstMs: Math.max(0, ...raced.map((ms) => ms - predicted)) };
+    noise = { overheadMs: Math.max(0, median(raced) - predicted), worstMs: Math.max(0, ...raced.map((ms) => ms - predicted)) };
   });
 
   it('sends every connection after the first straight to the predicted winner, each saying it was cached', async () => {
@@ -115,13 +120,13 @@ for (const configuration of configurations) describe(`winner cache, configuratio
   it('makes a cached handshake cost the round trip to the winner plus the measured overhead, far less than the race', async () => {
     const outcome = winnerIn(site(), race);
     await forget();
-    const fetches: Fetch[] = [];
-    for (let i = 0; i < 11; i++) fetches.push(await fetchFrom(lab(), site().hostBoard, url()));
-    const cached = fetches.slice(1);
-    for (const f of cached) assert.deepEqual([f.code, f.servedBy, await viaOf(f)], [200, outcome.winner, 'cache']);
-    const cachedMs = median(cached.map((f) => f.connectMs));
-    const allowance = noise.overheadMs + noise.spreadMs + 1;
-    assert.ok(cachedMs <= outcome.cachedHandshakeMs + allowance, `${site().clientSite}: cached handshake ${cachedMs.toFixed(1)} ms, predicted ${outcome.cachedHandshakeMs} ms + measured overhead ${noise.overheadMs.toFixed(1)} and spread ${noise.spreadMs.toFixed(1)} ms`);
+    const cached = (await burst(11)).slice(1);
+    assert.equal(cached.length, 10);
+    for (const f of cached) assert.deepEqual([f.httpCode, f.servedBy, await viaOf(f)], [200, outcome.winner, 'cache']);
+    const cachedMs = median(cached.map((f) => f.handshakeMs));
+    // The cached path crosses fewer agents than a race: no worse than the latest raced answer measured here.
+    const allowance = noise.worstMs + 1;
+    assert.ok(cachedMs <= outcome.cachedHandshakeMs + allowance, `${site().clientSite}: cached handshake ${cachedMs.toFixed(1)} ms, predicted ${outcome.cachedHandshakeMs} ms + measured lateness ${noise.worstMs.toFixed(1)} ms (median overhead ${noise.overheadMs.toFixed(1)} ms)`);
     assert.ok(cachedMs >= outcome.cachedHandshakeMs - 1, `${cachedMs.toFixed(1)} ms is faster than the wire's ${outcome.cachedHandshakeMs} ms: not a round trip to ${outcome.winner}`);
     assert.ok(outcome.handshakeMs - outcome.cachedHandshakeMs > allowance, 'the site must gain more from the cache than the noise, or this test proves nothing');
   });
@@ -145,7 +150,7 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     const winner = winnerIn(site(), race).winner;
     const without = winnerIn(predictionFor(predictWithout(topology, profile, [winner]), site().clientSite), race);
     await forget();
-    for (let i = 0; i < 4; i++) assert.equal((await fetchFrom(lab(), site().hostBoard, url())).servedBy, winner);
+    assert.deepEqual((await burst(4)).map((f) => f.servedBy), [winner, winner, winner, winner]);
     const entry = (await cacheOf()).entries.find((e) => e.port === 80)!;
     assert.ok(entry.direct, 'the deadline comes from cached handshakes by now');
     await lab().power(winner, 'off');
@@ -161,8 +166,9 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     }
     assert.equal(missed, 1);
     assert.deepEqual([fetch!.code, fetch!.servedBy], [200, without.winner], `${site().clientSite} with ${winner} off`);
-    const bound = entry.deadlineMs + without.handshakeMs + noise.overheadMs + noise.spreadMs + 1;
-    assert.ok(fetch!.connectMs <= bound, `handshake ${fetch!.connectMs.toFixed(1)} ms, at most deadline ${entry.deadlineMs} + race without ${winner} ${without.handshakeMs} + noise ${(noise.overheadMs + noise.spreadMs).toFixed(1)} ms`);
+    // Two timed events, each as late as the lab's noise: the deadline's timer, and the race after it.
+    const bound = entry.deadlineMs + without.handshakeMs + 2 * noise.worstMs + 1;
+    assert.ok(fetch!.connectMs <= bound, `handshake ${fetch!.connectMs.toFixed(1)} ms, at most deadline ${entry.deadlineMs} + race without ${winner} ${without.handshakeMs} + twice the measured lateness ${noise.worstMs.toFixed(1)} ms`);
     assert.ok(fetch!.connectMs >= entry.deadlineMs, 'it waited for the deadline first');
   });
 });
