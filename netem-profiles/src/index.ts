@@ -13,7 +13,7 @@ export {
 } from './package-paths';
 export { schemaPath, type SchemaName } from './schema-validation';
 export type { CandidateTiming, ModeOutcome, PredictedMode, SitePrediction, SynchronizedHold } from './predict';
-export { boundedHolds, predict, PREDICTED_MODES, raceCandidates, synchronizedHolds } from './predict';
+export { boundedHolds, predict, raceCandidates, synchronizedHolds } from './predict';
 export { formatPredictionTable } from './prediction-table';
 export { randomGeography, type RandomGeography } from './random-geography';
 export type { TcTreeOptions } from './tc-compiler';

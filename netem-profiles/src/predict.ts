@@ -16,9 +16,8 @@ export interface CandidateTiming {
   rttMs: number;
 }
 
-/** The race modes of the switch, in the order reports list them. */
-export const PREDICTED_MODES = ['plain', 'synchronized', 'bounded'] as const;
-export type PredictedMode = (typeof PREDICTED_MODES)[number];
+/** The switch's race modes (the agents' RACE_MODES; this package depends on no other of ours). */
+export type PredictedMode = 'plain' | 'synchronized' | 'bounded';
 
 /** One race mode at one client site, and what the winner cache makes of it. */
 export interface ModeOutcome {
@@ -49,7 +48,7 @@ export interface SitePrediction {
   marginMs: number;
   syncMarginMs: number;
   boundedMarginMs: number;
-  /** Every race mode, in PREDICTED_MODES order. */
+  /** Every race mode: plain, synchronized, bounded. */
   modes: ModeOutcome[];
   notes: string[];
 }

@@ -1,6 +1,7 @@
 // The client gateway (patent router 106): tags start packets (P200), takes the
 // first acknowledgement and resets the rest (P500), and translates the bound
-// connection (P600). Configuration A: NAT both ways.
+// connection (P600). Configuration A: NAT both ways. Within a TTL of a race, a new
+// connection's start packet goes straight to the remembered winner (P250, cached-starts.ts).
 //
 // The kernel forwards; the gateway's chain queues web traffic to it (steered-queue.ts) and each packet
 // goes back with a verdict: untouched, rewritten, or dropped. Only RSTs to late answerers are its own.
