@@ -68,3 +68,27 @@ export function nonEmptyAddressList(obj: Json, key: string, where: string): numb
   if (list.length === 0) throw new ConfigError(`${where}.${key} must name at least one IPv4 address`);
   return list;
 }
+
+/** An IPv4 prefix as a network and a mask, for membership tests. */
+export interface AddressPrefix {
+  network: number;
+  mask: number;
+}
+
+export function prefixContains(prefix: AddressPrefix, ip: number): boolean {
+  return ((ip & prefix.mask) >>> 0) === prefix.network;
+}
+
+export function prefixList(obj: Json, key: string, where: string): AddressPrefix[] {
+  const v = obj[key];
+  if (!Array.isArray(v) || v.length === 0) throw new ConfigError(`${where}.${key} must be a non-empty array of IPv4 prefixes (a.b.c.d/n)`);
+  return v.map((text: unknown, i) => {
+    const m = typeof text === 'string' ? /^([\d.]+)\/(\d{1,2})$/.exec(text) : null;
+    const ip = m ? parseIp(m[1]) : null;
+    const length = m ? Number(m[2]) : NaN;
+    if (ip === null || !(length >= 0 && length <= 32)) throw new ConfigError(`${where}.${key}[${i}] must be an IPv4 prefix (a.b.c.d/n), got ${JSON.stringify(text)}`);
+    const mask = length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
+    if (((ip & mask) >>> 0) !== ip) throw new ConfigError(`${where}.${key}[${i}] has host bits set: ${JSON.stringify(text)}`);
+    return { network: ip, mask };
+  });
+}

@@ -8,6 +8,6 @@ export type { ReplicaConfigFile } from './roles/replica-config';
 export type { ControlEndpoint } from './control/control-server';
 export type { AgentCounters, AgentHealth, RoleName } from './control/control-api';
 export { AgentControlClient, type ControlClientEndpoint } from './control/control-client';
-export type { EntryDump, TableDump, TableCounters, EntryState } from './table';
+export type { EntryDump, TableDump, TableCounters, EntryState, Via, WinnerCacheDump } from './table';
 export type { TableOptions } from './table';
 export { AGENT_MAIN_SCRIPT, AGENT_BUNDLE_DIR } from './artifacts';

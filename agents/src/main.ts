@@ -62,13 +62,19 @@ function startRole(config: BoardConfig, name: keyof BoardConfig['roles']): Runni
       if (!gw) return undefined;
       const { startClientGateway } = require('./roles/client-gateway') as typeof import('./roles/client-gateway');
       const role = startClientGateway(gw, log);
-      return { name, counters: () => role.counters(), table: () => role.table(), stop: () => role.close() };
+      return {
+        name,
+        counters: () => role.counters(),
+        table: () => role.table(),
+        switches: { 'winner-cache': booleanSwitch('winner-cache', (on) => role.setWinnerCache(on)) },
+        stop: () => role.close(),
+      };
     }
     case 'server-switch': {
       const sw = config.roles['server-switch'];
       if (!sw) return undefined;
       const { startServerSwitch } = require('./roles/server-switch') as typeof import('./roles/server-switch');
-      const { RACE_MODES } = require('./roles/server-switch-config') as typeof import('./roles/server-switch-config');
+      const { RACE_MODES, parseHolds } = require('./roles/server-switch-config') as typeof import('./roles/server-switch-config');
       const role = startServerSwitch(sw, log);
       return {
         name,
@@ -78,6 +84,11 @@ function startRole(config: BoardConfig, name: keyof BoardConfig['roles']): Runni
             if (!RACE_MODES.includes(value as never)) throw new Error(`race-mode takes one of ${RACE_MODES.join(', ')}, got ${JSON.stringify(value)}`);
             role.setRaceMode(value as (typeof RACE_MODES)[number]);
             return { raceMode: value };
+          },
+          holds: (value) => {
+            const holds = parseHolds(value, sw.origins, 'holds');
+            role.setHolds(holds);
+            return { holds: value };
           },
         },
         stop: () => role.close(),

@@ -69,6 +69,7 @@ describe('parseBoardConfig: the hostile-WAN fields (issue #10)', () => {
     wanInterface: 'wan0', switchAddress: '10.255.0.20', webPorts: [80], raceMode: 'plain',
     origins: [{ address: '10.10.0.80', replicas: ['10.255.0.31'], replicatablePorts: [80] }],
     holdMs: { '10.10.0.80': 0, '10.255.0.31': 0 },
+    holdBudgetMs: 100,
     gateways: ['10.255.0.11'], fanOutLimit: { rate: 200, burst: 400 },
   });
   const replicaRole = (): Record<string, unknown> => ({ ownAddress: '10.255.0.31', serverAddresses: ['10.10.0.80'], configuration: 'A', busyLoad: 50, switchAddresses: ['10.255.0.20'] });
@@ -92,6 +93,15 @@ describe('parseBoardConfig: the hostile-WAN fields (issue #10)', () => {
     refuses({ 'server-switch': { ...switchRole(), fanOutLimit: { rate: 1, burst: 0.5 } } }, /roles\.server-switch\.fanOutLimit\.burst must be a number >= 1/);
     refuses({ replica: { ...replicaRole(), switchAddresses: undefined } }, /roles\.replica\.switchAddresses must be an array/);
     refuses({ replica: { ...replicaRole(), switchAddresses: [] } }, /roles\.replica\.switchAddresses must name at least one/);
+  });
+
+  it('takes a replica\'s client gateways (issue #14) in B and C only, with their client prefixes', () => {
+    const gateways = [{ address: '10.255.0.13', clients: ['10.3.0.0/24'] }];
+    const parsed = parse({ replica: { ...replicaRole(), configuration: 'C', gateways } }) as { roles: { replica: { gateways: unknown } } };
+    assert.deepEqual(parsed.roles.replica.gateways, [{ address: 0x0aff000d, clients: [{ network: 0x0a030000, mask: 0xffffff00 }] }]);
+    refuses({ replica: { ...replicaRole(), gateways } }, /roles\.replica\.gateways is for configurations B and C/);
+    refuses({ replica: { ...replicaRole(), configuration: 'B', gateways: [{ address: '10.255.0.13', clients: ['10.3.0.1/24'] }] } }, /clients\[0\] has host bits set/);
+    refuses({ replica: { ...replicaRole(), configuration: 'B', gateways: [{ address: '10.255.0.13', clients: [] }] } }, /clients must be a non-empty array of IPv4 prefixes/);
   });
 
   it('pins an optional MAC per delay-line port, once', () => {

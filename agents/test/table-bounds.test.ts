@@ -77,11 +77,11 @@ describe('TranslationTable: dump', () => {
     assert.deepEqual([dump.size, dump.maxEntries, dump.counters.created, dump.counters.wonByReplica], [2, 10, 2, 1]);
     assert.deepEqual(dump.entries, [
       {
-        client: '10.0.0.5:40000', server: '198.51.100.7:80', state: 'pending', winner: null, idleClass: 'pending',
+        client: '10.0.0.5:40000', server: '198.51.100.7:80', state: 'pending', winner: null, via: 'race', idleClass: 'pending',
         ageMs: 900, idleMs: 900, synRetransmits: 0, finFromClient: false, finFromServer: false,
       },
       {
-        client: '10.0.0.5:40001', server: '198.51.100.7:80', state: 'replica', winner: '203.0.113.1', idleClass: 'established',
+        client: '10.0.0.5:40001', server: '198.51.100.7:80', state: 'replica', winner: '203.0.113.1', via: 'race', idleClass: 'established',
         ageMs: 800, idleMs: 300, synRetransmits: 0, finFromClient: false, finFromServer: false,
       },
     ]);

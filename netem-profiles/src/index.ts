@@ -1,5 +1,5 @@
 export { ConfigError } from './errors';
-export type { Role, BoardInterface, Board, Site, Topology, RaceSettings } from './topology';
+export type { Role, BoardInterface, Board, Site, Topology, RaceSettings, WinnerCacheSettings } from './topology';
 export { loadTopology, raceSettings, DEFAULT_RACE_SETTINGS } from './topology';
 export { BOARD_NAME } from './topology-rules';
 export type { PathSpec, DelayProfile } from './profile';
@@ -12,9 +12,10 @@ export {
   listShippedProfiles,
 } from './package-paths';
 export { schemaPath, type SchemaName } from './schema-validation';
-export type { CandidateTiming, SitePrediction, SynchronizedHold } from './predict';
-export { predict, raceCandidates, synchronizedHolds } from './predict';
+export type { CandidateTiming, ModeOutcome, PredictedMode, SitePrediction, SynchronizedHold } from './predict';
+export { boundedHolds, predict, raceCandidates, synchronizedHolds } from './predict';
 export { formatPredictionTable } from './prediction-table';
+export { randomGeography, type RandomGeography } from './random-geography';
 export type { TcTreeOptions } from './tc-compiler';
 export { compileTcTree, compileTcTeardown, renderTcScript } from './tc-compiler';
 export { probeNetem, NETEM_PROBE, type NetemAvailability, type ScriptRunner } from './detect-netem';

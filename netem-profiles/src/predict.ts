@@ -1,5 +1,5 @@
 import { oneWayDelay, pathBetween, type DelayProfile } from './profile';
-import type { Board, Topology } from './topology';
+import { raceSettings, type Board, type Topology } from './topology';
 import { boardsAt, boardsWithRole } from './topology-queries';
 
 export interface CandidateTiming {
@@ -10,8 +10,27 @@ export interface CandidateTiming {
   raceMs: number;
   /** d(c,s) + D_max + d(cand,c): the switch holds each copy so that all arrive together. */
   syncRaceMs: number;
-  /** d(c,cand) + d(cand,c) */
+  /** d(c,s) + max(d(s,cand), min(D_max, budget)) + d(cand,c): synchronized up to the switch's hold budget. */
+  boundedRaceMs: number;
+  /** d(c,cand) + d(cand,c): also a cached connection's handshake, which goes straight to the candidate. */
   rttMs: number;
+}
+
+/** The switch's race modes (the agents' RACE_MODES; this package depends on no other of ours). */
+export type PredictedMode = 'plain' | 'synchronized' | 'bounded';
+
+/** One race mode at one client site, and what the winner cache makes of it. */
+export interface ModeOutcome {
+  mode: PredictedMode;
+  winner: string;
+  marginMs: number;
+  /** The winner's race time: the handshake of a connection that races. */
+  handshakeMs: number;
+  /** A connection within the winner cache's TTL after such a race: straight to the winner, its RTT. */
+  cachedHandshakeMs: number;
+  /** handshakeMs against a direct handshake with the truly closest site. */
+  costMs: number;
+  cachedCostMs: number;
 }
 
 export interface SitePrediction {
@@ -23,10 +42,14 @@ export interface SitePrediction {
   /** Board names. */
   winner: string;
   syncWinner: string;
+  boundedWinner: string;
   closest: string;
   /** How much sooner the winner answers than the runner-up. */
   marginMs: number;
   syncMarginMs: number;
+  boundedMarginMs: number;
+  /** Every race mode: plain, synchronized, bounded. */
+  modes: ModeOutcome[];
   notes: string[];
 }
 
@@ -42,6 +65,7 @@ export function predict(topology: Topology, profile: DelayProfile): SitePredicti
   const origin = candidates[0];
   const d = (from: string, to: string): number => oneWayDelay(profile, from, to);
   const holds = new Map(synchronizedHolds(topology, profile).map((h) => [h.board, h.holdMs]));
+  const boundedHold = new Map(boundedHolds(topology, profile).map((h) => [h.board, h.holdMs]));
 
   return boardsWithRole(topology, 'client-gateway').map((gateway) => {
     const c = gateway.site;
@@ -52,12 +76,23 @@ export function predict(topology: Topology, profile: DelayProfile): SitePredicti
         kind: cand === origin ? 'origin' : 'replica',
         raceMs: roundMs(d(c, switchSite) + d(switchSite, cand.site) + d(cand.site, c)),
         syncRaceMs: roundMs(d(c, switchSite) + d(switchSite, cand.site) + holds.get(cand.name)! + d(cand.site, c)),
+        boundedRaceMs: roundMs(d(c, switchSite) + d(switchSite, cand.site) + boundedHold.get(cand.name)! + d(cand.site, c)),
         rttMs: roundMs(d(c, cand.site) + d(cand.site, c)),
       }),
     );
     const plain = rank(timings, (t) => t.raceMs);
     const sync = rank(timings, (t) => t.syncRaceMs);
+    const bounded = rank(timings, (t) => t.boundedRaceMs);
     const closest = rank(timings, (t) => t.rttMs);
+    const outcome = (mode: PredictedMode, ranking: Ranking, time: (t: CandidateTiming) => number): ModeOutcome => ({
+      mode,
+      winner: ranking.first.board,
+      marginMs: ranking.marginMs,
+      handshakeMs: time(ranking.first),
+      cachedHandshakeMs: ranking.first.rttMs,
+      costMs: roundMs(time(ranking.first) - closest.first.rttMs),
+      cachedCostMs: roundMs(ranking.first.rttMs - closest.first.rttMs),
+    });
     return {
       clientSite: c,
       hostBoard: boardsAt(topology, c).find((b) => b.roles.includes('client-host'))!.name,
@@ -65,9 +100,12 @@ export function predict(topology: Topology, profile: DelayProfile): SitePredicti
       candidates: timings,
       winner: plain.first.board,
       syncWinner: sync.first.board,
+      boundedWinner: bounded.first.board,
       closest: closest.first.board,
       marginMs: plain.marginMs,
       syncMarginMs: sync.marginMs,
+      boundedMarginMs: bounded.marginMs,
+      modes: [outcome('plain', plain, (t) => t.raceMs), outcome('synchronized', sync, (t) => t.syncRaceMs), outcome('bounded', bounded, (t) => t.boundedRaceMs)],
       notes: explain({ profile, clientSite: c, switchSite, plain, sync, closest }),
     };
   });
@@ -90,10 +128,24 @@ export interface SynchronizedHold {
  * the same moment, D_max after the switch saw the SYN. The origin at the switch's own site holds longest.
  */
 export function synchronizedHolds(topology: Topology, profile: DelayProfile): SynchronizedHold[] {
+  return holdsUntil(topology, profile, Infinity);
+}
+
+/**
+ * Bounded race: every synchronized hold shortened by max(0, D_max - budget), so that no copy is held longer
+ * than the budget. Candidates nearer the switch than min(D_max, budget) still receive their copies together;
+ * farther ones get theirs unheld, as in the plain race.
+ */
+export function boundedHolds(topology: Topology, profile: DelayProfile, budgetMs = raceSettings(topology).holdBudgetMs): SynchronizedHold[] {
+  return holdsUntil(topology, profile, budgetMs);
+}
+
+/** Holds that make every copy arrive min(D_max, budget) after the switch saw the SYN, or unheld when farther. */
+function holdsUntil(topology: Topology, profile: DelayProfile, budgetMs: number): SynchronizedHold[] {
   const switchSite = boardsWithRole(topology, 'server-switch')[0].site;
   const delays = raceCandidates(topology).map((b) => ({ board: b.name, delay: oneWayDelay(profile, switchSite, b.site) }));
-  const dMax = Math.max(...delays.map((c) => c.delay));
-  return delays.map((c) => ({ board: c.board, holdMs: roundMs(dMax - c.delay) }));
+  const arrival = Math.min(Math.max(...delays.map((c) => c.delay)), budgetMs);
+  return delays.map((c) => ({ board: c.board, holdMs: roundMs(Math.max(0, arrival - c.delay)) }));
 }
 
 /** Sums of float delays like 0.1 + 0.2 must compare equal when the profile says they are. */

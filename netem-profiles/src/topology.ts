@@ -43,13 +43,32 @@ export interface Topology {
   race?: Partial<RaceSettings>;
 }
 
+export interface WinnerCacheSettings {
+  /** How long a race's winner is remembered, counted from that race. */
+  ttlMs: number;
+  maxEntries: number;
+  /** Floor of the margin over the winner's smoothed RTT before a cached SYN is raced after all. */
+  deadlineSlackMs: number;
+}
+
 export interface RaceSettings {
   /** Per client gateway, the switch's fan-out budget: SYNs per second, and at once. */
   fanOut: { rate: number; burst: number };
+  winnerCache: WinnerCacheSettings;
+  /** Bounded race: the longest the switch holds a copy. */
+  holdBudgetMs: number;
 }
 
-/** A fan-out budget far above any lab's legitimate SYN rate, yet a bound on what a forged flood reflects. */
-export const DEFAULT_RACE_SETTINGS: RaceSettings = { fanOut: { rate: 200, burst: 400 } };
+/**
+ * fanOut: far above any lab's legitimate SYN rate, yet a bound on what a forged flood reflects.
+ * winnerCache: half a minute keeps a page's burst of connections on one race; the slack covers a loaded
+ * host's scheduling noise. holdBudgetMs: docs/decisions.md "Bounded race".
+ */
+export const DEFAULT_RACE_SETTINGS: RaceSettings = {
+  fanOut: { rate: 200, burst: 400 },
+  winnerCache: { ttlMs: 30_000, maxEntries: 1024, deadlineSlackMs: 20 },
+  holdBudgetMs: 100,
+};
 
 /** The topology's race settings, defaults filled in. */
 export function raceSettings(topology: Topology): RaceSettings {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { formatPredictionTable, loadProfile, loadTopology, predict, type SitePrediction } from '../src/index';
+import { boundedHolds, formatPredictionTable, loadProfile, loadTopology, predict, raceSettings, type SitePrediction } from '../src/index';
 import { edit, fixturePath, readFixture, writeTemp } from './helpers';
 
 const topology = loadTopology(fixturePath('mini.topology.yaml'));
@@ -25,9 +25,10 @@ describe('predict', () => {
   it('computes race, synchronized race and RTT per protocol.md', () => {
     assert.deepEqual(home.candidates, [
       // race = d(c,s) + d(s,cand) + d(cand,c); sync = d(c,s) + D_max + d(cand,c); rtt = d(c,cand) + d(cand,c)
-      { board: 'hub-origin', site: 'hub', kind: 'origin', raceMs: 10 + 0 + 10, syncRaceMs: 10 + 20 + 10, rttMs: 10 + 10 },
-      { board: 'rep-east', site: 'east', kind: 'replica', raceMs: 10 + 5 + 8, syncRaceMs: 10 + 20 + 8, rttMs: 30 + 8 },
-      { board: 'rep-west', site: 'west', kind: 'replica', raceMs: 10 + 20 + 12, syncRaceMs: 10 + 20 + 12, rttMs: 12 + 12 },
+      // bounded = d(c,s) + max(d(s,cand), min(D_max, budget)) + d(cand,c); the default budget (100) is above D_max
+      { board: 'hub-origin', site: 'hub', kind: 'origin', raceMs: 10 + 0 + 10, syncRaceMs: 10 + 20 + 10, boundedRaceMs: 10 + 20 + 10, rttMs: 10 + 10 },
+      { board: 'rep-east', site: 'east', kind: 'replica', raceMs: 10 + 5 + 8, syncRaceMs: 10 + 20 + 8, boundedRaceMs: 10 + 20 + 8, rttMs: 30 + 8 },
+      { board: 'rep-west', site: 'west', kind: 'replica', raceMs: 10 + 20 + 12, syncRaceMs: 10 + 20 + 12, boundedRaceMs: 10 + 20 + 12, rttMs: 12 + 12 },
     ]);
   });
 
@@ -37,6 +38,27 @@ describe('predict', () => {
     assert.equal(home.syncWinner, 'rep-east');
     assert.equal(home.syncMarginMs, 2);
     assert.equal(home.closest, 'hub-origin');
+  });
+
+  it('bounds every hold by the budget: nearer candidates stay synchronized, farther ones race unheld', () => {
+    const profile = loadProfile(writeTemp('p.yaml', profileText), topology);
+    // Budget 10 < D_max 20: copies arrive 10 ms after the switch saw the SYN, rep-west (20 ms away) unheld.
+    assert.deepEqual(boundedHolds(topology, profile, 10).map((h) => [h.board, h.holdMs]), [['hub-origin', 10], ['rep-east', 5], ['rep-west', 0]]);
+    assert.deepEqual(boundedHolds(topology, profile, 0).map((h) => h.holdMs), [0, 0, 0], 'a zero budget is the plain race');
+    const tight = predict({ ...topology, race: { ...raceSettings(topology), holdBudgetMs: 10 } }, profile)[0];
+    // origin 10 + 10 + 10 = 30, east 10 + 10 + 8 = 28, west 10 + 20 + 12 = 42
+    assert.deepEqual(tight.candidates.map((c) => c.boundedRaceMs), [30, 28, 42]);
+    assert.equal(tight.boundedWinner, 'rep-east');
+    assert.equal(tight.boundedMarginMs, 2);
+  });
+
+  it('prices every mode against a direct connection to the closest site, raced and cached', () => {
+    assert.deepEqual(home.modes, [
+      // closest is hub-origin, RTT 20; a cached connection goes straight to the race's winner
+      { mode: 'plain', winner: 'hub-origin', marginMs: 3, handshakeMs: 20, cachedHandshakeMs: 20, costMs: 0, cachedCostMs: 0 },
+      { mode: 'synchronized', winner: 'rep-east', marginMs: 2, handshakeMs: 38, cachedHandshakeMs: 38, costMs: 18, cachedCostMs: 18 },
+      { mode: 'bounded', winner: 'rep-east', marginMs: 2, handshakeMs: 38, cachedHandshakeMs: 38, costMs: 18, cachedCostMs: 18 },
+    ]);
   });
 
   it('says when an asymmetric uplink makes the synchronized winner differ from the closest', () => {
@@ -99,8 +121,8 @@ describe('formatPredictionTable', () => {
   it('prints one aligned row per client site, then the notes', () => {
     const prediction = predict(topology, loadProfile(fixturePath('mini.profile.yaml'), topology));
     const lines = formatPredictionTable(prediction).trimEnd().split('\n');
-    assert.match(lines[0], /^client site\s+plain winner\s+margin ms\s+sync winner\s+margin ms\s+closest$/);
-    assert.deepEqual(lines[1].split(/\s+/), ['home', 'hub-origin', '3', 'rep-east', '2', 'hub-origin']);
+    assert.match(lines[0], /^client site\s+plain winner\s+margin ms\s+sync winner\s+margin ms\s+bounded winner\s+margin ms\s+closest$/);
+    assert.deepEqual(lines[1].split(/\s+/), ['home', 'hub-origin', '3', 'rep-east', '2', 'rep-east', '2', 'hub-origin']);
     assert.equal(lines[2], 'notes:');
     assert.equal(lines.length, 3 + prediction[0].notes.length);
     assert.equal(lines[0].indexOf('plain winner'), lines[1].indexOf('hub-origin'));

@@ -89,6 +89,22 @@ describe('loadTopology', () => {
       expectError('roles: [replica]\n    interfaces:\n      - name: wan0\n        network: wan\n        address: 10.255.0.32/24', 'roles: [replicant]\n    interfaces:\n      - name: wan0\n        network: wan\n        address: 10.255.0.32/24', 'replicant', 'boards[5].roles[0]', /must be one of: client-host, client-gateway, server-switch, origin-server, replica/);
     });
 
+    it('a winner cache TTL that is not positive, and one missing its slack', () => {
+      const race = '\nrace:\n  winnerCache: { ttlMs: 0, maxEntries: 8, deadlineSlackMs: 20 }\n';
+      const text = mini + race;
+      const file = writeTemp('cache-ttl.yaml', text);
+      assertConfigError(() => loadTopology(file), { file, line: lineOf(text, 'winnerCache'), field: 'race.winnerCache.ttlMs', problem: /> 0|greater than 0|exclusiveMinimum|must be/ });
+      const slackless = mini + '\nrace:\n  winnerCache: { ttlMs: 5000, maxEntries: 8 }\n';
+      const other = writeTemp('cache-slack.yaml', slackless);
+      assertConfigError(() => loadTopology(other), { file: other, line: lineOf(slackless, 'winnerCache'), field: 'race.winnerCache.deadlineSlackMs', problem: /missing required field/ });
+    });
+
+    it('a negative hold budget', () => {
+      const text = mini + '\nrace:\n  holdBudgetMs: -5\n';
+      const file = writeTemp('budget.yaml', text);
+      assertConfigError(() => loadTopology(file), { file, line: lineOf(text, 'holdBudgetMs'), field: 'race.holdBudgetMs', problem: /must be/ });
+    });
+
     it('a malformed CIDR', () => {
       expectError('lan: 10.1.0.0/24', 'lan: 10.1.0/24', 'lan: 10.1.0/24', 'sites[0].lan', /must be an IPv4 address with prefix length/);
     });

@@ -15,11 +15,12 @@ import { applyTcTree, wanBoards } from './delays/tc-trees';
 import { startCapture, type RunningCapture } from './capture';
 import { Progress } from './progress';
 import { agentControl, provisionedBoards, provisionLabBoard, type LabProvisioning } from './provision/provision-lab';
+import { holdsByAddress } from './provision/agent-config';
 import { webServerCommand } from './provision/provision';
 import { writeWebContent } from './provision/web-content';
 import { writeHtmlReport, type SiteRaces } from './report/html-report';
 import { readRaceTimelines } from './report/race-timeline';
-import { candidateBoards, verifySelection, type SiteVerdict } from './verify';
+import { candidateBoards, verifySelection, type SiteVerdict, type VerifyMode } from './verify';
 import { boardOf, connectBoard, waitReachable } from './labs/board-access';
 import { consoleSocketPath } from './labs/console-server-process';
 import { LabHostNames } from './labs/host-names';
@@ -325,13 +326,13 @@ export class Lab {
    * report folder, every gateway's WAN side is captured during its site's connections, and the folder
    * gets the pcaps and report.html (selection matrix and race timelines).
    */
-  async verify(modes: RaceMode[] = ['plain', 'synchronized'], connections = 5, reportDir?: string): Promise<{ verdicts: SiteVerdict[]; report?: string }> {
+  async verify(modes: readonly VerifyMode[] = ['plain', 'synchronized'], connections = 5, reportDir?: string): Promise<{ verdicts: SiteVerdict[]; report?: string }> {
     const { topology, profile } = this.inputs();
     const state = this.state();
     const switchAgent = this.agent(boardsWithRole(topology, 'server-switch')[0].name);
     const predictions = predict(topology, profile);
     const races: SiteRaces[] = [];
-    const observe = async (p: SitePrediction, mode: RaceMode) => {
+    const observe = async (p: SitePrediction, mode: VerifyMode) => {
       const gateway = topology.boards.find((b) => b.name === p.gatewayBoard)!;
       const capture = await this.capture(p.gatewayBoard, interfaceOn(gateway, 'wan')!.name, join(reportDir!, 'pcaps', mode), '"tcp port 80 or ip proto 4"');
       return async () => {
@@ -349,6 +350,7 @@ export class Lab {
           gateway: (board) => this.agent(board),
           runOnHost: async (host, command) => (await this.exec(host, command, 120_000)).stdout,
           hostAddress,
+          labRace: state.protocol?.raceMode ?? 'plain',
           ...(reportDir ? { observe } : {}),
         },
         modes,
@@ -432,6 +434,8 @@ export class Lab {
       } else {
         await this.backend().changeDelays!(state, profile);
       }
+      // The synchronized and bounded races hold copies by the geography: the switch takes the new holds live.
+      await this.agent(boardsWithRole(topology, 'server-switch')[0].name).setHolds(holdsByAddress(topology, profile));
       this.cachedInputs = undefined;
       this.progress.step(`profile ${profile.name} applied`);
       return profile;

@@ -48,8 +48,8 @@ function verdicts(w: World, served: (site: string, mode: RaceMode, port: number)
       const by = ports.map((port) => served(p.clientSite, mode, port) ?? predicted);
       const host = hostAddress(w, p.hostBoard);
       const observed = ports.map((clientPort, i) => ({ clientPort, servedBy: by[i], handshakeMs: 200, httpCode: 200 }));
-      const table = { entries: ports.map((port, i) => ({ client: `${host}:${port}`, state: 'replica', winner: addressOfBoard(w, by[i]) })) };
-      return judgeSite(p, mode, observed, table, host, candidateBoards(w.topology));
+      const table = { entries: ports.map((port, i) => ({ client: `${host}:${port}`, state: 'replica', winner: addressOfBoard(w, by[i]), via: 'race' as const })) };
+      return judgeSite(p, mode, mode, observed, table, host, candidateBoards(w.topology));
     }));
 }
 

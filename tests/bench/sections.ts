@@ -1,4 +1,5 @@
 import { delayLine } from './delay-line';
+import { fidelity } from './fidelity';
 import { handshake } from './handshake';
 import { roleFuzz, synFlood } from './hostile-wan';
 import { agentKill, lifecycle } from './lifecycle';
@@ -8,4 +9,4 @@ import { throughput } from './throughput';
 import { translationTable } from './translation-table';
 
 /** In report order. */
-export const SECTIONS: BenchSection[] = [labScale, delayLine, handshake, agentKill, throughput, translationTable, roleFuzz, synFlood, lifecycle];
+export const SECTIONS: BenchSection[] = [labScale, delayLine, handshake, fidelity, agentKill, throughput, translationTable, roleFuzz, synFlood, lifecycle];

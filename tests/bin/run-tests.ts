@@ -12,7 +12,7 @@ const PACKAGES = ['netem-profiles', 'agents', 'hardware', 'orchestrator', 'stand
  * after another. Everything else runs beside them at a lower priority (nice 10), so that a compile, a fuzz
  * run or a flash never takes the CPU from a race being judged; most of it waits on boots, timeouts and SSH.
  */
-const TIMED_LABS = /\/(agents\/dist\/test\/(hostile-wan|wan-delay\.integration)|tests\/dist\/test\/(protocol|virtual-lab))\.test\.js$/;
+const TIMED_LABS = /\/(agents\/dist\/test\/(hostile-wan|wan-delay\.integration)|tests\/dist\/test\/(protocol|virtual-lab|winner-cache))\.test\.js$/;
 const BESIDE_NICENESS = 10;
 /** QEMU boards under TCG keep both cores busy: they run alone, after the rest. */
 const VM_BOARDS = /\/hardware\/dist\/test\/qemu-boards\.test\.js$/;

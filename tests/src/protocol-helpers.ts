@@ -56,6 +56,22 @@ export function siteWonByReplica(topology: Topology, profile: DelayProfile): Sit
   return won.reduce((best, p) => (decisiveness(p) > decisiveness(best) ? p : best));
 }
 
+/**
+ * For a suite about the race itself: every connection must race, so the client gateways' winner caches are off
+ * for the suite (which also empties them) and each is put back as it was found.
+ */
+export function raceEveryConnection(lab: () => Lab): void {
+  let found: { board: string; on: boolean }[] = [];
+  before(async () => {
+    const gateways = boardsWithRole(lab().inputs().topology, 'client-gateway').map((b) => b.name);
+    found = await Promise.all(gateways.map(async (board) => ({ board, on: (await lab().agent(board).winnerCache())?.enabled ?? false })));
+    await Promise.all(found.map(({ board }) => lab().agent(board).setWinnerCache(false)));
+  });
+  after(async () => {
+    await Promise.all(found.filter((g) => g.on).map(({ board }) => lab().agent(board).setWinnerCache(true)));
+  });
+}
+
 /** tcpdump's own reading of a pcap: the test checks what a person would see in it. */
 export function readPcap(path: string): string {
   return execFileSync('tcpdump', ['-nn', '-r', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

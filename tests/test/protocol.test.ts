@@ -6,7 +6,7 @@ import { addressOf, boardsWithRole, interfaceOn, predict } from '@synrace/netem-
 import { AgentControlClient, type Configuration } from '@synrace/agents';
 import { candidateBoards, CONTROL_PORT, DOWNLOAD_PATH, Lab, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard } from '@synrace/orchestrator';
 import { LIVE_LAB, skipBecause, useLab } from '../src';
-import { ARTIFACTS, counters, fetchFrom, framesProbe, growth, rogueInjector, startSlowDownload, predictWithout, predictionFor, readPcap, siteWonByReplica } from '../src/protocol-helpers';
+import { ARTIFACTS, counters, fetchFrom, raceEveryConnection, framesProbe, growth, rogueInjector, startSlowDownload, predictWithout, predictionFor, readPcap, siteWonByReplica } from '../src/protocol-helpers';
 
 /** Every configuration on its own lab; against a live lab, the configuration it runs. */
 const configurations: Configuration[] = LIVE_LAB ? [Lab.attach(LIVE_LAB).state().protocol?.configuration ?? 'A'] : ['A', 'B', 'C'];
@@ -14,6 +14,7 @@ const configurations: Configuration[] = LIVE_LAB ? [Lab.attach(LIVE_LAB).state()
 for (const configuration of configurations) describe(`protocol, configuration ${configuration}, on the world lab`, function () {
   this.timeout(180_000);
   const lab = useLab({ name: `e2e-protocol-${configuration.toLowerCase()}`, configuration });
+  raceEveryConnection(lab);
   const world = () => lab().inputs();
   const origin = () => originAddress(world().topology);
   const url = (path = '/index.html', port = 80) => `http://${origin()}${port === 80 ? '' : `:${port}`}${path}`;

@@ -28,6 +28,10 @@ export interface ControlSwitches {
   'race-mode': RaceMode;
   busy: boolean;
   dead: boolean;
+  /** The client gateway's winner cache: off, every connection races (and the cache forgets). */
+  'winner-cache': boolean;
+  /** The switch's synchronized holds by candidate address (ms), for a geography changed live. */
+  holds: Record<string, number>;
 }
 
 export type ControlReadPath = keyof ControlReads;

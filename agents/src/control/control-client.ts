@@ -2,6 +2,7 @@
 import { request } from 'node:http';
 import { switchPath, type AgentCounters, type AgentHealth, type ControlReadPath, type ControlReads, type ControlSwitches, type ControlSwitchName } from './control-api';
 import type { TableDump } from '../table/table-dump';
+import type { WinnerCacheDump } from '../table/winner-cache';
 import type { RaceMode } from '../roles/server-switch-config';
 
 export interface ControlClientEndpoint {
@@ -30,8 +31,19 @@ export class AgentControlClient {
     return this.read('/table', timeoutMs);
   }
 
+  /** The client gateway's winner cache (on or off, its entries); undefined on a board without one. */
+  async winnerCache(timeoutMs?: number): Promise<WinnerCacheDump | undefined> {
+    const gateway = (await this.counters(timeoutMs))['client-gateway'] as { winnerCache?: WinnerCacheDump } | undefined;
+    return gateway?.winnerCache;
+  }
+
   setRaceMode(mode: RaceMode): Promise<unknown> {
     return this.flip('race-mode', mode);
+  }
+
+  /** The switch's synchronized holds by candidate address; the bounded race's follow from them. */
+  setHolds(holds: Record<string, number>): Promise<unknown> {
+    return this.flip('holds', holds);
   }
 
   setBusy(on: boolean): Promise<unknown> {
@@ -40,6 +52,10 @@ export class AgentControlClient {
 
   setDead(on: boolean): Promise<unknown> {
     return this.flip('dead', on);
+  }
+
+  setWinnerCache(on: boolean): Promise<unknown> {
+    return this.flip('winner-cache', on);
   }
 
   /** Polls /health until the agent answers: the last step of a board's provisioning. */

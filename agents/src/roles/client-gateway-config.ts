@@ -1,5 +1,5 @@
 import { address, addressList, arrayAt, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
-import type { TableOptions } from '../table';
+import type { TableOptions, WinnerCacheOptions } from '../table';
 
 export const CONFIGURATIONS = ['A', 'B', 'C'] as const;
 export type Configuration = (typeof CONFIGURATIONS)[number];
@@ -18,13 +18,35 @@ export interface ClientGatewayConfig {
   table: Partial<TableOptions>;
   /** Per origin server, the replicas the switch fans out to: the only addresses whose answers are believed. */
   candidates: { server: number; replicas: number[] }[];
+  /** Absent: every connection races. */
+  winnerCache?: GatewayWinnerCacheConfig;
+}
+
+export interface GatewayWinnerCacheConfig extends WinnerCacheOptions {
+  /**
+   * B and C: the outer source of a cached start packet, tunnelled to its winner. The gateway's own WAN
+   * address, from which replicas take start packets for this gateway's client prefixes (not the client's
+   * address, from which anyone could tunnel a SYN).
+   */
+  tunnelSource: number;
 }
 
 /** The role's part of the board config file, as the orchestrator writes it (addresses dotted). */
-export interface ClientGatewayConfigFile extends Omit<ClientGatewayConfig, 'localAddresses' | 'table' | 'candidates'> {
+export interface ClientGatewayConfigFile extends Omit<ClientGatewayConfig, 'localAddresses' | 'table' | 'candidates' | 'winnerCache'> {
   localAddresses: string[];
   table?: Partial<TableOptions>;
   candidates: { server: string; replicas: string[] }[];
+  winnerCache?: WinnerCacheOptions & { tunnelSource: string };
+}
+
+function parseWinnerCache(raw: unknown, where: string): GatewayWinnerCacheConfig {
+  const obj = objectAt(raw, where);
+  return {
+    ttlMs: numberIn(obj, 'ttlMs', where, 0, 86_400_000, true),
+    maxEntries: numberIn(obj, 'maxEntries', where, 1, 1_000_000),
+    deadlineSlackMs: numberIn(obj, 'deadlineSlackMs', where, 0, 1000),
+    tunnelSource: address(obj, 'tunnelSource', where),
+  };
 }
 
 export function parseClientGatewayConfig(raw: unknown, where = 'client-gateway'): ClientGatewayConfig {
@@ -43,5 +65,6 @@ export function parseClientGatewayConfig(raw: unknown, where = 'client-gateway')
       return { server: address(entry, 'server', at), replicas: addressList(entry, 'replicas', at) };
     }),
     table: Object.fromEntries(Object.keys(table).map((k) => [k, numberIn(table, k, `${where}.table`, 1, Infinity)])),
+    ...(obj.winnerCache === undefined ? {} : { winnerCache: parseWinnerCache(obj.winnerCache, `${where}.winnerCache`) }),
   };
 }

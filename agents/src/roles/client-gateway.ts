@@ -1,6 +1,7 @@
 // The client gateway (patent router 106): tags start packets (P200), takes the
 // first acknowledgement and resets the rest (P500), and translates the bound
-// connection (P600). Configuration A: NAT both ways.
+// connection (P600). Configuration A: NAT both ways. Within a TTL of a race, a new
+// connection's start packet goes straight to the remembered winner (P250, cached-starts.ts).
 //
 // The kernel forwards; the gateway's chain queues web traffic to it (steered-queue.ts) and each packet
 // goes back with a verdict: untouched, rewritten, or dropped. Only RSTs to late answerers are its own.
@@ -12,12 +13,14 @@ import { RawSender } from '../protocol/raw-sender';
 import { interfaceIndex, openSteeredQueue, type Verdicts } from '../protocol/steered-queue';
 import { GATEWAY_STEERING, NOT_LOCAL_MATCH, START_PACKET_MATCH, webPortsMatch, type SteeringRule } from '../protocol/steering';
 import type { ClientGatewayConfig } from './client-gateway-config';
+import { createCachedStarts, type CachedStarts } from './cached-starts';
 
 const SWEEP_INTERVAL_MS = 1000;
 
 export interface ClientGateway {
   counters(): Record<string, unknown>;
   table(): TableDump;
+  setWinnerCache(on: boolean): void;
   close(): void;
 }
 
@@ -26,11 +29,20 @@ export interface GatewayCore {
   fromClient(packet: Buffer, v: Verdicts): void;
   fromServer(packet: Buffer, v: Verdicts): void;
   readonly table: TranslationTable;
+  /** Absent when the config has no winner cache. */
+  readonly cachedStarts?: CachedStarts;
 }
 
-/** `send` sends a packet the gateway originates (RSTs); `now` is the table's clock in ms. */
-export function createGatewayCore(config: ClientGatewayConfig, counters: Counters, send: (packet: Buffer, dst: number) => void, now: () => number): GatewayCore {
+/** Runs fn after ms; returns a cancel. */
+export type Later = (ms: number, fn: () => void) => () => void;
+
+/**
+ * `send` sends a packet the gateway originates (RSTs, cached and kept start packets); `now` is the table's
+ * clock in ms; `later` times cached start packets' deadlines.
+ */
+export function createGatewayCore(config: ClientGatewayConfig, counters: Counters, send: (packet: Buffer, dst: number) => void, now: () => number, later: Later): GatewayCore {
   const table = new TranslationTable(config.table);
+  const cachedStarts = config.winnerCache && createCachedStarts({ config, cacheConfig: config.winnerCache, counters, send, now, later });
   const webPorts = new Set(config.webPorts);
   const local = new Set(config.localAddresses);
   const fromClients = new PacketParser();
@@ -59,12 +71,17 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
       counters.add(`syn-untagged-${result.refused}`);
       return stripped > 0 ? v.rewritten(packet) : v.pass();
     }
-    counters.add(result.created ? 'syn-tagged' : 'syn-retransmitted');
-    result.entry.clientWindowShift = readWindowScale(packet, tcp);
+    const entry = result.entry;
+    entry.clientWindowShift = readWindowScale(packet, tcp);
     clampMss(packet, tcp, config.maxMss);
+    if (result.created && cachedStarts?.start(packet, ip, entry, v)) return;
+    // The retransmission itself is raced: the cached winner has had its chance.
+    if (!result.created) cachedStarts?.raceInstead(entry, 'retransmission', false);
+    counters.add(result.created ? 'syn-tagged' : 'syn-retransmitted');
     const tagged = addTag(packet, ip, tcp, true);
     if (!tagged.ok) {
       counters.add(`syn-untagged-${tagged.reason}`);
+      if (result.created) entry.via = 'untagged';
       return v.rewritten(packet);
     }
     v.rewritten(tagged.packet);
@@ -166,7 +183,10 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
       counters.add('answer-unrelated-dropped');
       return v.drop();
     }
-    if (verdict === 'won') counters.add(entry.state === 'origin' ? 'won-by-origin' : 'won-by-replica');
+    if (verdict === 'won') {
+      counters.add(entry.state === 'origin' ? 'won-by-origin' : 'won-by-replica');
+      cachedStarts?.won(entry);
+    }
     // Configuration C: the client's segments will be tunnelled, 20 bytes longer; its MSS comes from here.
     const clamped = config.configuration === 'C' && clampMss(packet, tcp, config.maxMss);
     deliver(packet, ip, entry.serverIp, clamped, v);
@@ -238,6 +258,11 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
       counters.add('refused-by-origin');
       return v.pass();
     }
+    // Configuration A: a cached winner's stack refusing the SYN sent straight to it; the race decides now.
+    if (refusal && entry.via === 'cache' && ip.src === entry.cached?.winner) {
+      cachedStarts?.raceInstead(entry, 'refusal', true);
+      return v.drop();
+    }
     counters.add(refusal ? 'refusal-from-replica-dropped' : 'before-answer-dropped');
     v.drop();
   }
@@ -296,7 +321,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     else serverSegment(packet, v);
   }
 
-  return { fromClient, fromServer, table };
+  return { fromClient, fromServer, table, ...(cachedStarts ? { cachedStarts } : {}) };
 }
 
 /** The steering rules: web traffic both ways, and in B and C the tunnel towards the clients. */
@@ -317,7 +342,20 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
   const lanIndex = interfaceIndex(config.lanInterface);
   const wanIndex = interfaceIndex(config.wanInterface);
   const sender = new RawSender(counters);
-  const core = createGatewayCore(config, counters, (packet, dst) => sender.send(packet, dst), Date.now);
+  // Pending deadlines, cancelled at close: a deadline firing after it would send through a closed socket.
+  const deadlines = new Set<NodeJS.Timeout>();
+  const later: Later = (ms, fn) => {
+    const timer = setTimeout(() => {
+      deadlines.delete(timer);
+      fn();
+    }, ms);
+    deadlines.add(timer);
+    return () => {
+      clearTimeout(timer);
+      deadlines.delete(timer);
+    };
+  };
+  const core = createGatewayCore(config, counters, (packet, dst) => sender.send(packet, dst), Date.now, later);
   let queue;
   try {
     queue = openSteeredQueue(GATEWAY_STEERING, gatewaySteeringRules(config), log);
@@ -336,10 +374,22 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
   log(`client-gateway ready: configuration ${config.configuration}, web ports ${config.webPorts.join(',')}, ${config.lanInterface} -> ${config.wanInterface}`);
 
   return {
-    counters: () => ({ ...counters.toJSON(), ...steered.counters(), table: core.table.counters, entries: core.table.size }),
+    counters: () => ({
+      ...counters.toJSON(),
+      ...steered.counters(),
+      table: core.table.counters,
+      entries: core.table.size,
+      ...(core.cachedStarts ? { winnerCache: core.cachedStarts.cache.dump(Date.now()) } : {}),
+    }),
     table: () => core.table.dump(Date.now()),
+    setWinnerCache(on) {
+      if (!core.cachedStarts) throw new Error('this gateway has no winner cache configured');
+      core.cachedStarts.cache.setEnabled(on);
+      log(`client-gateway: winner cache ${on ? 'on' : 'off'}`);
+    },
     close() {
       clearInterval(sweeper);
+      deadlines.forEach((t) => clearTimeout(t));
       steered.close();
       sender.close();
     },

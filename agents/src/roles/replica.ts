@@ -16,6 +16,7 @@ import { crack, createIpv4View, createTcpView, encapsulate, ipToString, parseIpv
 import { Counters } from '../protocol/counters';
 import { RawSender } from '../protocol/raw-sender';
 import { AGENT_MARK, installReplyDiversion } from '../protocol/reply-diversion';
+import { prefixContains } from '../config-fields';
 import type { ReplicaConfig } from './replica-config';
 
 const LOAD_SAMPLE_MS = 1000;
@@ -53,6 +54,7 @@ function loadAverage(): number {
 export function createReplicaCore(config: ReplicaConfig, counters: Counters, toStack: (packet: Buffer, dst: number) => void, toClient: (packet: Buffer, dst: number) => void): ReplicaCore {
   const servers = new Set(config.serverAddresses);
   const switches = new Set(config.switchAddresses);
+  const gatewayClients = new Map(config.gateways.map((g) => [g.address, g.clients]));
   const outer = createIpv4View();
   const inner = createIpv4View();
   const tcp = createTcpView();
@@ -82,8 +84,13 @@ export function createReplicaCore(config: ReplicaConfig, counters: Counters, toS
     if (parseTcp(packet, inner, tcp) !== 'ok') return counters.add('copy-dropped-inner-not-tcp');
     if (!servers.has(inner.dst)) return counters.add('copy-dropped-unknown-server');
     if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) {
-      // Only a switch fans out start packets; from anyone else this would make the replica answer a forgery.
-      if (!switches.has(outer.src)) return counters.add('ipip-from-stranger-dropped');
+      // Only a switch fans out start packets, and a gateway tunnels cached ones for its own clients alone;
+      // from anyone else this would make the replica answer a forgery.
+      if (switches.has(outer.src)) return startPacket(packet);
+      const clients = gatewayClients.get(outer.src);
+      if (!clients) return counters.add('ipip-from-stranger-dropped');
+      if (!clients.some((prefix) => prefixContains(prefix, inner.src))) return counters.add('cached-start-for-foreign-client-dropped');
+      counters.add('cached-start-from-gateway');
       return startPacket(packet);
     }
     // Only configuration C tunnels the rest of a connection to the replica, from the client's own address.

@@ -2,7 +2,7 @@ import { ConfigError } from '../config-error';
 import { address, addressList, nonEmptyAddressList, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
 import { ipToString } from '../packet';
 
-export const RACE_MODES = ['plain', 'synchronized'] as const;
+export const RACE_MODES = ['plain', 'synchronized', 'bounded'] as const;
 export type RaceMode = (typeof RACE_MODES)[number];
 
 export interface OriginServer {
@@ -25,6 +25,11 @@ export interface ServerSwitchConfig {
    */
   holdMs: Map<number, number>;
   /**
+   * Bounded race: no copy is held longer than this. Every synchronized hold is shortened by
+   * max(0, D_max - budget); D_max is the longest hold, the origin's, which sits at the switch.
+   */
+  holdBudgetMs: number;
+  /**
    * The client gateways' addresses on the switch's WAN link: a tag counts only on a SYN whose frame came
    * from one of them (its link-layer source is the MAC the neighbour table holds for the address).
    */
@@ -42,6 +47,18 @@ export interface ServerSwitchConfigFile extends Omit<ServerSwitchConfig, 'switch
   holdMs: Record<string, number>;
 }
 
+/** Synchronized holds by dotted candidate address; every candidate of every origin must have one. */
+export function parseHolds(raw: unknown, origins: OriginServer[], where: string): Map<number, number> {
+  const holds = objectAt(raw, where);
+  const holdMs = new Map(Object.keys(holds).map((ip) => [address({ ip }, 'ip', `${where} key`), numberIn(holds, ip, where, 0, 10_000)]));
+  for (const o of origins) {
+    for (const candidate of [o.address, ...o.replicas]) {
+      if (!holdMs.has(candidate)) throw new ConfigError(`${where} has no hold for candidate ${ipToString(candidate)}`);
+    }
+  }
+  return holdMs;
+}
+
 export function parseServerSwitchConfig(raw: unknown, where = 'server-switch'): ServerSwitchConfig {
   const obj = objectAt(raw, where);
   if (!Array.isArray(obj.origins) || obj.origins.length === 0) throw new ConfigError(`${where}.origins must be a non-empty array`);
@@ -50,14 +67,8 @@ export function parseServerSwitchConfig(raw: unknown, where = 'server-switch'): 
     const origin = objectAt(o, at);
     return { address: address(origin, 'address', at), replicas: addressList(origin, 'replicas', at), replicatablePorts: portList(origin, 'replicatablePorts', at) };
   });
-  const holds = objectAt(obj.holdMs ?? {}, `${where}.holdMs`);
-  const holdMs = new Map(Object.keys(holds).map((ip) => [address({ ip }, 'ip', `${where}.holdMs key`), numberIn(holds, ip, `${where}.holdMs`, 0, 10_000)]));
+  const holdMs = parseHolds(obj.holdMs ?? {}, origins, `${where}.holdMs`);
   const raceMode = oneOf(obj, 'raceMode', where, RACE_MODES);
-  for (const o of origins) {
-    for (const candidate of [o.address, ...o.replicas]) {
-      if (!holdMs.has(candidate)) throw new ConfigError(`${where}.holdMs has no hold for candidate ${ipToString(candidate)}`);
-    }
-  }
   const limit = objectAt(obj.fanOutLimit, `${where}.fanOutLimit`);
   return {
     wanInterface: nonEmptyString(obj, 'wanInterface', where),
@@ -66,6 +77,7 @@ export function parseServerSwitchConfig(raw: unknown, where = 'server-switch'): 
     origins,
     raceMode,
     holdMs,
+    holdBudgetMs: numberIn(obj, 'holdBudgetMs', where, 0, 10_000),
     gateways: nonEmptyAddressList(obj, 'gateways', where),
     fanOutLimit: { rate: numberIn(limit, 'rate', `${where}.fanOutLimit`, 0, 1e6, true), burst: numberIn(limit, 'burst', `${where}.fanOutLimit`, 1, 1e6) },
   };

@@ -1,7 +1,8 @@
 // The server switch (P300): a tagged start packet for replicatable content is
 // copied, encapsulated, to every replica, and the original goes on to the origin.
 // In the synchronized race mode each copy is held so all candidates get theirs
-// at the same moment, and the one nearest the client answers first.
+// at the same moment, and the one nearest the client answers first; in the bounded
+// mode no copy is held longer than a budget, so candidates farther than that race unheld.
 //
 // Only a tag that arrives from a client gateway counts (the frame's link-layer source is the MAC the
 // switch's neighbour table holds for one of the configured gateway addresses), and each gateway's
@@ -21,6 +22,7 @@ const NEIGHBOUR_REFRESH_MS = 5000;
 export interface ServerSwitch {
   counters(): Record<string, unknown>;
   setRaceMode(mode: RaceMode): void;
+  setHolds(holds: Map<number, number>): void;
   close(): void;
 }
 
@@ -65,6 +67,8 @@ export interface SwitchCore {
   /** A tagged SYN came from a link-layer address no gateway has; the runtime may refresh the neighbours. */
   onUnknownSender?: () => void;
   setRaceMode(mode: RaceMode): void;
+  /** New synchronized holds (a geography changed live); the bounded race's cut follows. */
+  setHolds(holds: Map<number, number>): void;
   readonly raceMode: RaceMode;
   gatewayCounters(): Record<string, { fannedOut: number; overBudget: number; linkLayer: string | null }>;
 }
@@ -82,7 +86,14 @@ export function createSwitchCore(config: ServerSwitchConfig, counters: Counters,
   let linkOf = new Map<number, number>();
   let raceMode = config.raceMode;
 
-  const holdOf = (candidate: number): number => (raceMode === 'synchronized' ? (config.holdMs.get(candidate) ?? 0) : 0);
+  let holdMs = config.holdMs;
+  const cutOf = (holds: Map<number, number>) => Math.max(0, Math.max(0, ...holds.values()) - config.holdBudgetMs);
+  let boundedCut = cutOf(holdMs);
+  const holdOf = (candidate: number): number => {
+    if (raceMode === 'plain') return 0;
+    const hold = holdMs.get(candidate) ?? 0;
+    return raceMode === 'synchronized' ? hold : Math.max(0, hold - boundedCut);
+  };
 
   function originOnly(reason: string, v: Verdicts): void {
     counters.add(`syn-to-origin-only-${reason}`);
@@ -148,6 +159,10 @@ export function createSwitchCore(config: ServerSwitchConfig, counters: Counters,
     },
     setRaceMode(mode) {
       raceMode = mode;
+    },
+    setHolds(holds) {
+      holdMs = holds;
+      boundedCut = cutOf(holds);
     },
     get raceMode() {
       return raceMode;
@@ -245,6 +260,10 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
     setRaceMode(mode) {
       core.setRaceMode(mode);
       log(`server-switch: race mode ${mode}`);
+    },
+    setHolds(holds) {
+      core.setHolds(holds);
+      log(`server-switch: synchronized holds ${[...holds].map(([a, ms]) => `${ipToString(a)} ${ms} ms`).join(', ')}`);
     },
     close() {
       clearInterval(refresher);

@@ -1,13 +1,14 @@
 // JSON-friendly picture of the table for the control API.
 import { ipToString } from '../packet/address';
 import type { TableCounters } from './table-counters';
-import type { EntryState, IdleClass, TableEntry } from './table-entry';
+import type { EntryState, IdleClass, TableEntry, Via } from './table-entry';
 
 export interface EntryDump {
   client: string;
   server: string;
   state: EntryState;
   winner: string | null;
+  via: Via;
   idleClass: IdleClass;
   ageMs: number;
   idleMs: number;
@@ -29,6 +30,7 @@ export function describeEntry(entry: TableEntry, now: number): EntryDump {
     server: `${ipToString(entry.serverIp)}:${entry.serverPort}`,
     state: entry.state,
     winner: entry.winner === null ? null : ipToString(entry.winner),
+    via: entry.via,
     idleClass: entry.idleClass,
     ageMs: now - entry.createdAt,
     idleMs: now - entry.lastSeen,

@@ -1,5 +1,6 @@
 // One connection in the translation table, with the intrusive links the table
 // needs for O(1) indexing and expiry (no per-entry Map or array).
+import type { CachedWinner } from './winner-cache';
 
 /**
  * pending: start packet forwarded, no acknowledgement yet. replica: a replica
@@ -7,6 +8,14 @@
  * tombstone so late answers can still be reset (protocol.md P500).
  */
 export type EntryState = 'pending' | 'replica' | 'origin';
+
+/**
+ * How the start packet went out. race: tagged, to the server (the switch fans it out). cache: straight to
+ * the winner the gateway remembered, untagged. race-after-cache: that winner missed its deadline, refused
+ * or the client retransmitted, so the kept SYN was raced after all. untagged: no room for the tag, so the
+ * origin alone gets it.
+ */
+export type Via = 'race' | 'cache' | 'race-after-cache' | 'untagged';
 
 /** Which expiry class an entry is in; each has its own idle timeout. */
 export type IdleClass = 'pending' | 'established' | 'closing';
@@ -16,6 +25,14 @@ export class TableEntry {
   /** The address whose acknowledgement won; null while pending. */
   winner: number | null = null;
   synRetransmits = 0;
+  via: Via = 'race';
+  /** The remembered winner a cached start packet went to (via cache, and after it missed). */
+  cached: CachedWinner | null = null;
+  /** A cached start packet as the client sent it, kept until its winner answers, to be raced if it does not. */
+  keptSyn: Buffer | null = null;
+  cancelDeadline: (() => void) | null = null;
+  /** When the start packet that decides the race left: the entry's creation, or when a kept SYN was raced. */
+  raceStartedAt: number;
   /**
    * The sequence number the client expects next from the winner (its RCV.NXT as far as the gateway can
    * vouch for it), null until an acknowledgement won. It moves only with the client's own acknowledgements
@@ -50,5 +67,6 @@ export class TableEntry {
     readonly createdAt: number,
   ) {
     this.lastSeen = createdAt;
+    this.raceStartedAt = createdAt;
   }
 }

@@ -303,7 +303,7 @@ export function switchRole(winner: 'origin' | 'replica', fanOutLimit = { rate: 1
     origins: [{ address: ADDR.origin, replicas: [ADDR.replica], replicatablePorts: [80] }],
     raceMode: 'synchronized',
     holdMs: { [ADDR.origin]: winner === 'origin' ? 0 : slow, [ADDR.replica]: winner === 'replica' ? 0 : slow },
-    gateways: [ADDR.gwWan], fanOutLimit,
+    holdBudgetMs: slow, gateways: [ADDR.gwWan], fanOutLimit,
   };
 }
 

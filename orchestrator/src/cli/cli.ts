@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { RaceMode } from '@synrace/agents';
+import { RACE_MODES } from '@synrace/agents';
 import { attachConsole, createProgressRenderer } from '@synrace/hardware';
 import { loadInventory } from '@synrace/netem-profiles';
 import { doctor, renderFindings } from '../backends/hardware/doctor';
@@ -15,7 +15,8 @@ import { Progress } from '../progress';
 import { runSuites, suitesNamed } from '../suites';
 import { renderTable } from '../table';
 import { formatSummary } from '../tap-run';
-import { renderVerdicts, type SiteVerdict } from '../verify';
+import { renderFidelity, runFidelity } from '../fidelity';
+import { renderVerdicts, VERIFY_MODES, type SiteVerdict, type VerifyMode } from '../verify';
 import { usageText } from './commands';
 import { boardTable, netemShow, rttMatrix } from './views';
 
@@ -83,6 +84,8 @@ export async function main(argv: string[]): Promise<number> {
       config: { type: 'string', default: 'A' },
       race: { type: 'string' },
       connections: { type: 'string', default: '5' },
+      seed: { type: 'string', default: '1' },
+      geographies: { type: 'string', default: '5' },
       inventory: { type: 'string' },
       image: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -112,12 +115,13 @@ export async function main(argv: string[]): Promise<number> {
     delay,
     mgmtSubnet: values['mgmt-subnet'],
     configuration,
-    raceMode: choice(values.race ?? 'plain', 'race', ['plain', 'synchronized'] as const),
+    raceMode: choice(values.race ?? 'plain', 'race', RACE_MODES),
     ...(stepTimeout ? { timeouts: { powered: stepTimeout * 1000, booted: stepTimeout * 1000, reachable: stepTimeout * 1000, provisioned: stepTimeout * 1000 } } : {}),
     signal,
   });
-  const verifyModes = (): RaceMode[] => {
-    const race = choice(values.race ?? 'both', 'race', ['plain', 'synchronized', 'both'] as const);
+  const verifyModes = (): VerifyMode[] => {
+    const race = choice(values.race ?? 'both', 'race', [...VERIFY_MODES, 'both', 'all'] as const);
+    if (race === 'all') return [...VERIFY_MODES];
     return race === 'both' ? ['plain', 'synchronized'] : [race];
   };
   const attach = () => Lab.attach(values.lab, progress);
@@ -168,6 +172,15 @@ export async function main(argv: string[]): Promise<number> {
       const { verdicts, report } = await lab.verify(verifyModes(), connections, newRunFolder(lab.name));
       print(json, { verdicts, report }, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}\nreport: ${report}`);
       return verdicts.every((v) => v.ok) ? 0 : 1;
+    }
+    case 'fidelity': {
+      const seed = Number(values.seed);
+      const geographies = Number(values.geographies);
+      if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new UsageError(`--seed takes a whole number from 0 to 2^32 - 1, not "${values.seed}"`);
+      if (!Number.isInteger(geographies) || geographies < 1 || geographies > 100) throw new UsageError(`--geographies takes a whole number from 1 to 100, not "${values.geographies}"`);
+      const result = await runFidelity(attach(), { seed, geographies, connections });
+      print(json, result, renderFidelity(result));
+      return result.misses === 0 ? 0 : 1;
     }
     case 'test': {
       const lab = attach();

@@ -8,7 +8,7 @@ export interface CommandHelp {
 }
 
 export const LAB_COMMANDS: CommandHelp[] = [
-  { synopsis: 'up [--name N] [--topology T] [--profile P] [--replace] [--delay auto|userspace] [--mgmt-subnet CIDR] [--config A|B|C] [--race plain|synchronized]', does: "bring up a lab of namespace boards and provision its agents (T, P: shipped name or file, default world; N defaults to the topology's name)" },
+  { synopsis: 'up [--name N] [--topology T] [--profile P] [--replace] [--delay auto|userspace] [--mgmt-subnet CIDR] [--config A|B|C] [--race plain|synchronized|bounded]', does: "bring up a lab of namespace boards and provision its agents (T, P: shipped name or file, default world; N defaults to the topology's name)" },
   { synopsis: 'down', does: 'remove the lab: what its manifest lists, and its own leftovers; console logs are kept in /var/log/synrace/<lab>/<start time>/' },
   { synopsis: 'labs', does: 'the labs on this host: name, backend, boards, management subnet, since' },
   { synopsis: 'status [--show-secrets]', does: 'boards, sites, roles, addresses, power, delay mode (agent tokens hidden unless asked for)' },
@@ -19,8 +19,9 @@ export const LAB_COMMANDS: CommandHelp[] = [
   { synopsis: 'netem show', does: 'the delay mode and the profile in force' },
   { synopsis: 'netem apply <profile>', does: 'change the geography of the live lab' },
   { synopsis: 'rtt', does: 'measure the RTT matrix of the live lab against the profile' },
-  { synopsis: 'verify [--connections N] [--race plain|synchronized|both]', does: "fresh connections from every client site to the origin's address: predicted winner, observed winner, truly closest site, handshake time; exit 1 on any mismatch" },
-  { synopsis: 'test [suite...]', does: "end-to-end suites (lab, protocol) against the live lab: TAP ending in `N passed, N failed, N skipped`, and a run folder under artifacts/runs/<lab>/" },
+  { synopsis: 'verify [--connections N] [--race plain|synchronized|bounded|cached|both|all]', does: "fresh connections from every client site to the origin's address: predicted winner, observed winner, how each went (race or winner cache), truly closest site, handshake time; race modes run with the gateways' winner caches off, cached with them emptied first (the first connection races, the rest must be cached); both: plain and synchronized; exit 1 on any mismatch" },
+  { synopsis: 'fidelity [--seed S] [--geographies N] [--connections N]', does: "the predictor on random geographies: the live lab takes N seeded random delay profiles in turn (seeds S, S+1, ...), verifies every mode in each and puts its own profile back; a miss within the lab's measured noise counts as a near tie; exit 1 on any other miss" },
+  { synopsis: 'test [suite...]', does: "end-to-end suites (lab, protocol, winner-cache) against the live lab: TAP ending in `N passed, N failed, N skipped`, and a run folder under artifacts/runs/<lab>/" },
   { synopsis: 'demo [up options]', does: 'the main job: up, boards, RTT matrix beside the profile, verification in both race modes, down' },
 ];
 

@@ -1,5 +1,5 @@
 import type { BoardConfigFile } from '@synrace/agents';
-import { addressOf, boardsWithRole, interfaceOn, raceSettings, synchronizedHolds, type Board, type DelayProfile, type Topology } from '@synrace/netem-profiles';
+import { addressOf, boardsWithRole, findSite, interfaceOn, raceSettings, synchronizedHolds, type Board, type DelayProfile, type Topology } from '@synrace/netem-profiles';
 import type { ProtocolOptions } from '../labs/lab-state';
 import { DYNAMIC_PORT, STATIC_PORT } from './nginx-config';
 
@@ -31,8 +31,15 @@ export function candidateAddress(topology: Topology, board: Board): string {
 }
 
 /** Synchronized race holds by candidate address, as the switch looks them up; the predictor computes them. */
-function holdsByAddress(topology: Topology, profile: DelayProfile): Record<string, number> {
+export function holdsByAddress(topology: Topology, profile: DelayProfile): Record<string, number> {
   return Object.fromEntries(synchronizedHolds(topology, profile).map((h) => [candidateAddress(topology, topology.boards.find((b) => b.name === h.board)!), h.holdMs]));
+}
+
+/** The client hosts a gateway routes for: its site's LAN. */
+function clientPrefix(topology: Topology, gateway: Board): string {
+  const lan = findSite(topology, gateway.site)?.lan;
+  if (!lan) throw new Error(`client gateway ${gateway.name} is at site ${gateway.site}, which has no lan`);
+  return lan;
 }
 
 /** What a board's agent config needs beyond the topology: its management address and its own control token. */
@@ -54,6 +61,7 @@ export function agentConfigFor(topology: Topology, profile: DelayProfile, board:
       maxMss: MAX_MSS,
       localAddresses: [...board.interfaces.map((i) => addressOf(i.address)), identity.mgmtAddress],
       candidates: [{ server: originAddress(topology), replicas }],
+      winnerCache: { ...raceSettings(topology).winnerCache, tunnelSource: wanAddress(board) },
     };
   }
   if (board.roles.includes('server-switch')) {
@@ -64,12 +72,21 @@ export function agentConfigFor(topology: Topology, profile: DelayProfile, board:
       origins: [{ address: originAddress(topology), replicas, replicatablePorts: REPLICATABLE_PORTS }],
       raceMode: options.raceMode,
       holdMs: holdsByAddress(topology, profile),
+      holdBudgetMs: raceSettings(topology).holdBudgetMs,
       gateways: boardsWithRole(topology, 'client-gateway').map(wanAddress),
       fanOutLimit: raceSettings(topology).fanOut,
     };
   }
   if (board.roles.includes('replica')) {
-    roles.replica = { ownAddress: wanAddress(board), serverAddresses: [originAddress(topology)], configuration: options.configuration, busyLoad: BUSY_LOAD, switchAddresses: boardsWithRole(topology, 'server-switch').map(wanAddress) };
+    roles.replica = {
+      ownAddress: wanAddress(board),
+      serverAddresses: [originAddress(topology)],
+      configuration: options.configuration,
+      busyLoad: BUSY_LOAD,
+      switchAddresses: boardsWithRole(topology, 'server-switch').map(wanAddress),
+      // A sends cached start packets addressed to the replica; B and C tunnel them from the gateways.
+      ...(options.configuration === 'A' ? {} : { gateways: boardsWithRole(topology, 'client-gateway').map((g) => ({ address: wanAddress(g), clients: [clientPrefix(topology, g)] })) }),
+    };
   }
   if (Object.keys(roles).length === 0) return undefined;
   return { board: board.name, roles, control: { address: identity.mgmtAddress, port: CONTROL_PORT, token: identity.token } };

@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SitePrediction } from '@synrace/netem-profiles';
-import type { Configuration, RaceMode } from '@synrace/agents';
+import type { Configuration } from '@synrace/agents';
 import { STATIC_PORT } from '../provision/nginx-config';
-import type { ObservedConnection, SiteVerdict } from '../verify';
+import { connectionOk, VERIFY_MODES, type ObservedConnection, type SiteVerdict, type VerifyMode } from '../verify';
 import type { RaceTimeline } from './race-timeline';
 import { COLOURS, raceTimelineSvg, selectionMatrixSvg } from './svg';
 import { escapeXml, tag } from './xml';
@@ -16,10 +16,10 @@ export interface LabInfo {
   date: Date;
 }
 
-/** The races a client gateway's WAN capture shows for one site under one race mode. */
+/** The races a client gateway's WAN capture shows for one site under one verification mode. */
 export interface SiteRaces {
   clientSite: string;
-  mode: RaceMode;
+  mode: VerifyMode;
   timelines: RaceTimeline[];
 }
 
@@ -53,10 +53,8 @@ tr.fail td { background: ${COLOURS.fail}; color: ${COLOURS.reset}; font-weight: 
 td.num { text-align: right; } svg { display: block; margin: 8px 0; }
 `;
 
-const modes: RaceMode[] = ['plain', 'synchronized'];
-const predictedWinner = (p: SitePrediction, mode: RaceMode) => (mode === 'plain' ? p.winner : p.syncWinner);
 const observedWinner = (c: ObservedConnection) => c.servedBy ?? c.tableWinner ?? 'none';
-const connectionOk = (c: ObservedConnection, predicted: string) => c.httpCode === 200 && c.servedBy === predicted && c.tableWinner === predicted;
+const modeLabel = (v: Pick<SiteVerdict, 'mode' | 'race'>) => (v.mode === 'cached' ? `cached after the ${v.race} race` : `${v.mode} race`);
 const racePackets = (t: RaceTimeline) => [t.synPacket, ...[...t.answers, ...t.resets].sort((a, b) => a.atMs - b.atMs).map((e) => e.packet)];
 
 class Report {
@@ -76,7 +74,14 @@ class Report {
     return p;
   }
 
-  private timelineOf(site: string, mode: RaceMode, clientPort: number): RaceTimeline | undefined {
+  /** The winner of the races captured for a site in a mode: its verdict's prediction. */
+  private predictedWinner(site: string, mode: VerifyMode): string {
+    const verdict = this.input.verdicts.find((v) => v.clientSite === site && v.mode === mode);
+    if (!verdict) throw new Error(`no verdict for client site ${site} in mode ${mode}`);
+    return verdict.predicted;
+  }
+
+  private timelineOf(site: string, mode: VerifyMode, clientPort: number): RaceTimeline | undefined {
     return this.input.races.find((r) => r.clientSite === site && r.mode === mode)?.timelines.find((t) => t.clientPort === clientPort);
   }
 
@@ -91,9 +96,9 @@ class Report {
 
   private verdictFailure(v: SiteVerdict): FailedCheck {
     const gateway = this.prediction(v.clientSite).gatewayBoard;
-    const bad = v.connections.filter((c) => !connectionOk(c, v.predicted));
+    const bad = v.connections.filter((c, i) => !connectionOk(c, i, v));
     return {
-      title: `${v.clientSite}, ${v.mode} race: predicted ${v.predicted}, observed ${[...new Set(v.connections.map(observedWinner))].join(', ') || 'no connection'}`,
+      title: `${v.clientSite}, ${modeLabel(v)}: predicted ${v.predicted}, observed ${[...new Set(v.connections.map(observedWinner))].join(', ') || 'no connection'}`,
       boards: [...new Set([gateway, v.predicted, ...bad.flatMap((c) => [c.servedBy, c.tableWinner].filter((b): b is string => b !== null))])],
       connections: v.connections.length === 0
         ? [{ key: `client host ${this.prediction(v.clientSite).hostBoard}`, detail: 'no connection completed', packets: [] }]
@@ -101,7 +106,7 @@ class Report {
           const timeline = this.timelineOf(v.clientSite, v.mode, c.clientPort);
           return {
             key: this.keyOf(v, c),
-            detail: `served by ${c.servedBy ?? 'none'}, gateway table winner ${c.tableWinner ?? 'none'}, HTTP ${c.httpCode}`,
+            detail: `served by ${c.servedBy ?? 'none'}, gateway table winner ${c.tableWinner ?? 'none'} via ${c.via ?? 'no entry'}, HTTP ${c.httpCode}`,
             packets: timeline ? racePackets(timeline) : [],
           };
         }),
@@ -110,7 +115,7 @@ class Report {
 
   private raceFailures(r: SiteRaces): FailedCheck[] {
     const p = this.prediction(r.clientSite);
-    const expected = predictedWinner(p, r.mode);
+    const expected = this.predictedWinner(r.clientSite, r.mode);
     return r.timelines
       .filter((t) => t.problems.length > 0 || !t.winner || this.name(t.winner.answerer) !== expected)
       .map((t) => {
@@ -133,10 +138,10 @@ class Report {
 
   summary(failures: FailedCheck[]): string {
     const total = this.checkCount();
-    const perMode = modes
+    const perMode = VERIFY_MODES
       .map((mode) => this.input.verdicts.filter((v) => v.mode === mode))
       .filter((of) => of.length > 0)
-      .map((of) => tag('li', {}, escapeXml(`${of[0].mode} race: ${of.filter((v) => v.ok).length} of ${of.length} client sites won by the predicted candidate; ` +
+      .map((of) => tag('li', {}, escapeXml(`${modeLabel(of[0])}: ${of.filter((v) => v.ok).length} of ${of.length} client sites won by the predicted candidate; ` +
         `${of.filter((v) => v.predicted === v.closest).length} of ${of.length} by the truly closest`)));
     return tag('section', { id: 'summary' }, tag('h2', {}, 'Summary'),
       tag('p', { class: `summary ${failures.length ? 'fail' : 'pass'}` }, escapeXml(`${total - failures.length} passed, ${failures.length} failed (${total} checks: one per client site and race mode, one per captured race)`)),
@@ -156,7 +161,7 @@ class Report {
 
   timelineSection(): string {
     const races = this.input.races.map((r) => {
-      const expected = predictedWinner(this.prediction(r.clientSite), r.mode);
+      const expected = this.predictedWinner(r.clientSite, r.mode);
       return tag('div', { class: 'timeline' }, tag('h3', {}, escapeXml(`${r.clientSite}, ${r.mode} race (predicted winner ${expected})`)),
         r.timelines.length ? raceTimelineSvg(`race timeline, ${r.clientSite}, ${r.mode} race`, r.timelines, this.input.boardsByAddress, expected) : tag('p', {}, 'no tagged SYN in the capture'));
     });
@@ -165,18 +170,19 @@ class Report {
 
   siteTable(p: SitePrediction): string {
     const candidates = tag('table', {},
-      tag('tr', {}, ...['candidate', 'site', 'kind', 'plain race ms', 'synchronized race ms', 'RTT ms', 'role in prediction'].map((h) => tag('th', {}, h))),
+      tag('tr', {}, ...['candidate', 'site', 'kind', 'plain race ms', 'synchronized race ms', 'bounded race ms', 'RTT ms (cached)', 'role in prediction'].map((h) => tag('th', {}, escapeXml(h)))),
       ...p.candidates.map((c) => tag('tr', {},
         tag('td', {}, escapeXml(c.board)), tag('td', {}, escapeXml(c.site)), tag('td', {}, c.kind),
-        ...[c.raceMs, c.syncRaceMs, c.rttMs].map((ms) => tag('td', { class: 'num' }, escapeXml(ms))),
-        tag('td', {}, escapeXml([p.winner === c.board && 'plain winner', p.syncWinner === c.board && 'synchronized winner', p.closest === c.board && 'truly closest'].filter(Boolean).join(', '))))));
+        ...[c.raceMs, c.syncRaceMs, c.boundedRaceMs, c.rttMs].map((ms) => tag('td', { class: 'num' }, escapeXml(ms))),
+        tag('td', {}, escapeXml([p.winner === c.board && 'plain winner', p.syncWinner === c.board && 'synchronized winner', p.boundedWinner === c.board && 'bounded winner', p.closest === c.board && 'truly closest'].filter(Boolean).join(', '))))));
     const connections = this.input.verdicts.filter((v) => v.clientSite === p.clientSite).map((v) =>
       tag('table', {},
-        tag('tr', {}, ...[`${v.mode} race: connection`, 'served by', 'gateway table', 'HTTP', 'handshake ms', 'predicted ms', 'verdict'].map((h) => tag('th', {}, escapeXml(h)))),
-        ...v.connections.map((c) => {
-          const ok = connectionOk(c, v.predicted);
+        tag('tr', {}, ...[`${modeLabel(v)}: connection`, 'served by', 'gateway table', 'via', 'HTTP', 'handshake ms', 'predicted ms', 'verdict'].map((h) => tag('th', {}, escapeXml(h)))),
+        ...v.connections.map((c, i) => {
+          const ok = connectionOk(c, i, v);
           return tag('tr', { class: ok ? 'ok' : 'fail' },
             tag('td', {}, tag('code', {}, escapeXml(this.keyOf(v, c)))), tag('td', {}, escapeXml(c.servedBy ?? 'none')), tag('td', {}, escapeXml(c.tableWinner ?? 'none')),
+            tag('td', {}, escapeXml(c.via ?? 'no entry')),
             tag('td', { class: 'num' }, escapeXml(c.httpCode)), tag('td', { class: 'num' }, escapeXml(c.handshakeMs.toFixed(1))), tag('td', { class: 'num' }, escapeXml(v.predictedHandshakeMs.toFixed(1))),
             tag('td', {}, ok ? 'ok' : `✗ expected ${escapeXml(v.predicted)}`));
         })));

@@ -1,5 +1,4 @@
 import type { SitePrediction } from '@synrace/netem-profiles';
-import type { RaceMode } from '@synrace/agents';
 import type { SiteVerdict } from '../verify';
 import type { RaceTimeline } from './race-timeline';
 import { escapeXml, tag } from './xml';
@@ -102,7 +101,10 @@ export function raceTimelineSvg(title: string, timelines: RaceTimeline[], names:
   return svg(width, axisY + 45, title, ...rows, axis);
 }
 
-interface CellMarks { plain: boolean; synchronized: boolean; closest: boolean; observed: Record<RaceMode, { count: number; of: number } | null> }
+/** The matrix draws the two classic races; the other modes are in the per-site tables. */
+type DrawnMode = 'plain' | 'synchronized';
+
+interface CellMarks { plain: boolean; synchronized: boolean; closest: boolean; observed: Record<DrawnMode, { count: number; of: number } | null> }
 
 function observedAt(verdict: SiteVerdict | undefined, board: string): { count: number; of: number } | null {
   if (!verdict) return null;
@@ -111,7 +113,7 @@ function observedAt(verdict: SiteVerdict | undefined, board: string): { count: n
 
 /** A cell disagrees when a mode's predicted winner did not serve every connection, or another board served some. */
 function disagrees(m: CellMarks): boolean {
-  return (['plain', 'synchronized'] as RaceMode[]).some((mode) => {
+  return (['plain', 'synchronized'] as DrawnMode[]).some((mode) => {
     const o = m.observed[mode];
     return o !== null && (m[mode] ? o.count < o.of || o.of === 0 : o.count > 0);
   });
@@ -138,7 +140,7 @@ export function selectionMatrixSvg(predictions: SitePrediction[], verdicts: Site
   const header = boards.map((b, j) => text(head + j * cellW + cellW / 2, top - 10, b, { 'text-anchor': 'middle', 'font-weight': 'bold' }));
   const rows = predictions.map((p, i) => {
     const y = top + i * cellH;
-    const verdictOf = (mode: RaceMode) => verdicts.find((v) => v.clientSite === p.clientSite && v.mode === mode);
+    const verdictOf = (mode: DrawnMode) => verdicts.find((v) => v.clientSite === p.clientSite && v.mode === mode);
     const cells = p.candidates.map((c) => {
       const x = head + boards.indexOf(c.board) * cellW;
       const marks: CellMarks = {

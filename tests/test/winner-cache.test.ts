@@ -1,0 +1,190 @@
+// Issue #14, "race once, remember the winner": on a live world lab in configurations A, B and C, cached
+// connections go straight to the race's winner and say so, cost about a direct round trip, race again after
+// the TTL, and a powered-off cached winner costs one deadline and a race, never a hung connection.
+// Tolerances come from the lab's own measured noise (raced handshakes against the predictor), not constants.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { boardsWithRole, predict, raceSettings, shippedTopologyPath, type DelayProfile, type SitePrediction, type Topology } from '@synrace/netem-profiles';
+import type { Configuration, RaceMode, WinnerCacheDump } from '@synrace/agents';
+import { curlLoop, Lab, originAddress, parseCurlLoop, type SiteVerdict } from '@synrace/orchestrator';
+import { LIVE_LAB, skipBecause, useLab } from '../src';
+import { fetchFrom, growth, predictionFor, predictWithout, type Fetch } from '../src/protocol-helpers';
+
+/** Short enough to wait out in a test, long enough for a burst of connections inside it on a loaded host. */
+const TEST_TTL_MS = 8000;
+/**
+ * A test host running other suites delays a handshake by up to about 25 ms now and then; with the default 20 ms
+ * a steady winner's deadline (its RTT + the slack) would sometimes pass, and a cached connection race.
+ */
+const TEST_SLACK_MS = 50;
+/** The world lab with a short winner-cache TTL; removed when the test process ends, after its labs are down. */
+function shortTtlTopology(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'synrace-winner-cache-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'world.yaml');
+  writeFileSync(file, `${readFileSync(shippedTopologyPath('world'), 'utf8')}\nrace:\n  winnerCache: { ttlMs: ${TEST_TTL_MS}, maxEntries: 1024, deadlineSlackMs: ${TEST_SLACK_MS} }\n`);
+  return file;
+}
+
+const live = LIVE_LAB ? Lab.attach(LIVE_LAB).state().protocol : undefined;
+const configurations: Configuration[] = live ? [live.configuration] : ['A', 'B', 'C'];
+const topologyFile = LIVE_LAB ? undefined : shortTtlTopology();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** The winner of a race mode at a site, from the predictor. */
+const winnerIn = (p: SitePrediction, race: RaceMode) => p.modes.find((m) => m.mode === race)!;
+
+/**
+ * The client site whose race (in the lab's mode) a replica wins most decisively, with that winner and
+ * without it, so that what the test proves does not hang on a few milliseconds of the host's load.
+ */
+function decisiveReplicaSite(topology: Topology, profile: DelayProfile, race: RaceMode): SitePrediction {
+  const replicas = new Set(boardsWithRole(topology, 'replica').map((b) => b.name));
+  const won = predict(topology, profile).filter((p) => replicas.has(winnerIn(p, race).winner));
+  const decisiveness = (p: SitePrediction) => Math.min(winnerIn(p, race).marginMs, winnerIn(predictionFor(predictWithout(topology, profile, [winnerIn(p, race).winner]), p.clientSite), race).marginMs);
+  return won.reduce((best, p) => (decisiveness(p) > decisiveness(best) ? p : best));
+}
+
+for (const configuration of configurations) describe(`winner cache, configuration ${configuration}, on the world lab`, function () {
+  this.timeout(180_000);
+  const race: RaceMode = live?.raceMode ?? 'bounded';
+  const lab = useLab({ name: `e2e-winner-cache-${configuration.toLowerCase()}`, configuration, raceMode: race, ...(topologyFile ? { topology: topologyFile } : {}) });
+  const world = () => lab().inputs();
+  const url = () => `http://${originAddress(world().topology)}/index.html`;
+  const site = () => decisiveReplicaSite(world().topology, world().profile, race);
+  const gateway = () => lab().agent(site().gatewayBoard);
+  const cacheOf = async (): Promise<WinnerCacheDump> => {
+    const cache = await gateway().winnerCache();
+    if (!cache) throw new Error(`${site().gatewayBoard} has no winner cache`);
+    return cache;
+  };
+  const viaOf = async (f: { localPort: number }) => (await gateway().table()).entries.find((e) => e.client.endsWith(`:${f.localPort}`))?.via;
+  /** `count` fresh connections in one go on the site's host, so that a burst fits well inside the TTL. */
+  const burst = async (count: number) => {
+    const output = (await lab().exec(site().hostBoard, curlLoop(url(), count), 60_000)).stdout;
+    return parseCurlLoop(output).map((c) => ({ ...c, localPort: c.clientPort }));
+  };
+  /** Empties the site's cache: the next connection races. */
+  const forget = async () => {
+    await gateway().setWinnerCache(false);
+    await gateway().setWinnerCache(true);
+  };
+
+  /**
+   * The lab's noise for this site: a burst of raced handshakes (the caches off) against the predictor's race
+   * time. Their median excess is the agents' per-handshake overhead on this loaded host, the largest excess how
+   * late an answer can come here.
+   */
+  let noise: { overheadMs: number; worstMs: number };
+  /**
+   * How late a run's raced answers came: the largest excess over its predicted race time of any raced connection
+   * served by the predicted winner, or the site's burst's. A late hold timer at the switch shows here too, at the
+   * sites whose winner's copy is held.
+   */
+  const latenessIn = (verdicts: SiteVerdict[]): number => {
+    const predictions = predict(world().topology, world().profile);
+    return Math.max(noise.worstMs, ...verdicts.flatMap((v) => {
+      const predicted = winnerIn(predictionFor(predictions, v.clientSite), v.race);
+      return v.connections.filter((c) => c.via === 'race' && c.servedBy === predicted.winner).map((c) => c.handshakeMs - predicted.handshakeMs);
+    }));
+  };
+  /** A race whose margin a late answer could swallow: its winner is judged by the majority of connections, not by every one. */
+  const nearTie = (marginMs: number, latenessMs: number) => marginMs <= 2 * latenessMs;
+  before(async function () {
+    this.timeout(120_000);
+    const predicted = winnerIn(site(), race).handshakeMs;
+    await gateway().setWinnerCache(false);
+    let raced: number[];
+    try {
+      raced = (await burst(9)).map((c) => c.handshakeMs);
+    } finally {
+      await gateway().setWinnerCache(true);
+    }
+    noise = { overheadMs: Math.max(0, median(raced) - predicted), worstMs: Math.max(0, ...raced.map((ms) => ms - predicted)) };
+  });
+
+  it('sends every connection after the first straight to the predicted winner, each saying it was cached', async () => {
+    const { verdicts } = await lab().verify(['cached'], 6);
+    const predictions = predict(world().topology, world().profile);
+    const lateMs = latenessIn(verdicts);
+    for (const v of verdicts) {
+      const got = v.connections.map((c) => `${c.servedBy}/${c.tableWinner}/${c.via}`).join(' ');
+      assert.deepEqual(v.connections.map((c) => c.via), ['race', 'cache', 'cache', 'cache', 'cache', 'cache'], `${v.clientSite}: ${got}`);
+      const first = v.connections[0].servedBy;
+      assert.ok(v.connections.every((c) => c.httpCode === 200 && c.servedBy === first && c.tableWinner === first), `${v.clientSite}: every cached connection goes to the first one's winner: ${got}`);
+      // The first connection's race decides; on a near tie the runner-up may take it, and the cache follows.
+      if (!nearTie(winnerIn(predictionFor(predictions, v.clientSite), race).marginMs, lateMs)) assert.ok(v.ok, `${v.clientSite}: predicted ${v.predicted}, got ${got} (answers up to ${lateMs.toFixed(1)} ms late)`);
+    }
+    assert.equal((await cacheOf()).enabled, true, 'verify leaves the cache as it found it');
+  });
+
+  it('lands every client site on the predictor\'s winner of the bounded race, the caches off', async () => {
+    const { verdicts } = await lab().verify(['bounded'], 3);
+    const predictions = predict(world().topology, world().profile);
+    const lateMs = latenessIn(verdicts);
+    for (const v of verdicts) {
+      const got = v.connections.map((c) => `${c.servedBy}/${c.via}`).join(' ');
+      assert.ok(v.connections.every((c) => c.via === 'race'), `${v.clientSite}: every connection raced: ${got}`);
+      const won = v.connections.filter((c) => c.servedBy === v.predicted && c.tableWinner === v.predicted).length;
+      if (nearTie(winnerIn(predictionFor(predictions, v.clientSite), 'bounded').marginMs, lateMs)) assert.ok(won * 2 > v.connections.length, `${v.clientSite} (near tie): predicted ${v.predicted} for most, got ${got}`);
+      else assert.ok(v.ok, `${v.clientSite}: predicted ${v.predicted}, got ${got} (answers up to ${lateMs.toFixed(1)} ms late)`);
+    }
+  });
+
+  it('makes a cached handshake cost the round trip to the winner plus the measured overhead, far less than the race', async () => {
+    const outcome = winnerIn(site(), race);
+    await forget();
+    const cached = (await burst(11)).slice(1);
+    assert.equal(cached.length, 10);
+    for (const f of cached) assert.deepEqual([f.httpCode, f.servedBy, await viaOf(f)], [200, outcome.winner, 'cache']);
+    const cachedMs = median(cached.map((f) => f.handshakeMs));
+    // The cached path crosses fewer agents than a race: no worse than the latest raced answer measured here.
+    const allowance = noise.worstMs + 1;
+    assert.ok(cachedMs <= outcome.cachedHandshakeMs + allowance, `${site().clientSite}: cached handshake ${cachedMs.toFixed(1)} ms, predicted ${outcome.cachedHandshakeMs} ms + measured lateness ${noise.worstMs.toFixed(1)} ms (median overhead ${noise.overheadMs.toFixed(1)} ms)`);
+    assert.ok(cachedMs >= outcome.cachedHandshakeMs - 1, `${cachedMs.toFixed(1)} ms is faster than the wire's ${outcome.cachedHandshakeMs} ms: not a round trip to ${outcome.winner}`);
+    assert.ok(outcome.handshakeMs - outcome.cachedHandshakeMs > allowance, 'the site must gain more from the cache than the noise, or this test proves nothing');
+  });
+
+  it('races again once the TTL (counted from the race) has run out', async function () {
+    const { ttlMs } = raceSettings(world().topology).winnerCache;
+    if (ttlMs > 60_000) skipBecause(this, `this lab's winner cache TTL is ${ttlMs} ms`);
+    await forget();
+    const first = await fetchFrom(lab(), site().hostBoard, url());
+    const racedAt = Date.now();
+    const second = await fetchFrom(lab(), site().hostBoard, url());
+    assert.deepEqual([await viaOf(first), await viaOf(second)], ['race', 'cache']);
+    await new Promise((r) => setTimeout(r, Math.max(0, racedAt + ttlMs - Date.now()) + 200));
+    const third = await fetchFrom(lab(), site().hostBoard, url());
+    assert.equal(await viaOf(third), 'race', 'after the TTL the next connection races');
+    assert.equal(third.servedBy, winnerIn(site(), race).winner);
+  });
+
+  it('costs at most a deadline and a race when the cached winner is powered off, and forgets it', async () => {
+    const { topology, profile } = world();
+    const winner = winnerIn(site(), race).winner;
+    const without = winnerIn(predictionFor(predictWithout(topology, profile, [winner]), site().clientSite), race);
+    await forget();
+    assert.deepEqual((await burst(4)).map((f) => f.servedBy), [winner, winner, winner, winner]);
+    const entry = (await cacheOf()).entries.find((e) => e.port === 80)!;
+    assert.ok(entry.direct, 'the deadline comes from cached handshakes by now');
+    await lab().power(winner, 'off');
+    let fetch: Fetch;
+    let missed: number;
+    try {
+      missed = await growth(lab(), site().gatewayBoard, 'cache-missed-deadline-raced', async () => {
+        fetch = await fetchFrom(lab(), site().hostBoard, url());
+      });
+    } finally {
+      await lab().power(winner, 'on');
+      await forget();
+    }
+    assert.equal(missed, 1);
+    assert.deepEqual([fetch!.code, fetch!.servedBy], [200, without.winner], `${site().clientSite} with ${winner} off`);
+    // Two timed events, each as late as the lab's noise: the deadline's timer, and the race after it.
+    const bound = entry.deadlineMs + without.handshakeMs + 2 * noise.worstMs + 1;
+    assert.ok(fetch!.connectMs <= bound, `handshake ${fetch!.connectMs.toFixed(1)} ms, at most deadline ${entry.deadlineMs} + race without ${winner} ${without.handshakeMs} + twice the measured lateness ${noise.worstMs.toFixed(1)} ms`);
+    assert.ok(fetch!.connectMs >= entry.deadlineMs, 'it waited for the deadline first');
+  });
+});
