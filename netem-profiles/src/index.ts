@@ -16,6 +16,7 @@ export type { CandidateTiming, ModeOutcome, PredictedMode, SitePrediction, Synch
 export { boundedHolds, predict, raceCandidates, synchronizedHolds } from './predict';
 export { formatPredictionTable } from './prediction-table';
 export { randomGeography, type RandomGeography } from './random-geography';
+export { seededRandom } from './seeded-random';
 export type { TcTreeOptions } from './tc-compiler';
 export { compileTcTree, compileTcTeardown, renderTcScript } from './tc-compiler';
 export { probeNetem, NETEM_PROBE, type NetemAvailability, type ScriptRunner } from './detect-netem';

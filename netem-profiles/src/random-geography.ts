@@ -2,6 +2,7 @@
 // of the globe, one-way delays from the great-circle distance at the speed of light in fibre, stretched by a
 // seeded route factor per site pair and skewed a little per direction (real paths are neither straight nor
 // symmetric). Pure: the same topology and seed give the same profile, so a fidelity run can be repeated.
+import { seededRandom } from './seeded-random';
 import type { Topology } from './topology';
 
 /** Light in fibre covers about 200 km per millisecond. */
@@ -21,18 +22,6 @@ export interface RandomGeography {
   yaml: string;
   /** Where each site was put, for the report. */
   sites: { name: string; latitude: number; longitude: number }[];
-}
-
-/** mulberry32: a small seeded PRNG with a full 2^32 period, ample for a handful of sites. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 function greatCircleKm(a: { latitude: number; longitude: number }, b: { latitude: number; longitude: number }): number {

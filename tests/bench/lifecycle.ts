@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { seededRandom } from '@synrace/netem-profiles';
 import { describeLeftovers, findLeftovers, LabHostNames, labRunDir, renderTable, type Lab } from '@synrace/orchestrator';
 import { runCli, startCli } from '../src/cli';
 import { withLab } from './lab-session';
@@ -10,18 +11,6 @@ const CYCLED = 'bench-cycle';
 const CYCLED_OPTIONS = ['--topology', 'europe', '--profile', 'europe'];
 const DEFAULT_CYCLES = 100;
 const DEFAULT_SEED = 20261201;
-
-/** A small seeded generator (mulberry32): the printed seed replays every kill moment. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Cycle { n: number; kind: 'clean' | 'killed'; killAfterMs?: number; leftovers: string[]; verified: boolean; otherVerified: boolean; seconds: number }
 
@@ -53,7 +42,7 @@ async function killedUp(killAfterMs: number): Promise<void> {
 }
 
 async function cycles(context: BenchContext, count: number, seed: number): Promise<{ seed: number; cycles: Cycle[] }> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const result: Cycle[] = [];
   context.progress.step(`lifecycle: ${count} cycles of lab ${CYCLED} (europe) beside the world lab, seed ${seed}`);
   await withLab({ name: 'bench-lifecycle-world' }, context.signal, async (other: Lab) => {
