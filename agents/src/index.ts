@@ -3,7 +3,8 @@
 export { parseBoardConfig, type BoardConfig, type BoardConfigFile } from './board-config';
 export type { WanDelayConfig } from './roles/wan-delay-config';
 export { CONFIGURATIONS, type Configuration, type ClientGatewayConfigFile } from './roles/client-gateway-config';
-export { RACE_MODES, type RaceMode, type ServerSwitchConfigFile } from './roles/server-switch-config';
+export type { ServerSwitchConfigFile } from './roles/server-switch-config';
+export { RACE_MODES, type RaceMode } from './race-mode';
 export type { ReplicaConfigFile } from './roles/replica-config';
 export type { ControlEndpoint } from './control/control-server';
 export type { AgentCounters, AgentHealth, RoleName } from './control/control-api';

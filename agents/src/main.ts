@@ -5,6 +5,7 @@
 import { BoardConfig, parseBoardConfig, readBoardConfigJson } from './board-config';
 import { ConfigError } from './config-error';
 import { enterRealtimeScheduling } from './io/realtime';
+import { RACE_MODES, type RaceMode } from './race-mode';
 import { booleanSwitch, type RunningRole } from './roles/running-role';
 
 let board = '?';
@@ -74,7 +75,7 @@ function startRole(config: BoardConfig, name: keyof BoardConfig['roles']): Runni
       const sw = config.roles['server-switch'];
       if (!sw) return undefined;
       const { startServerSwitch } = require('./roles/server-switch') as typeof import('./roles/server-switch');
-      const { RACE_MODES, parseHolds } = require('./roles/server-switch-config') as typeof import('./roles/server-switch-config');
+      const { parseHolds } = require('./roles/server-switch-config') as typeof import('./roles/server-switch-config');
       const role = startServerSwitch(sw, log);
       return {
         name,
@@ -82,7 +83,7 @@ function startRole(config: BoardConfig, name: keyof BoardConfig['roles']): Runni
         switches: {
           'race-mode': (value) => {
             if (!RACE_MODES.includes(value as never)) throw new Error(`race-mode takes one of ${RACE_MODES.join(', ')}, got ${JSON.stringify(value)}`);
-            role.setRaceMode(value as (typeof RACE_MODES)[number]);
+            role.setRaceMode(value as RaceMode);
             return { raceMode: value };
           },
           holds: (value) => {

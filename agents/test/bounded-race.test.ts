@@ -4,7 +4,8 @@ import { strict as assert } from 'node:assert';
 import { addTag, createIpv4View, createTcpView, parseIpv4, parseTcp, TcpFlag } from '../src/packet';
 import { Counters } from '../src/protocol/counters';
 import { createSwitchCore, type SwitchVerdicts } from '../src/roles/server-switch';
-import type { RaceMode, ServerSwitchConfig } from '../src/roles/server-switch-config';
+import type { RaceMode } from '../src/race-mode';
+import type { ServerSwitchConfig } from '../src/roles/server-switch-config';
 import { buildSegment, ip } from './fixtures/packet-helpers';
 
 const SERVER = ip('10.10.0.80');

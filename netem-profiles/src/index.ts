@@ -1,6 +1,7 @@
 export { ConfigError } from './errors';
 export type { Role, BoardInterface, Board, Site, Topology, RaceSettings, WinnerCacheSettings } from './topology';
-export { loadTopology, raceSettings, DEFAULT_RACE_SETTINGS } from './topology';
+export { raceSettings, DEFAULT_RACE_SETTINGS } from './topology';
+export { loadTopology } from './load-topology';
 export { BOARD_NAME } from './topology-rules';
 export type { PathSpec, DelayProfile } from './profile';
 export { loadProfile, oneWayDelay, pathBetween } from './profile';

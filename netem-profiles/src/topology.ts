@@ -1,7 +1,3 @@
-import { checkTopologyRules } from './topology-rules';
-import { validateAgainstSchema } from './schema-validation';
-import { YamlDocument } from './yaml-document';
-
 /**
  * rogue: a board on the WAN that plays no part in the protocol; the security suite attacks the
  * gateways from it (forged answers, resets and tunnel packets), as a compromised host on the path would.
@@ -73,13 +69,4 @@ export const DEFAULT_RACE_SETTINGS: RaceSettings = {
 /** The topology's race settings, defaults filled in. */
 export function raceSettings(topology: Topology): RaceSettings {
   return { ...DEFAULT_RACE_SETTINGS, ...topology.race };
-}
-
-/** Parses, schema-checks and rule-checks a topology file; throws ConfigError. */
-export function loadTopology(file: string): Topology {
-  const doc = YamlDocument.read(file);
-  validateAgainstSchema(doc, 'topology');
-  const topology: Topology = { ...(doc.data as Omit<Topology, 'source'>), source: file };
-  checkTopologyRules(doc, topology);
-  return topology;
 }

@@ -161,8 +161,8 @@ export class Lab {
       if (reached.get(t.to) === state.boards.length && t.to !== 'off') state.timings!.allReachedMs[t.to] = Date.now() - startedAt;
       this.progress.step(`${t.to} ${t.board} (${reached.get(t.to)}/${state.boards.length}, ${(t.ms / 1000).toFixed(1)} s)`);
     };
-    // Every board's bring-up listens to the one Ctrl-C signal.
-    if (signal) setMaxListeners(state.boards.length * 2 + 10, signal);
+    // Every board's bring-up listens to the one Ctrl-C signal, up to four steps of it at a time.
+    if (signal) setMaxListeners(state.boards.length * 4 + 10, signal);
     const results = await Promise.allSettled(
       state.boards.map((board) => {
         const power = backend.power(board);

@@ -27,6 +27,6 @@ describe('systemd units of a provisioned board', () => {
   it('restart the agent after a crash or a kill, not after a clean stop', () => {
     const unit = renderAgentUnit({ board: 'x', node: '/usr/bin/node', script: '/a.js', config: '/c.json' });
     assert.match(unit, /^Restart=on-failure$/m);
-    assert.match(unit, /^RestartSec=500ms$/m);
+    assert.match(unit, /^RestartSec=100ms$/m);
   });
 });

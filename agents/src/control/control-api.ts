@@ -1,7 +1,7 @@
 // The control API's contract, shared by the server on the board and the client in the orchestrator,
 // so that a path or a payload cannot drift between the two.
 import type { TableDump } from '../table/table-dump';
-import type { RaceMode } from '../roles/server-switch-config';
+import type { RaceMode } from '../race-mode';
 
 /** Role names as a board config and the control API use them. */
 export type RoleName = 'wan-delay' | 'client-gateway' | 'server-switch' | 'replica';

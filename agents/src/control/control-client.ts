@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { switchPath, type AgentCounters, type AgentHealth, type ControlReadPath, type ControlReads, type ControlSwitches, type ControlSwitchName } from './control-api';
 import type { TableDump } from '../table/table-dump';
 import type { WinnerCacheDump } from '../table/winner-cache';
-import type { RaceMode } from '../roles/server-switch-config';
+import type { RaceMode } from '../race-mode';
 
 export interface ControlClientEndpoint {
   board: string;

@@ -1,9 +1,8 @@
 import { ConfigError } from '../config-error';
 import { address, addressList, nonEmptyAddressList, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
 import { ipToString } from '../packet';
+import { RACE_MODES, type RaceMode } from '../race-mode';
 
-export const RACE_MODES = ['plain', 'synchronized', 'bounded'] as const;
-export type RaceMode = (typeof RACE_MODES)[number];
 
 export interface OriginServer {
   address: number;

@@ -14,7 +14,8 @@ import { PacketParser } from '../protocol/packet-parser';
 import { RawSender } from '../protocol/raw-sender';
 import { openSteeredQueue, type PacketIn, type Verdicts } from '../protocol/steered-queue';
 import { NOT_LOCAL_MATCH, START_PACKET_MATCH, SWITCH_STEERING, webPortsMatch } from '../protocol/steering';
-import type { OriginServer, RaceMode, ServerSwitchConfig } from './server-switch-config';
+import type { RaceMode } from '../race-mode';
+import type { OriginServer, ServerSwitchConfig } from './server-switch-config';
 
 /** How often the gateways' link-layer addresses are read again from the neighbour table. */
 const NEIGHBOUR_REFRESH_MS = 5000;

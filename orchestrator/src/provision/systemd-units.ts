@@ -2,8 +2,12 @@
 export const AGENT_UNIT = 'synrace-agent.service';
 export const WEB_UNIT = 'synrace-web.service';
 export const UNIT_DIR = '/etc/systemd/system';
-/** How soon a crashed or killed agent is started again, on a Pi by systemd and on a virtual board by its supervisor. */
-export const AGENT_RESTART_MS = 500;
+/**
+ * How soon a crashed or killed agent is started again, on a Pi by systemd and on a virtual board by its
+ * supervisor: systemd's own default. The board forwards unsteered meanwhile (fail open), and a lab whose agents
+ * all die at once must have them back within 2 s while they share the CPU starting up.
+ */
+export const AGENT_RESTART_MS = 100;
 
 export interface AgentUnit { board: string; node: string; script: string; config: string }
 export interface WebUnit { board: string; nginx: string; nginxConfig: string; nginxErrorLog: string; pidFile: string }
