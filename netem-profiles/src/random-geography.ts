@@ -2,6 +2,7 @@
 // of the globe, one-way delays from the great-circle distance at the speed of light in fibre, stretched by a
 // seeded route factor per site pair and skewed a little per direction (real paths are neither straight nor
 // symmetric). Pure: the same topology and seed give the same profile, so a fidelity run can be repeated.
+import { renderProfileYaml, type DirectedDelay } from './lab-yaml';
 import { seededRandom } from './seeded-random';
 import type { Topology } from './topology';
 
@@ -12,8 +13,6 @@ const EARTH_RADIUS_KM = 6371;
 const ROUTE_STRETCH = { min: 1.2, max: 1.8 };
 /** Each direction of a pair gets up to this much extra one-way delay (queues, asymmetric routing). */
 const MAX_ASYMMETRY_MS = 6;
-/** The profile's jitter on every path, as the shipped profiles have it. */
-const JITTER_MS = 0.2;
 
 export interface RandomGeography {
   /** The profile's name: random-<seed>. */
@@ -37,28 +36,23 @@ export function randomGeography(topology: Topology, seed: number): RandomGeograp
   const between = (min: number, max: number) => min + (max - min) * random();
   // Uniform on the sphere: latitude from the arcsine of a uniform draw, not a uniform draw itself.
   const sites = topology.sites.map((s) => ({ name: s.name, latitude: (Math.asin(between(-1, 1)) * 180) / Math.PI, longitude: between(-180, 180) }));
-  const lines: string[] = [];
+  const paths: DirectedDelay[] = [];
   sites.forEach((a, i) => {
     for (const b of sites.slice(i + 1)) {
       const base = (greatCircleKm(a, b) / FIBRE_KM_PER_MS) * between(ROUTE_STRETCH.min, ROUTE_STRETCH.max);
       for (const [from, to] of [[a, b], [b, a]]) {
         const delayMs = Math.max(1, Math.round(base + between(0, MAX_ASYMMETRY_MS)));
-        lines.push(`  - { from: ${from.name}, to: ${to.name}, delayMs: ${delayMs} }`);
+        paths.push({ from: from.name, to: to.name, delayMs });
       }
     }
   });
   const name = `random-${seed}`;
-  const yaml = [
-    `# A random geography for the ${topology.name} topology (seed ${seed}), made by netem-profiles' randomGeography.`,
-    `name: ${name}`,
-    `topology: ${topology.name}`,
-    `description: Sites at seeded random points of the globe; fibre delays over stretched, slightly asymmetric routes.`,
-    'defaults:',
-    `  jitterMs: ${JITTER_MS}`,
-    '  lossPct: 0',
-    'paths:',
-    ...lines,
-    '',
-  ].join('\n');
+  const yaml = renderProfileYaml({
+    name,
+    topology: topology.name,
+    comment: `A random geography for the ${topology.name} topology (seed ${seed}), made by netem-profiles' randomGeography.`,
+    description: 'Sites at seeded random points of the globe; fibre delays over stretched, slightly asymmetric routes.',
+    paths,
+  });
   return { name, yaml, sites };
 }
