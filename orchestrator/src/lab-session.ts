@@ -1,12 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { Lab, labRunDir, Progress, type LabUpOptions } from '@synrace/orchestrator';
+// A lab for one piece of work: the benches' labs, and the fidelity command's one lab per random geography.
+import { Lab, type LabUpOptions } from './lab';
+import { labRunDir } from './labs/registry';
+import { Progress } from './progress';
 
-/** The bench's labs have names of their own (bench-...), so it runs beside a user's lab; one of its own names that is up is someone's run. */
+/** Such labs have names of their own (bench-..., fid-...), so they run beside a user's lab; one of those names that is up is someone else's run. */
 function refuseIfUp(name: string): void {
   if (labRunDir(name).exists()) throw new Error(`lab ${name} is already up: another bench is running, or one was killed (\`synrace down --lab ${name}\`)`);
 }
 
-/** A lab the bench brought up is still up: nothing more may run on this host until someone takes it down. */
+/** A lab brought up for the work is still up: nothing more may run on this host until someone takes it down. */
 export class LabNotDownError extends Error {
   constructor(cause: Error) {
     super(`taking the lab down failed, it may still be up (try \`synrace labs\` and \`synrace down --lab NAME\`): ${cause.message}`);
@@ -34,11 +37,11 @@ const elapsedSeconds = (since: number): number => (performance.now() - since) / 
  * Brings a lab up, runs work on it and takes it down again whatever happens: a failure or an interruption
  * abandons the work (its SSH sessions die with the lab) rather than waiting for it.
  */
-export async function withLab<T>(options: LabUpOptions & { name: string }, signal: AbortSignal, work: (lab: Lab) => Promise<T>): Promise<LabRun<T>> {
+export async function withLab<T>(options: LabUpOptions & { name: string }, signal: AbortSignal, work: (lab: Lab) => Promise<T>, progress = new Progress(true)): Promise<LabRun<T>> {
   refuseIfUp(options.name);
   const upStarted = performance.now();
   // Lab.up itself removes what it created when it fails or sees the signal between its steps.
-  const lab = await Lab.up({ ...options, signal }, new Progress(true));
+  const lab = await Lab.up({ ...options, signal }, progress);
   const upSeconds = elapsedSeconds(upStarted);
   // The interruption first: a signal that came while the lab was coming up wins over work that finishes at once.
   const outcome = await Promise.race([interruption(signal), work(lab)]).then(
