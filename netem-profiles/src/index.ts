@@ -15,7 +15,6 @@ export { schemaPath, type SchemaName } from './schema-validation';
 export type { CandidateTiming, ModeOutcome, PredictedMode, SitePrediction, SynchronizedHold } from './predict';
 export { boundedHolds, predict, raceCandidates, synchronizedHolds } from './predict';
 export { formatPredictionTable } from './prediction-table';
-export { randomGeography, type RandomGeography } from './random-geography';
 export { seededRandom } from './seeded-random';
 export type { TcTreeOptions } from './tc-compiler';
 export { compileTcTree, compileTcTeardown, renderTcScript } from './tc-compiler';
