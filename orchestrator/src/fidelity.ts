@@ -163,8 +163,7 @@ export async function runFidelity(options: FidelityOptions, signal: AbortSignal,
       writeFileSync(files.profile, generated.profileYaml);
       const name = `fid-${options.seed}-${i}`;
       progress.step(`fidelity: geography ${i + 1} of ${options.geographies} (seed ${seed}): lab ${name}, ${generated.sites.length} sites`);
-      // Each lab listens on a signal of its own: its boards' listeners go with it instead of piling up on the run's.
-      const run = await withLab({ name, ...files, configuration: options.configuration, raceMode: 'synchronized' }, AbortSignal.any([signal]), async (lab) => {
+      const run = await withLab({ name, ...files, configuration: options.configuration, raceMode: 'synchronized' }, signal, async (lab) => {
         progress.step(`fidelity: ${name} up; ${options.connections} connections per client site in each mode`);
         const { verdicts } = await lab.verify(VERIFY_MODES, options.connections);
         const { topology, profile } = lab.inputs();

@@ -23,12 +23,16 @@ export interface LabRun<T> {
   downSeconds: number;
 }
 
-/** Settles only by rejecting, when the run is interrupted. */
-function interruption(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+/** Settles only by rejecting, when the run is interrupted; `stop` takes its listener off the signal once the work is done. */
+function interruption(signal: AbortSignal): { interrupted: Promise<never>; stop(): void } {
+  const listeners: (() => void)[] = [];
+  const interrupted = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    listeners.push(() => signal.removeEventListener('abort', onAbort));
   });
+  return { interrupted, stop: () => listeners.forEach((remove) => remove()) };
 }
 
 const elapsedSeconds = (since: number): number => (performance.now() - since) / 1000;
@@ -41,13 +45,16 @@ export async function withLab<T>(options: LabUpOptions & { name: string }, signa
   refuseIfUp(options.name);
   const upStarted = performance.now();
   // Lab.up itself removes what it created when it fails or sees the signal between its steps.
-  const lab = await Lab.up({ ...options, signal }, progress);
+  // On a signal of its own: the boards' listeners go with the lab instead of piling up on a signal that outlives it.
+  const lab = await Lab.up({ ...options, signal: AbortSignal.any([signal]) }, progress);
   const upSeconds = elapsedSeconds(upStarted);
   // The interruption first: a signal that came while the lab was coming up wins over work that finishes at once.
-  const outcome = await Promise.race([interruption(signal), work(lab)]).then(
+  const { interrupted, stop } = interruption(signal);
+  const outcome = await Promise.race([interrupted, work(lab)]).then(
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),
   );
+  stop();
   const downStarted = performance.now();
   await lab.down().catch((err: Error) => {
     throw new LabNotDownError(err);
