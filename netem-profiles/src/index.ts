@@ -16,7 +16,6 @@ export { schemaPath, type SchemaName } from './schema-validation';
 export type { CandidateTiming, ModeOutcome, PredictedMode, SitePrediction, SynchronizedHold } from './predict';
 export { boundedHolds, predict, raceCandidates, synchronizedHolds } from './predict';
 export { formatPredictionTable } from './prediction-table';
-export { randomGeography, type RandomGeography } from './random-geography';
 export { seededRandom } from './seeded-random';
 export type { TcTreeOptions } from './tc-compiler';
 export { compileTcTree, compileTcTeardown, renderTcScript } from './tc-compiler';
@@ -24,3 +23,5 @@ export { probeNetem, NETEM_PROBE, type NetemAvailability, type ScriptRunner } fr
 export { parseAddress, parsePrefix, formatAddress, addressOf, networkOf, contains, overlaps, type Prefix } from './ipv4';
 export { findSite, findBoard, interfaceOn, isRouter, boardsAt, boardsWithRole } from './topology-queries';
 export { loadInventory, type Inventory, type InventoryBoard, type ConsoleLogin } from './inventory';
+export { renderProfileYaml, renderTopologyYaml, type BoardYaml, type DirectedDelay, type SiteYaml } from './lab-yaml';
+export { randomLab, type RandomLab, type RandomLabSite, type SatelliteKind } from './random-lab';

@@ -1,12 +1,17 @@
-// How faithful the predictor is beyond the shipped geography: the live lab takes seeded random geographies
-// one after another (netem apply, the switch's holds with them), every client site makes fresh connections in
-// every mode, and each site is judged against the predictor. A miss where the predicted margin is within the
-// lab's measured noise is a near tie, counted apart: the predictor named a coin toss, not a wrong winner.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { predict, randomGeography, type SitePrediction } from '@synrace/netem-profiles';
-import type { Lab } from './lab';
+// How faithful the predictor is beyond the shipped labs: seeded random labs (random topology, planar delays over
+// detoured routes, satellite downlinks, a client site that is also a replica site), each brought up as a lab of
+// its own, every client site making fresh connections in every mode. A miss is judged by its margin against the
+// lab's own measured timing noise: within it, the predictor named a coin toss, not a wrong winner.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RaceMode } from '@synrace/agents';
+import { oneWayDelay, predict, randomLab, type CandidateTiming, type DelayProfile, type RandomLabSite, type SitePrediction, type Topology } from '@synrace/netem-profiles';
+import type { LabUpOptions } from './lab';
+import { withLab } from './lab-session';
+import { Progress } from './progress';
 import { renderTable } from './table';
-import { modeOutcome, VERIFY_MODES, type SiteVerdict, type VerifyMode } from './verify';
+import { VERIFY_MODES, type SiteVerdict, type VerifyMode } from './verify';
 
 export interface FidelityOptions {
   /** The first geography's seed; the others follow it (seed, seed + 1, ...). */
@@ -14,126 +19,197 @@ export interface FidelityOptions {
   geographies: number;
   /** Fresh connections per client site and mode. */
   connections: number;
+  configuration: NonNullable<LabUpOptions['configuration']>;
 }
 
+/** A connection that was not served by the predicted winner. */
+export interface FidelityMiss {
+  seed: number;
+  clientSite: string;
+  mode: VerifyMode;
+  predicted: string;
+  observed: string | null;
+  /** How much later the observed board's answer was predicted to come than the winner's (its race's times). */
+  marginMs: number;
+  beyondNoise: boolean;
+}
+
+/** One client site in one mode. */
 export interface SiteFidelity {
   clientSite: string;
   mode: VerifyMode;
   predicted: string;
-  /** The board that served most connections. */
-  observed: string | null;
+  closest: string;
+  /** The candidate with the smallest one-way delay toward the client site: what a synchronized race should pick. */
+  lowestDownlink: string;
+  /** The predicted winner's margin over the runner-up. */
   marginMs: number;
-  predictedMs: number;
-  /** Median handshake. */
-  measuredMs: number;
-  outcome: 'match' | 'near-tie' | 'miss';
+  /** Who served each connection. */
+  servedBy: (string | null)[];
+  /** Each handshake minus a direct one with the truly closest site (its RTT in the profile); cached: all but the racing first. */
+  costMs: number[];
 }
 
 export interface GeographyFidelity {
   seed: number;
-  profile: string;
+  lab: string;
+  sites: RandomLabSite[];
   /** Twice the largest excess of a matched race's median handshake over its prediction: how late an answer can come. */
   noiseMs: number;
-  sites: SiteFidelity[];
+  checks: SiteFidelity[];
+  misses: FidelityMiss[];
+}
+
+export interface ModeFidelity {
+  mode: VerifyMode;
+  connections: number;
+  wonByPredicted: number;
+  wonByClosest: number;
+  onLowestDownlink: number;
+  medianCostMs: number;
+  missesBeyondNoise: number;
 }
 
 export interface FidelityResult {
+  seed: number;
   geographies: GeographyFidelity[];
-  checks: number;
-  matches: number;
-  nearTies: number;
-  misses: number;
-  /** Median and largest |measured - predicted| handshake of the matched checks. */
-  handshakeErrorMs: { median: number; max: number };
+  modes: ModeFidelity[];
+  misses: FidelityMiss[];
+  /** Connections of sites whose predicted margin exceeds their lab's noise, and how many of them the predicted winner served. */
+  decisive: { connections: number; onPredicted: number };
 }
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[s.length >> 1];
 };
+const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
 
-function mostServedBy(v: SiteVerdict): string | null {
-  const counts = new Map<string, number>();
-  for (const c of v.connections) if (c.servedBy) counts.set(c.servedBy, (counts.get(c.servedBy) ?? 0) + 1);
-  return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
+const RACE_TIME: Record<RaceMode, (t: CandidateTiming) => number> = { plain: (t) => t.raceMs, synchronized: (t) => t.syncRaceMs, bounded: (t) => t.boundedRaceMs };
+
+/** A cached run's first connection races; the cached ones after it are what the mode is about. */
+const cachedOnes = <T>(v: SiteVerdict, xs: T[]): T[] => (v.mode === 'cached' ? xs.slice(1) : xs);
+
+function lowestDownlink(prediction: SitePrediction, profile: DelayProfile): string {
+  // A stable sort keeps candidate order on ties: the predictor's tie-break.
+  return [...prediction.candidates].sort((a, b) => oneWayDelay(profile, a.site, prediction.clientSite) - oneWayDelay(profile, b.site, prediction.clientSite))[0].board;
 }
 
-/** Judges one geography's verdicts: the noise comes from the matched races of this very run. */
-export function judgeGeography(seed: number, profile: string, predictions: SitePrediction[], verdicts: SiteVerdict[]): GeographyFidelity {
-  const measured = (v: SiteVerdict) => median(v.connections.slice(v.mode === 'cached' ? 1 : 0).map((c) => c.handshakeMs));
-  const excess = verdicts.filter((v) => v.ok && v.mode !== 'cached').map((v) => measured(v) - v.predictedHandshakeMs);
-  const noiseMs = 2 * Math.max(0, ...excess);
-  const sites = verdicts.map((v): SiteFidelity => {
-    const marginMs = modeOutcome(predictions.find((p) => p.clientSite === v.clientSite)!, v.race).marginMs;
+/** Judges one lab's verdicts against the predictor; the noise comes from the matched races of this very run. */
+export function judgeGeography(seed: number, lab: string, sites: RandomLabSite[], topology: Topology, profile: DelayProfile, verdicts: SiteVerdict[]): GeographyFidelity {
+  const predictions = predict(topology, profile);
+  const excess = verdicts.filter((v) => v.ok && v.mode !== 'cached').map((v) => median(v.connections.map((c) => c.handshakeMs)) - v.predictedHandshakeMs);
+  const noiseMs = roundMs(2 * Math.max(0, ...excess));
+  const misses: FidelityMiss[] = [];
+  const checks = verdicts.map((v): SiteFidelity => {
+    const prediction = predictions.find((p) => p.clientSite === v.clientSite)!;
+    const time = RACE_TIME[v.race];
+    const timeOf = (board: string | null) => {
+      const candidate = prediction.candidates.find((c) => c.board === board);
+      return candidate ? time(candidate) : Infinity;
+    };
+    const directMs = prediction.candidates.find((c) => c.board === prediction.closest)!.rttMs;
+    for (const c of v.connections.filter((c) => c.servedBy !== v.predicted)) {
+      const marginMs = roundMs(timeOf(c.servedBy) - timeOf(v.predicted));
+      misses.push({ seed, clientSite: v.clientSite, mode: v.mode, predicted: v.predicted, observed: c.servedBy, marginMs, beyondNoise: !(marginMs <= noiseMs) });
+    }
     return {
       clientSite: v.clientSite,
       mode: v.mode,
       predicted: v.predicted,
-      observed: mostServedBy(v),
-      marginMs,
-      predictedMs: v.predictedHandshakeMs,
-      measuredMs: measured(v),
-      outcome: v.ok ? 'match' : marginMs <= noiseMs ? 'near-tie' : 'miss',
+      closest: prediction.closest,
+      lowestDownlink: lowestDownlink(prediction, profile),
+      marginMs: prediction.modes.find((m) => m.mode === v.race)!.marginMs,
+      servedBy: v.connections.map((c) => c.servedBy),
+      costMs: cachedOnes(v, v.connections).map((c) => roundMs(c.handshakeMs - directMs)),
     };
   });
-  return { seed, profile, noiseMs, sites };
+  return { seed, lab, sites, noiseMs, checks, misses };
 }
 
-export function summariseFidelity(geographies: GeographyFidelity[]): FidelityResult {
-  const sites = geographies.flatMap((g) => g.sites);
-  const errors = sites.filter((s) => s.outcome === 'match').map((s) => Math.abs(s.measuredMs - s.predictedMs));
-  return {
-    geographies,
-    checks: sites.length,
-    matches: sites.filter((s) => s.outcome === 'match').length,
-    nearTies: sites.filter((s) => s.outcome === 'near-tie').length,
-    misses: sites.filter((s) => s.outcome === 'miss').length,
-    handshakeErrorMs: { median: median(errors), max: Math.max(0, ...errors) },
-  };
+export function summariseFidelity(seed: number, geographies: GeographyFidelity[]): FidelityResult {
+  const checks = geographies.flatMap((g) => g.checks);
+  const misses = geographies.flatMap((g) => g.misses);
+  const count = (list: SiteFidelity[], board: (s: SiteFidelity) => string) => list.reduce((n, s) => n + s.servedBy.filter((b) => b === board(s)).length, 0);
+  const modes = VERIFY_MODES.map((mode): ModeFidelity => {
+    const ofMode = checks.filter((s) => s.mode === mode);
+    return {
+      mode,
+      connections: ofMode.reduce((n, s) => n + s.servedBy.length, 0),
+      wonByPredicted: count(ofMode, (s) => s.predicted),
+      wonByClosest: count(ofMode, (s) => s.closest),
+      onLowestDownlink: count(ofMode, (s) => s.lowestDownlink),
+      medianCostMs: median(ofMode.flatMap((s) => s.costMs)),
+      missesBeyondNoise: misses.filter((m) => m.mode === mode && m.beyondNoise).length,
+    };
+  });
+  const decisive = geographies.flatMap((g) => g.checks.filter((s) => s.marginMs > g.noiseMs));
+  return { seed, geographies, modes, misses, decisive: { connections: decisive.reduce((n, s) => n + s.servedBy.length, 0), onPredicted: count(decisive, (s) => s.predicted) } };
 }
 
-/** Runs the geographies on the live lab and puts its own profile back afterwards, whatever happens. */
-export async function runFidelity(lab: Lab, options: FidelityOptions): Promise<FidelityResult> {
-  const { topology } = lab.inputs();
-  const dir = lab.runDir.path('fidelity');
-  mkdirSync(dir, { recursive: true });
-  const original = `${dir}/original.yaml`;
-  writeFileSync(original, readFileSync(lab.state().profileFile));
+/**
+ * Brings up one lab per random geography (fid-<seed>-<i>), verifies every mode on it and takes it down again
+ * whatever happens. The labs race synchronized, so the winner cache remembers synchronized winners.
+ */
+export async function runFidelity(options: FidelityOptions, signal: AbortSignal, progress = new Progress()): Promise<FidelityResult> {
   const geographies: GeographyFidelity[] = [];
-  try {
-    for (let i = 0; i < options.geographies; i++) {
-      const seed = options.seed + i;
-      const geography = randomGeography(topology, seed);
-      const file = `${dir}/${geography.name}.yaml`;
-      writeFileSync(file, geography.yaml);
-      const profile = await lab.applyProfile(file);
-      lab.progress.step(`fidelity: geography ${i + 1} of ${options.geographies} (seed ${seed}): ${options.connections} connections per client site in each mode`);
-      const { verdicts } = await lab.verify(VERIFY_MODES, options.connections);
-      geographies.push(judgeGeography(seed, profile.name, predict(topology, profile), verdicts));
+  for (let i = 0; i < options.geographies; i++) {
+    const seed = options.seed + i;
+    const generated = randomLab(seed);
+    const dir = mkdtempSync(join(tmpdir(), `synrace-fid-${seed}-`));
+    try {
+      const files = { topology: join(dir, 'topology.yaml'), profile: join(dir, 'profile.yaml') };
+      writeFileSync(files.topology, generated.topologyYaml);
+      writeFileSync(files.profile, generated.profileYaml);
+      const name = `fid-${options.seed}-${i}`;
+      progress.step(`fidelity: geography ${i + 1} of ${options.geographies} (seed ${seed}): lab ${name}, ${generated.sites.length} sites`);
+      const run = await withLab({ name, ...files, configuration: options.configuration, raceMode: 'synchronized' }, signal, async (lab) => {
+        progress.step(`fidelity: ${name} up; ${options.connections} connections per client site in each mode`);
+        const { verdicts } = await lab.verify(VERIFY_MODES, options.connections);
+        const { topology, profile } = lab.inputs();
+        return judgeGeography(seed, name, generated.sites, topology, profile, verdicts);
+      }, progress);
+      geographies.push(run.value);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-  } finally {
-    await lab.applyProfile(original);
-    rmSync(dir, { recursive: true, force: true });
   }
-  return summariseFidelity(geographies);
+  return summariseFidelity(options.seed, geographies);
 }
 
-export function renderFidelity(result: FidelityResult): string {
-  const rows = result.geographies.flatMap((g) => g.sites.map((s) => [
+const share = (n: number, of: number): string => (of === 0 ? '-' : `${((100 * n) / of).toFixed(0)}% (${n}/${of})`);
+
+export function renderFidelity(result: FidelityResult, replay: string): string {
+  const labs = result.geographies.map((g) => [
     String(g.seed),
-    s.clientSite,
-    s.mode,
-    s.predicted,
-    s.observed ?? 'none',
-    s.marginMs.toFixed(1),
-    `${s.measuredMs.toFixed(1)} / ${s.predictedMs.toFixed(1)}`,
-    s.outcome === 'near-tie' ? `near tie (noise ${g.noiseMs.toFixed(1)} ms)` : s.outcome,
-  ]));
-  const { checks, matches, nearTies, misses, handshakeErrorMs } = result;
+    g.lab,
+    g.sites.map((s) => `${s.name}${s.client && s.replica ? '*' : ''}${s.satellite ? ` (${s.satellite.kind} +${s.satellite.extraMs})` : ''}`).join(', '),
+    g.noiseMs.toFixed(1),
+    `${g.checks.filter((s) => s.servedBy.every((b) => b === s.predicted)).length}/${g.checks.length}`,
+  ]);
+  const modes = result.modes.map((m) => [
+    m.mode,
+    String(m.connections),
+    share(m.wonByPredicted, m.connections),
+    share(m.wonByClosest, m.connections),
+    share(m.onLowestDownlink, m.connections),
+    m.medianCostMs.toFixed(1),
+    String(m.missesBeyondNoise),
+  ]);
+  const misses = result.misses.map((m) => [String(m.seed), m.clientSite, m.mode, m.predicted, m.observed ?? 'none', Number.isFinite(m.marginMs) ? m.marginMs.toFixed(1) : '-', m.beyondNoise ? 'BEYOND noise' : 'within noise']);
+  const noise = result.geographies.map((g) => g.noiseMs);
+  const target = result.modes.filter((m) => m.mode === 'synchronized' || m.mode === 'cached');
   return [
-    renderTable(['seed', 'client site', 'mode', 'predicted', 'observed (most)', 'margin ms', 'handshake ms (measured / predicted)', 'outcome'], rows),
+    `seed ${result.seed}: ${replay}`,
     '',
-    `${result.geographies.length} random geographies, ${checks} site/mode checks: ${matches} on the predicted winner, ${nearTies} near ties missed within the lab's noise, ${misses} misses; ` +
-      `handshake error of the matches: median ${handshakeErrorMs.median.toFixed(1)} ms, largest ${handshakeErrorMs.max.toFixed(1)} ms`,
+    renderTable(['seed', 'lab', 'sites (* client and replica; satellite downlink +ms)', 'noise ms', 'site/mode checks all on predicted'], labs),
+    '',
+    renderTable(['mode', 'connections', 'won by predicted', 'won by truly closest', 'on lowest downlink', 'median handshake - direct to closest, ms', 'misses beyond noise'], modes),
+    '',
+    misses.length ? renderTable(['seed', 'client site', 'mode', 'predicted', 'observed', 'margin ms', 'against the noise'], misses) : 'no misses',
+    '',
+    `${result.geographies.length} random labs; measured noise per lab: median ${median(noise).toFixed(1)} ms, largest ${Math.max(0, ...noise).toFixed(1)} ms. ` +
+      `Predicted = observed where the margin exceeds the noise: ${share(result.decisive.onPredicted, result.decisive.connections)}. ` +
+      `Synchronized and cached on the lowest-downlink site: ${share(target.reduce((n, m) => n + m.onLowestDownlink, 0), target.reduce((n, m) => n + m.connections, 0))}.`,
   ].join('\n');
 }

@@ -36,3 +36,4 @@ export { runMochaTap, formatSummary, specsUnder, SKIP_REASON, type TapSummary } 
 export { TapInterleaver, type TapLane } from './tap-lanes';
 export { LAB_COMMANDS, HARDWARE_COMMANDS } from './cli/commands';
 export { SYNRACE_CLI_SCRIPT } from './programs';
+export { withLab, LabNotDownError, type LabRun } from './lab-session';

@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTopology } from '@synrace/netem-profiles';
-import { DEFAULT_TOPOLOGY, renderTable, resolveTopology, type LabUpOptions } from '@synrace/orchestrator';
-import { LabNotDownError, withLab } from './lab-session';
+import { DEFAULT_TOPOLOGY, LabNotDownError, renderTable, resolveTopology, withLab, type LabUpOptions } from '@synrace/orchestrator';
 import type { BenchContext, BenchSection, SectionReport } from './section';
 import { writeSyntheticLab } from './synthetic-lab';
 

@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { seededRandom } from '@synrace/netem-profiles';
-import { describeLeftovers, findLeftovers, LabHostNames, labRunDir, renderTable, type Lab } from '@synrace/orchestrator';
+import { describeLeftovers, findLeftovers, LabHostNames, labRunDir, renderTable, withLab, type Lab } from '@synrace/orchestrator';
 import { runCli, startCli } from '../src/cli';
-import { withLab } from './lab-session';
 import type { BenchContext, BenchSection, SectionReport } from './section';
 
 /** The lab cycled, small so that a hundred cycles take minutes; the world lab stays up beside it. */

@@ -4,8 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { resolve } from 'node:path';
-import { Progress } from '@synrace/orchestrator';
-import { LabNotDownError, withLab } from './lab-session';
+import { LabNotDownError, Progress, withLab } from '@synrace/orchestrator';
 import type { BenchContext, BenchSection, HostSection, SectionReport, WorldLabSection } from './section';
 import { SECTIONS } from './sections';
 

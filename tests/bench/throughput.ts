@@ -1,8 +1,7 @@
 import type { Configuration } from '@synrace/agents';
-import { renderTable } from '@synrace/orchestrator';
+import { LabNotDownError, renderTable, withLab } from '@synrace/orchestrator';
 import { claimVerdict, type ClaimVerdict } from './claim-verdict';
 import { BLOB_MIB, DOWNLOADS, measureGatewayThroughput, type DownloadSeries, type LabThroughput } from './gateway-throughput';
-import { LabNotDownError, withLab } from './lab-session';
 import type { BenchContext, BenchSection } from './section';
 
 const CONFIGURATIONS: Configuration[] = ['A', 'B', 'C'];

@@ -178,9 +178,11 @@ export async function main(argv: string[]): Promise<number> {
       const geographies = Number(values.geographies);
       if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new UsageError(`--seed takes a whole number from 0 to 2^32 - 1, not "${values.seed}"`);
       if (!Number.isInteger(geographies) || geographies < 1 || geographies > 100) throw new UsageError(`--geographies takes a whole number from 1 to 100, not "${values.geographies}"`);
-      const result = await runFidelity(attach(), { seed, geographies, connections });
-      print(json, result, renderFidelity(result));
-      return result.misses === 0 ? 0 : 1;
+      const replay = `synrace fidelity --seed ${seed} --geographies ${geographies} --connections ${connections} --config ${configuration}`;
+      progress.step(`fidelity: seed ${seed} (replay: ${replay})`);
+      const result = await interruptible((signal) => runFidelity({ seed, geographies, connections, configuration }, signal, progress));
+      print(json, result, renderFidelity(result, replay));
+      return result.misses.some((m) => m.beyondNoise) ? 1 : 0;
     }
     case 'test': {
       const lab = attach();
