@@ -1,6 +1,6 @@
 /**
  * mulberry32: a small seeded generator with a full 2^32 period. A printed seed replays a whole run (random
- * geographies, the moments a lifecycle bench kills a lab).
+ * labs for the fidelity bench, the moments a lifecycle bench kills a lab).
  */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
