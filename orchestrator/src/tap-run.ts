@@ -32,6 +32,8 @@ export interface TapRunOptions {
   failOnSkip?: boolean;
   /** Nice value of the run and of everything it starts (labs included): runs beside it come first. */
   niceness?: number;
+  /** Aborted: mocha gets SIGINT, as from Ctrl-C, so its after hooks take down what its tests made. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -47,6 +49,8 @@ export function runMochaTap(specs: string[], onTap: (chunk: Buffer) => void, opt
   });
   // Set before mocha has loaded its first spec, so every process it starts inherits it.
   if (options.niceness !== undefined && mocha.pid !== undefined) setPriority(mocha.pid, options.niceness);
+  const interrupt = () => mocha.kill('SIGINT');
+  options.signal?.addEventListener('abort', interrupt, { once: true });
   const parser = new Parser();
   const summary: TapSummary = { pass: 0, fail: 0, skip: 0 };
   const refused: string[] = [];
@@ -66,6 +70,7 @@ export function runMochaTap(specs: string[], onTap: (chunk: Buffer) => void, opt
   });
   return new Promise((done) => {
     mocha.on('close', (code, signal) => {
+      options.signal?.removeEventListener('abort', interrupt);
       parser.end();
       for (const line of refused) onTap(Buffer.from(`# FAILED: ${line}\n`));
       summary.fail += refused.length;

@@ -39,12 +39,16 @@ async function main(): Promise<void> {
   }
   const tap = new TapInterleaver((text) => process.stdout.write(text));
   const total: TapSummary = { pass: 0, fail: 0, skip: 0 };
+  // SIGTERM (a CI timeout) reaches this process alone: the lanes get it as Ctrl-C, and no further lane starts.
+  const interrupted = new AbortController();
+  for (const name of ['SIGINT', 'SIGTERM'] as const) process.once(name, () => interrupted.abort());
   for (const group of lanesOf(specs)) {
+    if (interrupted.signal.aborted) break;
     const started = Date.now();
     await Promise.all(
       group.map(async (lane) => {
         const stream = tap.lane();
-        const summary = await runMochaTap(lane.specs, (chunk) => stream.write(chunk), { failOnSkip, niceness: lane.niceness });
+        const summary = await runMochaTap(lane.specs, (chunk) => stream.write(chunk), { failOnSkip, niceness: lane.niceness, signal: interrupted.signal });
         stream.end();
         total.pass += summary.pass;
         total.fail += summary.fail;
@@ -59,7 +63,7 @@ async function main(): Promise<void> {
   mkdirSync(join(REPO_ROOT, 'artifacts'), { recursive: true });
   writeFileSync(join(REPO_ROOT, 'artifacts', 'junit.xml'), tapToJunit(text, 'synrace'));
   process.stdout.write(`\n${formatSummary(total)}\n`);
-  process.exitCode = total.fail > 0 ? 1 : 0;
+  process.exitCode = interrupted.signal.aborted ? 130 : total.fail > 0 ? 1 : 0;
 }
 
 void main();
