@@ -1,7 +1,7 @@
 // The orchestrator's API: the lab library behind the `synrace` CLI, for the end-to-end suites,
 // benchmarks and stand-ins that drive labs themselves.
 export { Lab, type LabUpOptions, type TeardownSummary } from './lab';
-export type { BoardRecord, LabState, DelayMode, BackendKind, ProtocolOptions, ManagementNetwork } from './labs/lab-state';
+export type { BoardRecord, LabState, DelayMode, BackendKind, ProtocolOptions, ManagementNetwork, BringUpTimings } from './labs/lab-state';
 export { listLabs, labRunDir, resolveLab, labsRoot, type LabOnHost } from './labs/registry';
 export { LabHostNames } from './labs/host-names';
 export { RunDir } from './labs/run-dir';

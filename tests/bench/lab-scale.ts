@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTopology } from '@synrace/netem-profiles';
-import { DEFAULT_TOPOLOGY, LabNotDownError, renderTable, resolveTopology, withLab, type LabUpOptions } from '@synrace/orchestrator';
+import { DEFAULT_TOPOLOGY, LabNotDownError, renderTable, resolveTopology, withLab, type BringUpTimings, type LabUpOptions } from '@synrace/orchestrator';
 import type { BenchContext, BenchSection, SectionReport } from './section';
 import { writeSyntheticLab } from './synthetic-lab';
 
@@ -17,6 +17,8 @@ interface LabScalePoint {
   sites: number;
   upSeconds?: number;
   downSeconds?: number;
+  /** When the host objects were made, and when the last board reached each state, from the start of `up`. */
+  phases?: BringUpTimings;
   /** A size that fails (a boot timeout, say) is reported as such; the curve goes on with the next one. */
   error?: string;
 }
@@ -24,9 +26,9 @@ interface LabScalePoint {
 async function timeLab(context: BenchContext, lab: string, boards: number, sites: number, options: LabUpOptions): Promise<LabScalePoint> {
   context.progress.step(`scale: bringing up ${lab} (${boards} boards) and taking it down`);
   try {
-    const { upSeconds, downSeconds } = await withLab({ name: `bench-scale-${boards}`, ...options, timeouts: TIMEOUTS }, context.signal, async () => undefined);
+    const { value: phases, upSeconds, downSeconds } = await withLab({ name: `bench-scale-${boards}`, ...options, timeouts: TIMEOUTS }, context.signal, async (up) => up.state().timings);
     context.progress.step(`scale: ${lab} up ${upSeconds.toFixed(1)} s, down ${downSeconds.toFixed(1)} s`);
-    return { lab, boards, sites, upSeconds, downSeconds };
+    return { lab, boards, sites, upSeconds, downSeconds, phases };
   } catch (err) {
     if (context.signal.aborted || err instanceof LabNotDownError) throw err;
     context.progress.step(`scale: ${lab} failed: ${(err as Error).message}`);
@@ -49,13 +51,19 @@ async function measure(context: BenchContext): Promise<LabScalePoint[]> {
   return points;
 }
 
+const PHASES = ['powered', 'booted', 'reachable', 'provisioned'] as const;
+const seconds = (ms: number | undefined) => (ms === undefined ? '' : (ms / 1000).toFixed(1));
+
 function render(points: LabScalePoint[]): string {
   const rows = points.map((p) =>
     p.upSeconds === undefined || p.downSeconds === undefined
-      ? [p.lab, p.boards, p.sites, `FAILED: ${p.error}`, '', '']
-      : [p.lab, p.boards, p.sites, p.upSeconds.toFixed(1), p.downSeconds.toFixed(1), ((p.upSeconds * 1000) / p.boards).toFixed(0)],
+      ? [p.lab, p.boards, p.sites, `FAILED: ${p.error}`, '', '', '', '', '', '', '']
+      : [p.lab, p.boards, p.sites, seconds(p.phases?.createdMs), ...PHASES.map((phase) => seconds(p.phases?.allReachedMs[phase])), p.upSeconds.toFixed(1), p.downSeconds.toFixed(1), ((p.upSeconds * 1000) / p.boards).toFixed(0)],
   );
-  return renderTable(['lab', 'boards', 'sites', 'up s', 'down s', 'up ms per board'], rows);
+  return [
+    'Phases: seconds from the start of up until the host objects were made (created) and until the last board reached each state.',
+    renderTable(['lab', 'boards', 'sites', 'created', ...PHASES, 'up s', 'down s', 'up ms per board'], rows),
+  ].join('\n');
 }
 
 export const labScale: BenchSection = {
