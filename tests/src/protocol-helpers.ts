@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addressOf, boardsWithRole, interfaceOn, predict, type DelayProfile, type SitePrediction, type Topology } from '@synrace/netem-profiles';
+import { addressOf, boardsWithRole, interfaceOn, predict, type DelayProfile, type ModeOutcome, type PredictedMode, type SitePrediction, type Topology } from '@synrace/netem-profiles';
 import type { Lab } from '@synrace/orchestrator';
 
 /** Where the suites leave pcaps: a `synrace test` run folder, or artifacts/ at the repository root. */
@@ -43,16 +43,22 @@ export function predictionFor(predictions: SitePrediction[], site: string): Site
   return p;
 }
 
+/** A site's outcome in one race mode. */
+export function outcomeIn(p: SitePrediction, mode: PredictedMode): ModeOutcome {
+  return p.modes.find((m) => m.mode === mode)!;
+}
+
 /**
- * A client site whose plain-race winner is a replica: the interesting one for dead and busy tests. Of
+ * A client site whose winner in the race mode is a replica: the interesting one for dead and busy tests. Of
  * those, the one whose races are most decisive (the widest margin over the runner-up, with the winner
  * and without it), so that what a test proves does not hang on a few milliseconds of the host's load.
  */
-export function siteWonByReplica(topology: Topology, profile: DelayProfile): SitePrediction {
+export function siteWonByReplica(topology: Topology, profile: DelayProfile, mode: PredictedMode = 'plain'): SitePrediction {
   const replicas = new Set(boardsWithRole(topology, 'replica').map((b) => b.name));
-  const won = predict(topology, profile).filter((x) => replicas.has(x.winner));
-  if (won.length === 0) throw new Error('the profile has no client site won by a replica');
-  const decisiveness = (p: SitePrediction) => Math.min(p.marginMs, predictionFor(predictWithout(topology, profile, [p.winner]), p.clientSite).marginMs);
+  const won = predict(topology, profile).filter((x) => replicas.has(outcomeIn(x, mode).winner));
+  if (won.length === 0) throw new Error(`the profile has no client site won by a replica in the ${mode} race`);
+  const without = (p: SitePrediction) => outcomeIn(predictionFor(predictWithout(topology, profile, [outcomeIn(p, mode).winner]), p.clientSite), mode);
+  const decisiveness = (p: SitePrediction) => Math.min(outcomeIn(p, mode).marginMs, without(p).marginMs);
   return won.reduce((best, p) => (decisiveness(p) > decisiveness(best) ? p : best));
 }
 
