@@ -1,4 +1,4 @@
-import type { SiteVerdict } from './verify';
+import type { RunJudgement, SiteVerdict } from './verify';
 import { withinTolerance, type RttSample } from './delays/rtt';
 import { Lab, type LabUpOptions } from './lab';
 import type { LabState } from './labs/lab-state';
@@ -10,8 +10,9 @@ export interface DemoResult {
   state: LabState;
   rtt: RttSample[];
   verdicts: SiteVerdict[];
+  judged: RunJudgement;
   report: string;
-  /** Every RTT path within tolerance and every client site on its predicted winner. */
+  /** Every RTT path within tolerance and every client site on its predicted winner, near ties within the measured noise apart. */
   ok: boolean;
 }
 
@@ -36,8 +37,8 @@ export async function runDemo(options: LabUpOptions, connections: number, progre
     const rtt = await lab.measureRtt();
     hooks.onRtt?.(rtt);
     progress.step(`verifying closest-replica selection: ${connections} fresh connections per client site and race mode`);
-    const { verdicts, report } = await lab.verify(['plain', 'synchronized'], connections, newRunFolder(lab.name));
-    return { state, rtt, verdicts, report: report!, ok: rtt.every(withinTolerance) && verdicts.every((v) => v.ok) };
+    const { verdicts, judged, report } = await lab.verify(['plain', 'synchronized'], connections, newRunFolder(lab.name));
+    return { state, rtt, verdicts, judged, report: report!, ok: rtt.every(withinTolerance) && judged.misses.length === 0 };
   } finally {
     await lab.down();
   }

@@ -9,9 +9,10 @@ import type { RaceMode } from '@synrace/agents';
 import { oneWayDelay, predict, randomLab, type CandidateTiming, type DelayProfile, type RandomLabSite, type SitePrediction, type Topology } from '@synrace/netem-profiles';
 import type { LabUpOptions } from './lab';
 import { withLab } from './lab-session';
+import { median } from './median';
 import { Progress } from './progress';
 import { renderTable } from './table';
-import { VERIFY_MODES, type SiteVerdict, type VerifyMode } from './verify';
+import { measuredNoiseMs, VERIFY_MODES, type SiteVerdict, type VerifyMode } from './verify';
 
 export interface FidelityOptions {
   /** The first geography's seed; the others follow it (seed, seed + 1, ...). */
@@ -79,10 +80,6 @@ export interface FidelityResult {
   decisive: { connections: number; onPredicted: number };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[s.length >> 1];
-};
 const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 const RACE_TIME: Record<RaceMode, (t: CandidateTiming) => number> = { plain: (t) => t.raceMs, synchronized: (t) => t.syncRaceMs, bounded: (t) => t.boundedRaceMs };
@@ -98,8 +95,7 @@ function lowestDownlink(prediction: SitePrediction, profile: DelayProfile): stri
 /** Judges one lab's verdicts against the predictor; the noise comes from the matched races of this very run. */
 export function judgeGeography(seed: number, lab: string, sites: RandomLabSite[], topology: Topology, profile: DelayProfile, verdicts: SiteVerdict[]): GeographyFidelity {
   const predictions = predict(topology, profile);
-  const excess = verdicts.filter((v) => v.ok && v.mode !== 'cached').map((v) => median(v.connections.map((c) => c.handshakeMs)) - v.predictedHandshakeMs);
-  const noiseMs = roundMs(2 * Math.max(0, ...excess));
+  const noiseMs = roundMs(measuredNoiseMs(verdicts));
   const misses: FidelityMiss[] = [];
   const checks = verdicts.map((v): SiteFidelity => {
     const prediction = predictions.find((p) => p.clientSite === v.clientSite)!;

@@ -20,7 +20,7 @@ import { webServerCommand } from './provision/provision';
 import { writeWebContent } from './provision/web-content';
 import { writeHtmlReport, type SiteRaces } from './report/html-report';
 import { readRaceTimelines } from './report/race-timeline';
-import { candidateBoards, verifySelection, type SiteVerdict, type VerifyMode } from './verify';
+import { candidateBoards, judgeRun, verifySelection, type RunJudgement, type SiteVerdict, type VerifyMode } from './verify';
 import { boardOf, connectBoard, waitReachable } from './labs/board-access';
 import { consoleSocketPath } from './labs/console-server-process';
 import { LabHostNames } from './labs/host-names';
@@ -326,7 +326,7 @@ export class Lab {
    * report folder, every gateway's WAN side is captured during its site's connections, and the folder
    * gets the pcaps and report.html (selection matrix and race timelines).
    */
-  async verify(modes: readonly VerifyMode[] = ['plain', 'synchronized'], connections = 5, reportDir?: string): Promise<{ verdicts: SiteVerdict[]; report?: string }> {
+  async verify(modes: readonly VerifyMode[] = ['plain', 'synchronized'], connections = 5, reportDir?: string): Promise<{ verdicts: SiteVerdict[]; judged: RunJudgement; report?: string }> {
     const { topology, profile } = this.inputs();
     const state = this.state();
     const switchAgent = this.agent(boardsWithRole(topology, 'server-switch')[0].name);
@@ -359,7 +359,8 @@ export class Lab {
     } finally {
       await switchAgent.setRaceMode(state.protocol?.raceMode ?? 'plain');
     }
-    if (!reportDir) return { verdicts };
+    const judged = judgeRun(verdicts, predictions);
+    if (!reportDir) return { verdicts, judged };
     const boardsByAddress = new Map([...candidateBoards(topology), ...predictions.map((p) => [hostAddress(p.hostBoard), p.hostBoard] as const)]);
     const report = writeHtmlReport(join(reportDir, 'report.html'), {
       lab: { topology: topology.name, profile: profile.name, delayMode: state.delay.mode, configuration: state.protocol?.configuration ?? 'A', date: new Date() },
@@ -368,7 +369,7 @@ export class Lab {
       races,
       boardsByAddress,
     });
-    return { verdicts, report };
+    return { verdicts, judged, report };
   }
 
   /** Starts a tcpdump on a board's interface; stop() brings the pcap to localDir. */

@@ -1,5 +1,6 @@
 import { RACE_MODES, type AgentControlClient, type EntryDump, type RaceMode, type Via } from '@synrace/agents';
 import { raceCandidates, type ModeOutcome, type SitePrediction, type Topology } from '@synrace/netem-profiles';
+import { median } from './median';
 import { candidateAddress, originAddress } from './provision/agent-config';
 import { renderTable } from './table';
 
@@ -80,9 +81,28 @@ export function judgeSite(prediction: SitePrediction, mode: VerifyMode, race: Ra
   return { clientSite: prediction.clientSite, mode, race, predicted: outcome.winner, closest: prediction.closest, predictedHandshakeMs, connections, ok };
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+/**
+ * The lab's own timing noise, from the verdicts of this very run: twice the largest amount by which a race the
+ * predicted winner won came in later than predicted (its median handshake). A predicted margin within it is a
+ * coin toss on this host, not a wrong winner.
+ */
+export function measuredNoiseMs(verdicts: SiteVerdict[]): number {
+  const excess = verdicts.filter((v) => v.ok && v.mode !== 'cached').map((v) => median(v.connections.map((c) => c.handshakeMs)) - v.predictedHandshakeMs);
+  return 2 * Math.max(0, ...excess);
+}
+
+/** The verdicts that are wrong beyond the noise: a winner other than the predicted one where the margin exceeds it. */
+export function missesBeyondNoise(verdicts: SiteVerdict[], predictions: SitePrediction[], noiseMs: number): SiteVerdict[] {
+  return verdicts.filter((v) => !v.ok && modeOutcome(predictions.find((p) => p.clientSite === v.clientSite)!, v.race).marginMs > noiseMs);
+}
+
+/** A whole verify run: its noise, the misses beyond it (a failed run), and the near ties within it. */
+export interface RunJudgement { noiseMs: number; misses: SiteVerdict[]; nearTies: SiteVerdict[] }
+
+export function judgeRun(verdicts: SiteVerdict[], predictions: SitePrediction[]): RunJudgement {
+  const noiseMs = measuredNoiseMs(verdicts);
+  const misses = missesBeyondNoise(verdicts, predictions, noiseMs);
+  return { noiseMs, misses, nearTies: verdicts.filter((v) => !v.ok && !misses.includes(v)) };
 }
 
 function viaSummary(v: SiteVerdict): string {

@@ -4,7 +4,7 @@ import { addressOf, boardsWithRole, interfaceOn, loadProfile, loadTopology, pred
 import type { Via } from '@synrace/agents';
 import { resolveProfile, resolveTopology } from '../src/inputs/lab-inputs';
 import { renderHtmlReport } from '../src/report/html-report';
-import { candidateBoards, judgeSite, renderVerdicts, type VerifyMode } from '../src/verify';
+import { candidateBoards, judgeSite, measuredNoiseMs, missesBeyondNoise, renderVerdicts, type VerifyMode } from '../src/verify';
 
 const topology = loadTopology(resolveTopology('world'));
 const predictions = predict(topology, loadProfile(resolveProfile('world'), topology));
@@ -22,6 +22,17 @@ function judge(mode: VerifyMode, vias: Via[], board = tokyo.winner) {
 }
 
 describe('verify: modes', () => {
+  it('judges a wrong winner against the noise measured in the same run: forgiven within it, a failure beyond it', () => {
+    const plain = tokyo.modes.find((m) => m.mode === 'plain')!;
+    const wrong = { ...judge('plain', ['race'], 'lon-origin'), clientSite: 'tokyo' };
+    const late = (ms: number) => ({ ...judge('plain', ['race']), connections: [{ ...judge('plain', ['race']).connections[0], handshakeMs: plain.handshakeMs + ms }] });
+    // Tokyo's plain margin is 7 ms: a run whose matched races came in up to 4 ms late has 8 ms of noise.
+    assert.equal(measuredNoiseMs([late(1), late(4), wrong]), 8);
+    assert.deepEqual(missesBeyondNoise([late(4), wrong], predictions, measuredNoiseMs([late(4), wrong])), [], 'a 7 ms margin within 8 ms of noise');
+    assert.deepEqual(missesBeyondNoise([late(1), wrong], predictions, measuredNoiseMs([late(1), wrong])), [wrong], 'a 7 ms margin beyond 2 ms of noise');
+    assert.equal(measuredNoiseMs([late(-3)]), 0, 'races quicker than predicted add no noise');
+  });
+
   it('predicts each race mode\'s own winner and time, and a cached run the plain winner at its RTT', () => {
     const bounded = judge('bounded', ['race']);
     const outcome = tokyo.modes.find((m) => m.mode === 'bounded')!;

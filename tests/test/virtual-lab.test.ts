@@ -195,14 +195,15 @@ describeOwnLabs('namespace labs side by side', function () {
     try {
       assert.notEqual(europe.state().management!.subnet, world().state().management!.subnet);
       const [w, e] = await Promise.all([world().verify(['plain'], 2), europe.verify(['plain'], 2)]);
-      assert.deepEqual([...w.verdicts, ...e.verdicts].filter((v) => !v.ok).map((v) => `${v.clientSite} ${v.mode}`), []);
+      // Near ties within each run's measured noise are not judged (verify's own rule).
+      assert.deepEqual([...w.judged.misses, ...e.judged.misses].map((v) => `${v.clientSite} ${v.mode}`), []);
     } finally {
       await europe.down();
     }
     assert.deepEqual(await leftoversOf('e2e-side-europe'), []);
     assert.ok((await leftoversOf('e2e-side-world')).length > 10, 'the other lab is still there');
     const again = await world().verify(['plain', 'synchronized'], 2);
-    assert.deepEqual(again.verdicts.filter((v) => !v.ok).map((v) => `${v.clientSite} ${v.mode}`), []);
+    assert.deepEqual(again.judged.misses.map((v) => `${v.clientSite} ${v.mode}`), []);
   });
 });
 

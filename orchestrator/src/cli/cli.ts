@@ -16,7 +16,7 @@ import { runSuites, suitesNamed } from '../suites';
 import { renderTable } from '../table';
 import { formatSummary } from '../tap-run';
 import { renderFidelity, runFidelity } from '../fidelity';
-import { renderVerdicts, VERIFY_MODES, type SiteVerdict, type VerifyMode } from '../verify';
+import { renderVerdicts, VERIFY_MODES, type RunJudgement, type SiteVerdict, type VerifyMode } from '../verify';
 import { usageText } from './commands';
 import { boardTable, netemShow, rttMatrix } from './views';
 
@@ -27,11 +27,12 @@ function choice<T extends string>(value: string | undefined, option: string, all
   return value as T;
 }
 
-function verifyVerdict(verdicts: SiteVerdict[]): string {
-  const failed = verdicts.filter((v) => !v.ok);
-  return failed.length === 0
-    ? `verified: every client site landed on its predicted winner (${verdicts.length} site/mode checks)`
-    : `MISMATCH in ${failed.length} of ${verdicts.length} site/mode checks: ${failed.map((v) => `${v.clientSite} (${v.mode})`).join(', ')}`;
+function verifyVerdict(verdicts: SiteVerdict[], judged: RunJudgement): string {
+  const named = (vs: SiteVerdict[]) => vs.map((v) => `${v.clientSite} (${v.mode})`).join(', ');
+  const ties = judged.nearTies.length ? `; near ties within this run's measured noise of ${judged.noiseMs.toFixed(1)} ms, not judged: ${named(judged.nearTies)}` : '';
+  return judged.misses.length === 0
+    ? `verified: ${verdicts.length - judged.nearTies.length} of ${verdicts.length} site/mode checks on their predicted winner${ties}`
+    : `MISMATCH beyond this run's measured noise of ${judged.noiseMs.toFixed(1)} ms in ${judged.misses.length} of ${verdicts.length} site/mode checks: ${named(judged.misses)}${ties}`;
 }
 
 function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -164,14 +165,14 @@ export async function main(argv: string[]): Promise<number> {
           },
         }),
       );
-      print(json, { boards: shownState(result.state, showSecrets).boards, delay: result.state.delay, rtt: result.rtt, verify: result.verdicts, report: result.report }, `${renderVerdicts(result.verdicts)}\n\n${verifyVerdict(result.verdicts)}\nreport: ${result.report}`);
+      print(json, { boards: shownState(result.state, showSecrets).boards, delay: result.state.delay, rtt: result.rtt, verify: result.verdicts, report: result.report }, `${renderVerdicts(result.verdicts)}\n\n${verifyVerdict(result.verdicts, result.judged)}\nreport: ${result.report}`);
       return result.ok ? 0 : 1;
     }
     case 'verify': {
       const lab = attach();
-      const { verdicts, report } = await lab.verify(verifyModes(), connections, newRunFolder(lab.name));
-      print(json, { verdicts, report }, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts)}\nreport: ${report}`);
-      return verdicts.every((v) => v.ok) ? 0 : 1;
+      const { verdicts, judged, report } = await lab.verify(verifyModes(), connections, newRunFolder(lab.name));
+      print(json, { verdicts, judged: { noiseMs: judged.noiseMs, nearTies: judged.nearTies.map((v) => `${v.clientSite} ${v.mode}`) }, report }, `${renderVerdicts(verdicts)}\n\n${verifyVerdict(verdicts, judged)}\nreport: ${report}`);
+      return judged.misses.length === 0 ? 0 : 1;
     }
     case 'fidelity': {
       const seed = Number(values.seed);
