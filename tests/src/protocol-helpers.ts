@@ -14,11 +14,21 @@ export async function counters(lab: Lab, board: string): Promise<Record<string, 
 }
 
 /** How much a counter grew while `work` ran; a dotted name reaches into a nested group (table.created). */
-export async function growth(lab: Lab, board: string, name: string, work: () => Promise<unknown>): Promise<number> {
+/**
+ * How much a counter grew over the work. With `awaiting`, the counter is read again (for up to 5 s) until it has
+ * grown that much: a packet sent from another board may still be crossing a loaded host's delay line.
+ */
+export async function growth(lab: Lab, board: string, name: string, work: () => Promise<unknown>, awaiting = 0): Promise<number> {
   const read = async () => name.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], await counters(lab, board)) as number | undefined;
   const before = (await read()) ?? 0;
   await work();
-  return ((await read()) ?? 0) - before;
+  const deadline = Date.now() + 5000;
+  let grown = ((await read()) ?? 0) - before;
+  while (grown < awaiting && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    grown = ((await read()) ?? 0) - before;
+  }
+  return grown;
 }
 
 export interface Fetch { servedBy: string | null; localPort: number; code: number; connectMs: number }

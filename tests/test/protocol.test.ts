@@ -217,7 +217,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const live = await startSlowDownload(lab(), s.site.hostBoard, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
       const rogueCapture = await lab().capture(s.rogue, interfaceOn(lab().inputs().topology.boards.find((b) => b.name === s.rogue)!, 'wan')!.name, join(ARTIFACTS, `rogue-synack-${configuration}`), '"tcp[tcpflags] & tcp-rst != 0"');
       const dropped = await growth(lab(), s.site.gatewayBoard, 'answer-from-stranger-dropped', () =>
-        s.inject(`${s.rogueAddress} ${s.hostAddress} 80 ${live.clientPort} synack 1000 1`));
+        s.inject(`${s.rogueAddress} ${s.hostAddress} 80 ${live.clientPort} synack 1000 1`), 1);
       assert.equal(dropped, 1);
       assert.equal(await live.finished(), s.expected, 'the live download is intact');
       assert.equal(readPcap(await rogueCapture.stop()).trim(), '', 'no RST reached the rogue');
@@ -230,7 +230,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const from = configuration === 'B' ? origin() : s.winnerAddress;
       // In C a plain packet is not even part of the (tunnelled) connection.
       const counter = configuration === 'C' ? 'plain-in-tunnelled-connection-dropped' : 'forged-reset-dropped';
-      const dropped = await growth(lab(), s.site.gatewayBoard, counter, () => s.inject(`${from} ${s.hostAddress} 80 ${live.clientPort} rst 12345 0`));
+      const dropped = await growth(lab(), s.site.gatewayBoard, counter, () => s.inject(`${from} ${s.hostAddress} 80 ${live.clientPort} rst 12345 0`), 1);
       assert.equal(dropped, 1);
       assert.equal(await live.finished(), s.expected, 'the live download is intact');
     });
@@ -251,7 +251,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const victimAddress = addressOf(wanOf(victim).address);
       const seen = await watch(victim, 'ipip-from-rogue', ANSWERS);
       const dropped = await growth(lab(), replica, 'ipip-from-stranger-dropped', () =>
-        s.inject(`${victimAddress} ${origin()} 41001 80 tunnel-syn 1000 0 ${s.rogueAddress} ${addressOf(wanOf(replica).address)}`));
+        s.inject(`${victimAddress} ${origin()} 41001 80 tunnel-syn 1000 0 ${s.rogueAddress} ${addressOf(wanOf(replica).address)}`), 1);
       await new Promise((r) => setTimeout(r, 1000));
       assert.equal(dropped, 1);
       assert.deepEqual(linesOf(readPcap(await seen.stop())), [], `${victim} got an answer to a SYN it never sent`);
@@ -278,7 +278,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
     it("2: a client host's own tag is overwritten by its gateway, so it never reaches the switch", async () => {
       const s = await scene();
       const probe = await framesProbe(lab(), s.topology, s.site.hostBoard, origin());
-      const stripped = await growth(lab(), s.site.gatewayBoard, 'client-tag-stripped', () => probe.send('tagged-syn', probe.freshPort()));
+      const stripped = await growth(lab(), s.site.gatewayBoard, 'client-tag-stripped', () => probe.send('tagged-syn', probe.freshPort()), 1);
       assert.equal(stripped, 1);
     });
 
@@ -291,7 +291,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const outer = configuration === 'C' ? ` ${s.winnerAddress}` : '';
       const walk = [0, 2 ** 30, 2 ** 31, 3 * 2 ** 30];
       const dropped = await growth(lab(), s.site.gatewayBoard, 'forged-reset-dropped', () =>
-        s.inject(...walk.map((seq) => `${from} ${s.hostAddress} 80 ${live.clientPort} ${tunnel}ack ${seq} 1${outer}`), `${from} ${s.hostAddress} 80 ${live.clientPort} ${tunnel}rst ${3 * 2 ** 30} 0${outer}`));
+        s.inject(...walk.map((seq) => `${from} ${s.hostAddress} 80 ${live.clientPort} ${tunnel}ack ${seq} 1${outer}`), `${from} ${s.hostAddress} 80 ${live.clientPort} ${tunnel}rst ${3 * 2 ** 30} 0${outer}`), 1);
       assert.equal(dropped, 1, 'the RST was dropped as forged');
       assert.equal(await live.finished(), s.expected, 'the live download is intact');
     });
