@@ -8,11 +8,11 @@ import { formatSummary, REPO_ROOT, runMochaTap, specsUnder, TapInterleaver, tapT
 const PACKAGES = ['netem-profiles', 'agents', 'hardware', 'orchestrator', 'stand-ins', 'tests'];
 
 /**
- * Specs whose world labs are judged on their own timing (RTTs within 5%, races decided by a few ms): one
- * after another. Everything else runs beside them at a lower priority (nice 10), so that a compile, a fuzz
- * run or a flash never takes the CPU from a race being judged; most of it waits on boots, timeouts and SSH.
+ * Specs whose labs are judged on their own timing (RTTs within 5%, races decided by a few ms, relays seen
+ * switching within a second): one after another. Everything else runs beside them at a lower priority (nice
+ * 10), so that a compile, a fuzz run or a flash never takes the CPU from a race being judged.
  */
-const TIMED_LABS = /\/(agents\/dist\/test\/(hostile-wan|wan-delay\.integration)|tests\/dist\/test\/(protocol|virtual-lab|winner-cache))\.test\.js$/;
+const TIMED_LABS = /\/(agents\/dist\/test\/(hostile-wan|wan-delay\.integration)|tests\/dist\/test\/(protocol|virtual-lab|winner-cache|synrace-test-command|hardware-backend))\.test\.js$/;
 const BESIDE_NICENESS = 10;
 /** QEMU boards under TCG keep both cores busy: they run alone, after the rest. */
 const VM_BOARDS = /\/hardware\/dist\/test\/qemu-boards\.test\.js$/;
