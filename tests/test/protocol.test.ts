@@ -35,18 +35,27 @@ for (const configuration of configurations) describe(`protocol, configuration ${
     const site = siteWonByReplica(topology, profile);
     const expected = predictionFor(predictWithout(topology, profile, [site.winner]), site.clientSite).winner;
     assert.notEqual(expected, site.winner);
+    // The world lab's margins here are 6-8 ms, which one stall of a loaded host can swallow: the winner of three
+    // connections in a row is the one that serves most of them, and every connection must be served.
+    const winnerOfThree = async () => {
+      const fetches = [await fetchFrom(lab(), site.hostBoard, url()), await fetchFrom(lab(), site.hostBoard, url()), await fetchFrom(lab(), site.hostBoard, url())];
+      assert.deepEqual(fetches.map((f) => f.code), [200, 200, 200]);
+      const servedBy = fetches.map((f) => f.servedBy);
+      return { servedBy, most: servedBy.find((b) => servedBy.filter((x) => x === b).length >= 2) };
+    };
     await lab().power(site.winner, 'off');
     try {
-      const fetch = await fetchFrom(lab(), site.hostBoard, url());
-      assert.equal(fetch.code, 200);
-      assert.equal(fetch.servedBy, expected, `${site.clientSite} with ${site.winner} dead`);
+      const dead = await winnerOfThree();
+      assert.ok(!dead.servedBy.includes(site.winner), `${site.winner} is off, yet served ${dead.servedBy.join(' ')}`);
+      assert.equal(dead.most, expected, `${site.clientSite} with ${site.winner} dead: ${dead.servedBy.join(' ')}`);
     } finally {
       await lab().power(site.winner, 'on');
     }
     // The first race after a cold boot pays the board's first-packet costs (its agent's code not yet compiled
     // by V8, empty neighbour caches), which can exceed a margin of a few ms: that race is not judged.
     await fetchFrom(lab(), site.hostBoard, url());
-    assert.equal((await fetchFrom(lab(), site.hostBoard, url())).servedBy, site.winner, 'back on and warm, it wins again');
+    const back = await winnerOfThree();
+    assert.equal(back.most, site.winner, `back on and warm, it wins again: ${back.servedBy.join(' ')}`);
   });
 
   it('lets a busy replica drop the SYN, so the next candidate wins', async () => {
