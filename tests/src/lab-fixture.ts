@@ -37,14 +37,22 @@ export function useLab(options: LabUpOptions & { name: string }): () => Lab {
     });
     return () => lab!;
   }
+  // During the bring-up, Lab.up itself stops at its next step and removes what it made; once up, the lab goes down.
+  const interrupted = new AbortController();
   const onSignal = () => {
-    void (lab?.down() ?? Promise.resolve()).finally(() => process.exit(130));
+    if (!lab) interrupted.abort();
+    else void lab.down().finally(() => process.exit(130));
   };
   before(async function () {
     this.timeout(120_000);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    lab = await Lab.up({ replace: true, ...options }, new Progress(true));
+    try {
+      lab = await Lab.up({ replace: true, ...options, signal: interrupted.signal }, new Progress(true));
+    } catch (err) {
+      if (interrupted.signal.aborted) process.exit(130);
+      throw err;
+    }
   });
   after(async function () {
     this.timeout(60_000);
