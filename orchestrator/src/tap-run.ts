@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { Parser } from 'tap-parser';
 import { REPO_ROOT } from './labs/run-folders';
@@ -30,8 +29,6 @@ export interface TapRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Where every test must run (CI on the machines the project targets): a skip is a failure. */
   failOnSkip?: boolean;
-  /** Nice value of the run and of everything it starts (labs included): runs beside it come first. */
-  niceness?: number;
   /** Aborted: mocha gets SIGINT, as from Ctrl-C, so its after hooks take down what its tests made. */
   signal?: AbortSignal;
 }
@@ -47,8 +44,6 @@ export function runMochaTap(specs: string[], onTap: (chunk: Buffer) => void, opt
     cwd: REPO_ROOT,
     env: options.env ?? process.env,
   });
-  // Set before mocha has loaded its first spec, so every process it starts inherits it.
-  if (options.niceness !== undefined && mocha.pid !== undefined) setPriority(mocha.pid, options.niceness);
   const interrupt = () => mocha.kill('SIGINT');
   options.signal?.addEventListener('abort', interrupt, { once: true });
   const parser = new Parser();
