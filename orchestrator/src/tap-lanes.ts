@@ -10,8 +10,9 @@ const TEST_LINE = /^(not ok|ok) \d+(.*)$/;
 const RUN_TOTALS = /^(1\.\.\d+|# (tests|pass|fail|pending|skip)\b.*)$/;
 
 /**
- * Several mocha runs at once, printed as one TAP stream: a test's line and its indented diagnostics stay
- * together, tests are numbered in the order they finish, and a single plan closes the stream.
+ * Several mocha runs (one after another, or side by side) printed as one TAP stream: a test's line and its
+ * indented diagnostics stay together, tests are numbered in the order they finish, and a single plan closes the
+ * stream, so the runs read as one TAP document for the summary and the JUnit file.
  */
 export class TapInterleaver {
   private count = 0;
