@@ -83,7 +83,9 @@ describe('wan-delay role (namespaces)', function () {
 
     const ac = await ping(topo.ends[0].ns, ipC, 10);
     assert.equal(ac.received, 10);
-    assert.ok(median(ac.rttsMs) < 1, `median RTT a->c (same site) ${median(ac.rttsMs)} ms`);
+    // Same-site frames cross the agent but no path: far below the shortest
+    // path's 5 ms, whatever a loaded host adds to a userspace hop.
+    assert.ok(median(ac.rttsMs) < 5, `median RTT a->c (same site) ${median(ac.rttsMs)} ms, a path's delay is 5 ms or more`);
 
     assert.equal(await run.stop(), 0);
     assert.match(run.output(), /stopping on SIGTERM/);

@@ -197,7 +197,9 @@ describe('QEMU boards: image -> flash -> first boot -> console -> SSH -> netem -
     const seconds = (Date.now() - started) / 1000;
     assert.equal(again.hostKey, amd64HostKey, 'the same host key: the flashed disk persisted');
     const uptime = Number((await again.shell.exec('cut -d" " -f1 /proc/uptime', { timeoutMs: 30_000 })).stdout);
-    assert.ok(uptime < seconds + 1, `uptime ${uptime} s is this boot's (powered on ${seconds.toFixed(1)} s ago)`);
+    // Judged when the answer is in: an exec on a TCG guest beside other work can itself take over a second.
+    const sincePowerOn = (Date.now() - started) / 1000;
+    assert.ok(uptime < sincePowerOn + 1, `uptime ${uptime} s is this boot's (powered on ${sincePowerOn.toFixed(1)} s ago)`);
     assert.ok(existsSync(board.machine.resource.serialPath), 'the serial adapter stayed plugged in');
     console.log(`      amd64: cold boot (power on) to SSH: ${seconds.toFixed(1)} s`);
   });

@@ -78,6 +78,11 @@ export interface FidelityResult {
   misses: FidelityMiss[];
   /** Connections of sites whose predicted margin exceeds their lab's noise, and how many of them the predicted winner served. */
   decisive: { connections: number; onPredicted: number };
+  /**
+   * Synchronized and cached connections of sites whose race margin (the gap between the two lowest downlinks)
+   * exceeds their lab's noise, and how many of them the lowest-downlink site served.
+   */
+  downlinkDecisive: { connections: number; onLowestDownlink: number };
 }
 
 const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
@@ -123,6 +128,11 @@ export function judgeGeography(seed: number, lab: string, sites: RandomLabSite[]
   return { seed, lab, sites, noiseMs, checks, misses };
 }
 
+/** The modes that rank candidates by their downlink alone: the synchronized race, and the cache it fills. */
+const DOWNLINK_MODES: VerifyMode[] = ['synchronized', 'cached'];
+
+const connectionsOf = (checks: SiteFidelity[]): number => checks.reduce((n, s) => n + s.servedBy.length, 0);
+
 export function summariseFidelity(seed: number, geographies: GeographyFidelity[]): FidelityResult {
   const checks = geographies.flatMap((g) => g.checks);
   const misses = geographies.flatMap((g) => g.misses);
@@ -131,7 +141,7 @@ export function summariseFidelity(seed: number, geographies: GeographyFidelity[]
     const ofMode = checks.filter((s) => s.mode === mode);
     return {
       mode,
-      connections: ofMode.reduce((n, s) => n + s.servedBy.length, 0),
+      connections: connectionsOf(ofMode),
       wonByPredicted: count(ofMode, (s) => s.predicted),
       wonByClosest: count(ofMode, (s) => s.closest),
       onLowestDownlink: count(ofMode, (s) => s.lowestDownlink),
@@ -140,7 +150,15 @@ export function summariseFidelity(seed: number, geographies: GeographyFidelity[]
     };
   });
   const decisive = geographies.flatMap((g) => g.checks.filter((s) => s.marginMs > g.noiseMs));
-  return { seed, geographies, modes, misses, decisive: { connections: decisive.reduce((n, s) => n + s.servedBy.length, 0), onPredicted: count(decisive, (s) => s.predicted) } };
+  const downlinkDecisive = decisive.filter((s) => DOWNLINK_MODES.includes(s.mode));
+  return {
+    seed,
+    geographies,
+    modes,
+    misses,
+    decisive: { connections: connectionsOf(decisive), onPredicted: count(decisive, (s) => s.predicted) },
+    downlinkDecisive: { connections: connectionsOf(downlinkDecisive), onLowestDownlink: count(downlinkDecisive, (s) => s.lowestDownlink) },
+  };
 }
 
 /**
@@ -194,7 +212,7 @@ export function renderFidelity(result: FidelityResult, replay: string): string {
   ]);
   const misses = result.misses.map((m) => [String(m.seed), m.clientSite, m.mode, m.predicted, m.observed ?? 'none', Number.isFinite(m.marginMs) ? m.marginMs.toFixed(1) : '-', m.beyondNoise ? 'BEYOND noise' : 'within noise']);
   const noise = result.geographies.map((g) => g.noiseMs);
-  const target = result.modes.filter((m) => m.mode === 'synchronized' || m.mode === 'cached');
+  const target = result.modes.filter((m) => DOWNLINK_MODES.includes(m.mode));
   return [
     `seed ${result.seed}: ${replay}`,
     '',
@@ -206,6 +224,7 @@ export function renderFidelity(result: FidelityResult, replay: string): string {
     '',
     `${result.geographies.length} random labs; measured noise per lab: median ${median(noise).toFixed(1)} ms, largest ${Math.max(0, ...noise).toFixed(1)} ms. ` +
       `Predicted = observed where the margin exceeds the noise: ${share(result.decisive.onPredicted, result.decisive.connections)}. ` +
-      `Synchronized and cached on the lowest-downlink site: ${share(target.reduce((n, m) => n + m.onLowestDownlink, 0), target.reduce((n, m) => n + m.connections, 0))}.`,
+      `Synchronized and cached on the lowest-downlink site: ${share(target.reduce((n, m) => n + m.onLowestDownlink, 0), target.reduce((n, m) => n + m.connections, 0))}; ` +
+      `where the gap to the next downlink exceeds the noise: ${share(result.downlinkDecisive.onLowestDownlink, result.downlinkDecisive.connections)}.`,
   ].join('\n');
 }

@@ -16,10 +16,10 @@ export { namespacePower, boardFsRoot } from './backends/namespace/namespace-back
 export { VIRTUAL_BOARD, type NamespaceBoardClass } from './backends/namespace/board-class';
 export type { LabBackend } from './backends/lab-backend';
 export { BOOT_MARKER } from './backends/hardware/hardware-backend';
-export { withinTolerance, pingTargetOf, clientSites, type RttSample } from './delays/rtt';
+export { withinTolerance, judgedRttMs, pingTargetOf, clientSites, type RttSample } from './delays/rtt';
 export { renderTable } from './table';
 export { type RunningCapture } from './capture';
-export { type SiteVerdict, type VerifyMode, VERIFY_MODES, renderVerdicts, candidateBoards, curlLoop, parseCurlLoop, expectedVia, measuredNoiseMs, missesBeyondNoise, judgeRun, type RunJudgement } from './verify';
+export { type SiteVerdict, type VerifyMode, VERIFY_MODES, renderVerdicts, candidateBoards, curlLoop, parseCurlLoop, expectedVia, connectionOk, measuredNoiseMs, missesBeyondNoise, judgeRun, type RunJudgement } from './verify';
 export { runDemo, type DemoResult } from './demo';
 export { runFidelity, renderFidelity, type FidelityResult, type FidelityOptions } from './fidelity';
 export { originAddress, WEB_PORTS, REPLICATABLE_PORTS, CONTROL_PORT, agentConfigFor } from './provision/agent-config';

@@ -17,15 +17,15 @@ describe('fidelity: judging a random lab', () => {
   const profile = loadProfile(join(dir, 'profile.yaml'), topology);
   const predictions = predict(topology, profile);
 
-  /** Plain-race verdicts served as predicted, late by `lateMs`, except `site`'s last connection, served by `other`. */
-  function verdicts(lateMs: number, site?: string, other?: string): SiteVerdict[] {
+  /** Race verdicts served as predicted, late by `lateMs`, except `site`'s last connection, served by `other`. */
+  function verdicts(lateMs: number, site?: string, other?: string, race: 'plain' | 'synchronized' = 'plain'): SiteVerdict[] {
     return predictions.map((p) => {
-      const outcome = p.modes.find((m) => m.mode === 'plain')!;
+      const outcome = p.modes.find((m) => m.mode === race)!;
       const connections = [0, 1, 2].map((i) => {
         const servedBy = p.clientSite === site && i === 2 ? other! : outcome.winner;
         return { clientPort: 40000 + i, servedBy, tableWinner: servedBy, via: 'race' as const, handshakeMs: outcome.handshakeMs + lateMs, httpCode: 200 };
       });
-      return { clientSite: p.clientSite, mode: 'plain', race: 'plain', predicted: outcome.winner, closest: p.closest, predictedHandshakeMs: outcome.handshakeMs, connections, ok: p.clientSite !== site };
+      return { clientSite: p.clientSite, mode: race, race, predicted: outcome.winner, closest: p.closest, predictedHandshakeMs: outcome.handshakeMs, connections, ok: p.clientSite !== site };
     });
   }
   const judge = (v: SiteVerdict[]) => judgeGeography(3, 'fid-3-0', lab.sites, topology, profile, v);
@@ -66,5 +66,25 @@ describe('fidelity: judging a random lab', () => {
     const checks = judge(verdicts(0)).checks;
     // The synchronized race orders candidates by that very delay: the predictor's synchronized winner.
     for (const p of predictions) assert.equal(checks.find((c) => c.clientSite === p.clientSite)!.lowestDownlink, p.syncWinner);
+  });
+
+  it('counts synchronized connections on the lowest downlink apart where the gap to the next downlink exceeds the noise', () => {
+    // The site the synchronized race decides most clearly, and the one it decides least clearly.
+    const byMargin = [...predictions].sort((a, b) => b.modes.find((m) => m.mode === 'synchronized')!.marginMs - a.modes.find((m) => m.mode === 'synchronized')!.marginMs);
+    const [clear, close] = [byMargin[0], byMargin.at(-1)!];
+    const noiseMs = close.modes.find((m) => m.mode === 'synchronized')!.marginMs;
+    const lateMs = noiseMs / 2;
+    const runnerUpOf = (p: typeof clear) => p.candidates.find((c) => c.board !== p.syncWinner)!.board;
+    const total = 3 * predictions.length;
+    // Within the noise, a miss at the closest-run site is no counted miss beyond it.
+    const closeMiss = summariseFidelity(3, [judge(verdicts(lateMs, close.clientSite, runnerUpOf(close), 'synchronized'))]);
+    assert.ok(Math.abs(judge(verdicts(lateMs, close.clientSite, runnerUpOf(close), 'synchronized')).noiseMs - noiseMs) < 0.001);
+    assert.equal(closeMiss.modes.find((m) => m.mode === 'synchronized')!.onLowestDownlink, total - 1);
+    const decisive = 3 * predictions.filter((p) => p.modes.find((m) => m.mode === 'synchronized')!.marginMs > closeMiss.geographies[0].noiseMs).length;
+    assert.deepEqual(closeMiss.downlinkDecisive, { connections: decisive, onLowestDownlink: decisive });
+    // Beyond it, the same miss at the clearest site is counted.
+    const clearMiss = summariseFidelity(3, [judge(verdicts(lateMs, clear.clientSite, runnerUpOf(clear), 'synchronized'))]);
+    assert.equal(clearMiss.downlinkDecisive.onLowestDownlink, clearMiss.downlinkDecisive.connections - 1);
+    assert.match(renderFidelity(clearMiss, 'x'), /where the gap to the next downlink exceeds the noise: \d+% \(\d+\/\d+\)/);
   });
 });

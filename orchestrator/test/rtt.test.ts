@@ -13,11 +13,20 @@ describe('RTT measurement', () => {
   });
 
   it('judges RTT with max(1 ms, 5%)', () => {
-    const s = { from: 'a', to: 'b', target: 'x', received: 1, sent: 1 };
+    const s = { from: 'a', to: 'b', target: 'x', received: 1, sent: 1, minMs: 0, statistic: 'median' as const };
     assert.equal(withinTolerance({ ...s, expectedMs: 10, medianMs: 10.9 }), true);
     assert.equal(withinTolerance({ ...s, expectedMs: 10, medianMs: 11.1 }), false);
     assert.equal(withinTolerance({ ...s, expectedMs: 200, medianMs: 209 }), true);
     assert.equal(withinTolerance({ ...s, expectedMs: 200, medianMs: 211 }), false);
     assert.equal(withinTolerance({ ...s, expectedMs: 200, medianMs: null }), false);
+  });
+
+  it('judges an external WAN by its floor: a busy host adds to a round trip, a WAN with other delays shows in the fastest one too', () => {
+    const s = { from: 'a', to: 'b', target: 'x', received: 10, sent: 10, expectedMs: 10, statistic: 'floor' as const };
+    assert.equal(withinTolerance({ ...s, medianMs: 12.9, minMs: 10.2 }), true);
+    assert.equal(withinTolerance({ ...s, medianMs: 12.9, minMs: 11.2 }), false);
+    assert.equal(withinTolerance({ ...s, medianMs: 8.5, minMs: 8.0 }), false, 'no delay at all is no profile either');
+    assert.equal(withinTolerance({ ...s, medianMs: null, minMs: null }), false);
+    assert.equal(withinTolerance({ ...s, statistic: 'median', medianMs: 12.9, minMs: 10.2 }), false, 'delays the lab makes are judged by their median');
   });
 });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressOf, boardsWithRole, interfaceOn, predict } from '@synrace/netem-profiles';
 import { AgentControlClient, type Configuration } from '@synrace/agents';
-import { candidateBoards, CONTROL_PORT, DOWNLOAD_PATH, Lab, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard } from '@synrace/orchestrator';
+import { candidateBoards, connectionOk, CONTROL_PORT, DOWNLOAD_PATH, Lab, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard, renderVerdicts } from '@synrace/orchestrator';
 import { LIVE_LAB, skipBecause, useLab } from '../src';
 import { ARTIFACTS, counters, fetchFrom, raceEveryConnection, framesProbe, growth, rogueInjector, startSlowDownload, predictWithout, predictionFor, readPcap, siteWonByReplica, outcomeIn } from '../src/protocol-helpers';
 
@@ -20,6 +20,9 @@ for (const configuration of configurations) describe(`protocol, configuration ${
   const url = (path = '/index.html', port = 80) => `http://${origin()}${port === 80 ? '' : `:${port}`}${path}`;
 
   it('lands every client site on its predicted winner in both race modes, the origin included', async () => {
+    // The first connections after bring-up pay every board's first-packet costs (code not yet compiled by V8,
+    // empty neighbour caches), which can exceed a margin of a few ms: one unjudged round warms the paths.
+    await lab().verify(['plain'], 1);
     const { verdicts, judged } = await lab().verify(['plain', 'synchronized'], 3);
     const origins = new Set(boardsWithRole(world().topology, 'origin-server').map((b) => b.name));
     assert.ok(verdicts.some((v) => origins.has(v.predicted)), 'some client site should be predicted to get the origin');
@@ -27,7 +30,9 @@ for (const configuration of configurations) describe(`protocol, configuration ${
     // A site whose predicted margin is within the lab's own measured noise is a near tie: its winner is not judged.
     const wrong = judged.misses.map((v) => `${v.clientSite} ${v.mode}: predicted ${v.predicted}, got ${v.connections.map((c) => `${c.servedBy}/${c.tableWinner}`).join(' ')} (noise ${judged.noiseMs.toFixed(1)} ms)`);
     assert.deepEqual(wrong, []);
-    assert.ok(verdicts.filter((v) => v.ok).length >= verdicts.length / 2, `most site/mode checks land on the predicted winner: ${verdicts.filter((v) => v.ok).length} of ${verdicts.length}`);
+    // Within the noise a connection may go either way, yet most must still go the predicted way.
+    const all = verdicts.flatMap((v) => v.connections.map((c, i) => connectionOk(c, i, v)));
+    assert.ok(all.filter(Boolean).length > all.length / 2, `most connections land on the predicted winner: ${all.filter(Boolean).length} of ${all.length} (noise ${judged.noiseMs.toFixed(1)} ms)\n${renderVerdicts(verdicts)}`);
   });
 
   it('skips a dead (powered-off) replica: the next candidate wins', async () => {

@@ -1,7 +1,7 @@
 import { compileTcTree, renderTcScript } from '@synrace/netem-profiles';
 import type { Lab } from '../lab';
 import type { LabState } from '../labs/lab-state';
-import type { RttSample } from '../delays/rtt';
+import { judgedRttMs, type RttSample } from '../delays/rtt';
 import { renderTable } from '../table';
 
 export async function boardTable(lab: Lab, state: LabState): Promise<string> {
@@ -26,9 +26,10 @@ export function rttMatrix(samples: RttSample[]): string {
   const tos = [...new Set(samples.map((s) => s.to))];
   const rows = froms.map((from) => [from, ...tos.map((to) => {
     const s = samples.find((x) => x.from === from && x.to === to);
-    return s ? `${ms(s.medianMs)} / ${s.expectedMs.toFixed(1)}` : '-';
+    return s ? `${ms(judgedRttMs(s))} / ${s.expectedMs.toFixed(1)}` : '-';
   })]);
-  return `RTT in ms, measured median / profile d(a->b)+d(b->a):\n${renderTable(['from \\ to', ...tos], rows)}`;
+  const measured = samples[0]?.statistic === 'floor' ? 'measured floor (fastest; the WAN is external)' : 'measured median';
+  return `RTT in ms, ${measured} / profile d(a->b)+d(b->a):\n${renderTable(['from \\ to', ...tos], rows)}`;
 }
 
 export function netemShow(lab: Lab): { data: unknown; text: string } {

@@ -25,6 +25,9 @@ export interface ProvisionTarget {
   web?: { dynamic: boolean; content: WebContent };
 }
 
+/** The agent's config below the board's root. */
+const AGENT_CONFIG = 'etc/synrace/agent.json';
+
 /** Where provisioning puts the web server's files, below the board's root. */
 const NGINX_CONFIG = 'etc/synrace/nginx.conf';
 const NGINX_ERROR_LOG = 'var/log/synrace/nginx-error.log';
@@ -117,7 +120,7 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
   if (t.agentConfig) {
     archives.push(bundleTar(board.arch));
     // It holds the board's control token: readable by root alone.
-    files.set('etc/synrace/agent.json', { text: JSON.stringify(t.agentConfig, null, 2), mode: 0o600 });
+    files.set(AGENT_CONFIG, { text: JSON.stringify(t.agentConfig, null, 2), mode: 0o600 });
   }
   if (t.web) {
     archives.push(t.web.content.tar);
@@ -130,7 +133,7 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
       board: t.board,
       consoleTty: t.init.consoleTty,
       ...(t.web ? { nginxConfig: at(NGINX_CONFIG), nginxErrorLog: at(NGINX_ERROR_LOG) } : {}),
-      ...(t.agentConfig ? { agent: { node: board.node, script: at('opt/synrace/agent.js'), config: at('etc/synrace/agent.json') } } : {}),
+      ...(t.agentConfig ? { agent: { node: board.node, script: at('opt/synrace/agent.js'), config: at(AGENT_CONFIG) } } : {}),
     });
     files.set('etc/synrace/services.sh', { text: services, mode: 0o755 });
   }
@@ -139,6 +142,16 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
   if (t.init.kind === 'boot-script') await step('start services', () => run(t.shell, shellQuote(at('etc/synrace/services.sh'))));
   // restart, not start: a board provisioned before runs the old agent, which must read the new config.
   else if (units.length) await step('enable and start units', () => run(t.shell, `systemctl daemon-reload && systemctl enable ${units.map((u) => u.name).join(' ')} && systemctl restart ${units.map((u) => u.name).join(' ')}`));
+}
+
+/**
+ * Replaces a provisioned board's agent config in one rename, so that the agent's next start (a supervisor's
+ * restart, a power cycle) reads what the lab has since changed live; the running agent is left alone.
+ */
+export async function writeAgentConfig(shell: SshShell, layout: BoardLayout, config: BoardConfigFile): Promise<void> {
+  const path = shellQuote(join(layout.fsRoot, AGENT_CONFIG));
+  const result = await shell.exec(`umask 077 && cat > ${path}.new && mv ${path}.new ${path}`, { timeoutMs: 60_000, input: Buffer.from(JSON.stringify(config, null, 2)) });
+  if (result.code !== 0) throw new Error(`rewriting ${AGENT_CONFIG}: ${result.stderr.trim()} (exit ${result.code})`);
 }
 
 /** A few generated files, and the directories they need (a fresh board has no var/log/synrace or run/synrace yet), as one tar. */
@@ -160,7 +173,7 @@ async function tarOfFiles(files: Map<string, { text: string; mode: number }>): P
 function systemdUnits(t: ProvisionTarget, board: BoardFacts): { name: string; text: string }[] {
   const units: { name: string; text: string }[] = [];
   if (t.web) units.push({ name: WEB_UNIT, text: renderWebUnit({ board: t.board, nginx: board.nginx, nginxConfig: `/${NGINX_CONFIG}`, nginxErrorLog: `/${NGINX_ERROR_LOG}`, pidFile: `/${NGINX_PID}` }) });
-  if (t.agentConfig) units.push({ name: AGENT_UNIT, text: renderAgentUnit({ board: t.board, node: board.node, script: '/opt/synrace/agent.js', config: '/etc/synrace/agent.json' }) });
+  if (t.agentConfig) units.push({ name: AGENT_UNIT, text: renderAgentUnit({ board: t.board, node: board.node, script: '/opt/synrace/agent.js', config: `/${AGENT_CONFIG}` }) });
   return units;
 }
 
