@@ -209,24 +209,11 @@ export class Lab {
     }
   }
 
-  /**
-   * A WAN that is said to have the delays already must show them: no lab on unchecked geography. Boards that have
-   * just started their services keep a loaded host busy for some seconds, which only ever adds to a round trip, so a
-   * path counts as on the profile once one round shows it so; a WAN with other delays never does.
-   */
+  /** A WAN that is said to have the delays already must show them: no lab on unchecked geography. */
   private async checkExternalDelays(): Promise<void> {
     this.progress.step('--delay external: measuring the RTT matrix against the profile');
-    const key = (s: RttSample) => `${s.from}->${s.to}`;
-    let off = (await this.measureRtt(5)).filter((s) => !withinTolerance(s));
-    for (let round = 1; off.length && round <= EXTERNAL_DELAY_ROUNDS; round++) {
-      this.progress.step(`${off.length} paths off the profile (${off.map(describeOff).join(', ')}); measuring them again in ${round} s (${round} of ${EXTERNAL_DELAY_ROUNDS})`);
-      await new Promise((r) => setTimeout(r, round * 1000));
-      const again = new Map((await this.measureRtt(10)).map((s) => [key(s), s]));
-      off = off.map((s) => again.get(key(s))!).filter((s) => !withinTolerance(s));
-    }
-    if (off.length) {
-      throw new Error(`--delay external, but the WAN does not have the profile's delays: ${off.map(describeOff).join(', ')}`);
-    }
+    const off = (await this.measureRttSettled(10, EXTERNAL_DELAY_ROUNDS)).filter((s) => !withinTolerance(s));
+    if (off.length) throw new Error(`--delay external, but the WAN does not have the profile's delays: ${off.map(describeOff).join(', ')}`);
   }
 
   state(): LabState {
@@ -414,6 +401,24 @@ export class Lab {
   /** Where, on the board, its programs write to reach its serial console: a Pi's /dev/console is the serial line. */
   boardConsole(board: string): string {
     return this.backend().consoleDevice(boardOf(this.state(), board));
+  }
+
+  /**
+   * The RTT matrix, each path off the profile measured again up to `rounds` times, a second longer apart each
+   * time, until it is on. Boards that have just started their services keep a loaded host busy for some seconds,
+   * which only ever adds to a round trip; a path whose delays are not the profile's stays off in every round.
+   */
+  async measureRttSettled(count: number, rounds: number): Promise<RttSample[]> {
+    const key = (s: RttSample) => `${s.from}->${s.to}`;
+    const samples = new Map((await this.measureRtt(count)).map((s) => [key(s), s]));
+    for (let round = 1; round <= rounds; round++) {
+      const off = [...samples.values()].filter((s) => !withinTolerance(s));
+      if (off.length === 0) break;
+      this.progress.step(`${off.length} paths off the profile (${off.map(describeOff).join(', ')}); measuring again in ${round} s (${round} of ${rounds})`);
+      await new Promise((r) => setTimeout(r, round * 1000));
+      for (const s of await this.measureRtt(count)) if (off.some((o) => key(o) === key(s))) samples.set(key(s), s);
+    }
+    return [...samples.values()];
   }
 
   async measureRtt(count = 10): Promise<RttSample[]> {

@@ -2,11 +2,11 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { boardsWithRole, interfaceOn, loadTopology, predict, shippedInventoryPath, shippedProfilePath, shippedTopologyPath, loadProfile } from '@synrace/netem-profiles';
-import { labRunDir, REPO_ROOT, type SiteVerdict } from '@synrace/orchestrator';
-import { buildShelf, destroyShelf, PI4_CHIPS, runWithFakeGpio, SHELF_LAB, SSHD_BROKEN_FLAG, type Shelf } from '@synrace/stand-ins';
+import { connectionOk, labRunDir, REPO_ROOT, type SiteVerdict } from '@synrace/orchestrator';
+import { buildShelf, destroyShelf, PI4_CHIPS, runWithFakeGpio, SHELF_LAB, SSHD_BROKEN_FLAG, type FakeGpioRun, type Shelf } from '@synrace/stand-ins';
 import { runCli } from '../src/cli';
 import { describeOwnLabs } from '../src/lab-fixture';
-import type { ScenarioOutput, ScenarioStep, StepOutcome } from '../src/shelf-scenario';
+import type { ScenarioInput, ScenarioOutput, ScenarioStep, StepOutcome } from '../src/shelf-scenario';
 
 const ARTIFACTS = join(REPO_ROOT, 'artifacts');
 const SCENARIO_JS = join(__dirname, '..', 'src', 'shelf-scenario.js');
@@ -35,8 +35,21 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
   const leftOff = (board: string, nextStartedAt: number) =>
     output.switches.filter((s) => s.board === board && (s.at < nextStartedAt || (!s.on && s.at < nextStartedAt + 1000))).at(-1)?.on === false;
 
+  // Mocha runs no `after` hook on a signal: Ctrl-C stops the scenario's running command as Ctrl-C, has the scenario
+  // take the hardware lab down while the relays are still wired, then removes the shelf.
+  const interrupted = new AbortController();
+  const onSignal = () => interrupted.abort();
+  const stopIfInterrupted = async () => {
+    if (!interrupted.signal.aborted) return;
+    if (shelf) await destroyShelf(shelf);
+    process.exit(130);
+  };
+
   before(async function () {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     shelf = await buildShelf();
+    await stopIfInterrupted();
     const brokenSsh = join(shelf.lab.runDir.boardDir('rogue'), SSHD_BROKEN_FLAG);
     const inventory = shelf.inventoryFile;
     const up = ['up', '--name', LAB, '--backend', 'hardware', '--inventory', inventory];
@@ -58,7 +71,14 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
       doctor: { cli: ['doctor', '--inventory', inventory, '--json'] },
       down: { cli: onLab('down', '--json') },
     };
-    const run = await runWithFakeGpio(PI4_CHIPS, 1, SCENARIO_JS, [JSON.stringify({ shelfLab: SHELF_LAB, relays: shelf.relays, steps: STEPS.map((name) => steps[name]) })], 850_000);
+    const input: ScenarioInput = { shelfLab: SHELF_LAB, relays: shelf.relays, steps: STEPS.map((name) => steps[name]), onInterrupt: onLab('down') };
+    let run: FakeGpioRun;
+    try {
+      run = await runWithFakeGpio(PI4_CHIPS, 1, SCENARIO_JS, [JSON.stringify(input)], 850_000, interrupted.signal);
+    } catch (err) {
+      await stopIfInterrupted();
+      throw err;
+    }
     output = JSON.parse(run.stdout) as ScenarioOutput;
     // Every command's full output, for whoever reads a failure here.
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -67,6 +87,8 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
 
   after(async function () {
     this.timeout(120_000);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     // A scenario that died half-way leaves the hardware lab's state: `down` outside the fake GPIO
     // namespace cannot switch relays, but stops the console server and removes the run folder.
     if (labRunDir(LAB).exists()) await runCli(['down', '--lab', LAB]);
@@ -129,15 +151,19 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
 
   it('verify: every client site lands on the replica the predictor names, in both race modes', () => {
     const { code, stdout } = outcome('verify');
-    const { verdicts } = JSON.parse(stdout) as { verdicts: SiteVerdict[] };
+    const { verdicts, judged } = JSON.parse(stdout) as { verdicts: SiteVerdict[]; judged: { noiseMs: number; nearTies: string[] } };
     const predictions = predict(world, loadProfile(shippedProfilePath('world'), world));
     assert.equal(verdicts.length, predictions.length * 2);
     for (const v of verdicts) {
       const p = predictions.find((x) => x.clientSite === v.clientSite)!;
       assert.equal(v.predicted, v.mode === 'plain' ? p.winner : p.syncWinner, `${v.clientSite} ${v.mode}`);
-      assert.ok(v.ok, `${v.clientSite} (${v.mode}) landed on ${JSON.stringify(v.connections)}, predicted ${v.predicted}`);
     }
-    assert.equal(code, 0);
+    // As everywhere: a wrong winner beyond the noise measured in the same run fails verify (its exit code); within
+    // it, a connection may go either way, yet most must still go the predicted way.
+    const shown = verdicts.map((v) => `${v.clientSite} ${v.mode}: predicted ${v.predicted}, got ${v.connections.map((c) => c.servedBy).join(' ')}`).join('\n');
+    assert.equal(code, 0, `a miss beyond the run's noise of ${judged.noiseMs.toFixed(1)} ms:\n${shown}`);
+    const all = verdicts.flatMap((v) => v.connections.map((c, i) => connectionOk(c, i, v)));
+    assert.ok(all.filter(Boolean).length > all.length / 2, `${all.filter(Boolean).length} of ${all.length} connections on the predicted winner (near ties: ${judged.nearTies.join(', ')}):\n${shown}`);
   });
 
   it('passes the same end-to-end suites as the virtual lab (synrace test: lab and protocol)', () => {

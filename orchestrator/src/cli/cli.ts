@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { RACE_MODES } from '@synrace/agents';
-import { attachConsole, createProgressRenderer } from '@synrace/hardware';
+import { attachConsole, BOARD_ARCHES, buildBoardImage, createProgressRenderer } from '@synrace/hardware';
 import { loadInventory } from '@synrace/netem-profiles';
 import { doctor, renderFindings } from '../backends/hardware/doctor';
 import { flashBoard } from '../backends/hardware/flash-board';
@@ -89,6 +89,8 @@ export async function main(argv: string[]): Promise<number> {
       geographies: { type: 'string', default: '5' },
       inventory: { type: 'string' },
       image: { type: 'string' },
+      arch: { type: 'string', default: 'amd64' },
+      rebuild: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -207,6 +209,17 @@ export async function main(argv: string[]): Promise<number> {
       const summary = await flashBoard(loadInventory(values.inventory), board, values.image, bar.update);
       bar.end();
       print(json, summary, `${board}: wrote ${summary.image} to ${summary.device}, ${(summary.bytes / 1e6).toFixed(0)} MB at ${summary.megabytesPerSecond.toFixed(1)} MB/s, verified (sha256 ${summary.sha256.slice(0, 16)}...), first boot: ${summary.bootFiles.join(', ')}`);
+      return 0;
+    }
+    case 'image': {
+      const [verb] = rest;
+      if (verb !== 'build') throw new UsageError('image takes build: synrace image build [--arch amd64|arm64] [--rebuild]');
+      const arch = choice(values.arch, 'arch', BOARD_ARCHES);
+      const image = await interruptible((signal) =>
+        buildBoardImage({ arch, rebuild: values.rebuild, signal, onProgress: (p) => progress.step(`image ${arch}: ${p.phase}: ${p.message}`) }),
+      );
+      const size = `${(image.manifest.sizeBytes / 2 ** 20).toFixed(0)} MiB`;
+      print(json, image, `${image.path}\n${arch} board image, ${size}, ${image.cached ? `from the cache (${image.seconds.toFixed(1)} s)` : `built in ${image.seconds.toFixed(0)} s`}; flash it with: synrace flash <board> --image ${image.path} --inventory <file>`);
       return 0;
     }
     case 'rtt': {

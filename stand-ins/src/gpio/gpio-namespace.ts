@@ -31,8 +31,15 @@ coproc FAKE { exec "$node" "$fake"; }
 fake_pid=$FAKE_PID
 read -r ready <&"\${FAKE[0]}" || true
 [ "$ready" = ready ] || { echo "the fake GPIO sysfs did not start" >&2; exit 1; }
+# The script runs apart so that an interrupt reaches it alone: the fake must keep serving its cleanup.
+"$node" "$@" &
+script=$!
+trap 'kill -INT "$script" 2>/dev/null || true' INT TERM
 status=0
-"$node" "$@" || status=$?
+while :; do
+  wait "$script" && status=0 || status=$?
+  kill -0 "$script" 2>/dev/null || break
+done
 eval "exec \${FAKE[1]}>&- \${FAKE[0]}<&-"
 wait "$fake_pid" || true
 exit "$status"
@@ -47,7 +54,8 @@ export interface FakeGpioRun {
  * Runs a compiled node script where /sys/class/gpio is a fake offering `chips`
  * (see fake-gpio-sysfs.ts), and returns what the script printed and what the
  * fake saw. The namespace, its mounts and the work directory are gone when
- * this returns, also on failure.
+ * this returns, also on failure. `signal` gives the script SIGINT, with the
+ * fake still serving while it cleans up.
  */
 export async function runWithFakeGpio(
   chips: FakeGpioChip[],
@@ -55,6 +63,7 @@ export async function runWithFakeGpio(
   script: string,
   args: string[],
   timeoutMs = 15_000,
+  signal?: AbortSignal,
 ): Promise<FakeGpioRun> {
   const work = await mkdtemp(join(tmpdir(), 'srt-fake-gpio-'));
   try {
@@ -77,11 +86,14 @@ export async function runWithFakeGpio(
     );
     const killGroup = () => child.pid !== undefined && child.exitCode === null && process.kill(-child.pid, 'SIGKILL');
     const timer = setTimeout(killGroup, timeoutMs);
+    const interrupt = () => child.pid !== undefined && child.exitCode === null && process.kill(child.pid, 'SIGINT');
+    signal?.addEventListener('abort', interrupt, { once: true });
     try {
       const [stdout, stderr, [code]] = await Promise.all([readToEnd(child.stdout), readToEnd(child.stderr), once(child, 'exit') as Promise<[number | null]>]);
       if (code !== 0) throw new Error(`script in the fake GPIO namespace exited with ${code}:\n${stderr}`);
       return { stdout, events: await readFakeGpioEvents(config.eventsFile) };
     } finally {
+      signal?.removeEventListener('abort', interrupt);
       clearTimeout(timer);
       killGroup();
     }
