@@ -421,7 +421,9 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       assert.notEqual(back.pid, pid, 'a new agent answers');
       assert.ok(Date.now() - killedAt < 2000, `the agent was back after ${Date.now() - killedAt} ms`);
       // The new agent races again: the connection is in its table, won by a race, by the board that served it.
-      // (Which candidate wins is not judged here: a freshly started agent's first races pay its warm-up.)
+      // (Which candidate wins is not judged here: a freshly started agent's first races pay its warm-up.) A new
+      // agent starts with its config's winner cache; this suite races every connection.
+      await agent.setWinnerCache(false);
       const again = await fetchFrom(lab(), s.site.hostBoard, url());
       const entry = (await agent.table()).entries.find((e) => e.client === `${s.hostAddress}:${again.localPort}`);
       assert.equal(entry?.via, 'race', `and races again: ${JSON.stringify(entry)}`);

@@ -166,7 +166,11 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     const winner = winnerIn(site(), race).winner;
     const without = winnerIn(predictionFor(predictWithout(topology, profile, [winner]), site().clientSite), race);
     await forget();
-    assert.deepEqual((await burst(4)).map((f) => f.servedBy), [winner, winner, winner, winner]);
+    const warm = await burst(4);
+    assert.deepEqual(warm.map((f) => f.servedBy), [winner, winner, winner, winner]);
+    // How late answers come right now, beside the suite's own measure: the cached handshakes just made.
+    const lateNow = Math.max(0, ...warm.slice(1).map((f) => f.handshakeMs - winnerIn(site(), race).cachedHandshakeMs));
+    const lateness = Math.max(noise.worstMs, lateNow);
     const entry = (await cacheOf()).entries.find((e) => e.port === 80)!;
     assert.ok(entry.direct, 'the deadline comes from cached handshakes by now');
     await lab().power(winner, 'off');
@@ -183,8 +187,8 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     assert.equal(missed, 1);
     assert.deepEqual([fetch!.code, fetch!.servedBy], [200, without.winner], `${site().clientSite} with ${winner} off`);
     // Two timed events, each as late as the lab's noise: the deadline's timer, and the race after it.
-    const bound = entry.deadlineMs + without.handshakeMs + 2 * noise.worstMs + 1;
-    assert.ok(fetch!.connectMs <= bound, `handshake ${fetch!.connectMs.toFixed(1)} ms, at most deadline ${entry.deadlineMs} + race without ${winner} ${without.handshakeMs} + twice the measured lateness ${noise.worstMs.toFixed(1)} ms`);
+    const bound = entry.deadlineMs + without.handshakeMs + 2 * lateness + 1;
+    assert.ok(fetch!.connectMs <= bound, `handshake ${fetch!.connectMs.toFixed(1)} ms, at most deadline ${entry.deadlineMs} + race without ${winner} ${without.handshakeMs} + twice the measured lateness ${lateness.toFixed(1)} ms`);
     assert.ok(fetch!.connectMs >= entry.deadlineMs, 'it waited for the deadline first');
   });
 });
