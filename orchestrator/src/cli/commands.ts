@@ -27,7 +27,7 @@ export const LAB_COMMANDS: CommandHelp[] = [
 
 export const HARDWARE_COMMANDS: CommandHelp[] = [
   { synopsis: 'doctor --inventory F', does: 'check every resource of a hardware inventory: serial adapters, relay GPIO lines, SSH with pinned keys and Node, SD cards' },
-  { synopsis: 'image build [--arch amd64|arm64] [--rebuild]', does: 'the board image from Debian packages (systemd, sshd, iproute2 with sch_netem, nginx, Node, the agent bundle), shaped like Raspberry Pi OS for flash; built once per recipe into /var/cache/synrace/images (or $SYNRACE_IMAGE_CACHE), then taken from there' },
+  { synopsis: 'image build [--arch amd64|arm64] [--rebuild]', does: 'the board image from Debian packages (systemd, sshd, iproute2 with sch_netem, nginx, Node with node-gyp; provisioning adds the agent), shaped like Raspberry Pi OS for flash; built once per recipe into /var/cache/synrace/images (or $SYNRACE_IMAGE_CACHE), then taken from there' },
   { synopsis: 'flash <board> --image F --inventory F', does: "write an .img/.img.xz to the board's SD card, verify it, customise its first boot (hostname, user and key, address)" },
   { synopsis: 'up --backend hardware --inventory F [--delay auto|external] [--step-timeout S] [up options]', does: "the same lab on physical boards: relays power them, consoles are logged, each board is provisioned over SSH (systemd units); delays by kernel netem on each WAN board, or external: the WAN has them already (checked by measuring)" },
 ];
