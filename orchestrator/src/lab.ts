@@ -14,8 +14,8 @@ import { measureRttFrom, clientSites, judgedRttMs, withinTolerance, type RttSamp
 import { applyTcTree, wanBoards } from './delays/tc-trees';
 import { startCapture, type RunningCapture } from './capture';
 import { Progress } from './progress';
-import { agentControl, provisionedBoards, provisionLabBoard, type LabProvisioning } from './provision/provision-lab';
-import { agentConfigFor, holdsByAddress } from './provision/agent-config';
+import { agentControl, labAgentConfig, provisionedBoards, provisionLabBoard, type LabProvisioning } from './provision/provision-lab';
+import { holdsByAddress } from './provision/agent-config';
 import { webServerCommand, writeAgentConfig } from './provision/provision';
 import { writeWebContent } from './provision/web-content';
 import { writeHtmlReport, type SiteRaces } from './report/html-report';
@@ -453,11 +453,10 @@ export class Lab {
       }
       // The synchronized and bounded races hold copies by the geography: the switch takes the new holds live, and
       // its config file gets them too, so that a restart by its supervisor or a power cycle keeps them.
-      const switchBoard = boardsWithRole(topology, 'server-switch')[0];
-      await this.agent(switchBoard.name).setHolds(holdsByAddress(topology, profile));
-      const record = boardOf(state, switchBoard.name);
-      const config = agentConfigFor(topology, profile, switchBoard, { mgmtAddress: record.mgmtAddress, token: record.agentToken! }, state.protocol!);
-      await this.withShell(switchBoard.name, (shell) => writeAgentConfig(shell, this.backend().layout(record), config!));
+      const switchBoard = boardsWithRole(topology, 'server-switch')[0].name;
+      await this.agent(switchBoard).setHolds(holdsByAddress(topology, profile));
+      const config = labAgentConfig({ state, topology, profile, options: state.protocol! }, switchBoard)!;
+      await this.withShell(switchBoard, (shell) => writeAgentConfig(shell, this.backend().layout(boardOf(state, switchBoard)), config));
       this.cachedInputs = undefined;
       this.progress.step(`profile ${profile.name} applied`);
       return profile;

@@ -1,4 +1,4 @@
-import { AgentControlClient } from '@synrace/agents';
+import { AgentControlClient, type BoardConfigFile } from '@synrace/agents';
 import { findBoard, type DelayProfile, type Topology } from '@synrace/netem-profiles';
 import type { SshShell } from '@synrace/hardware';
 import { boardOf } from '../labs/board-access';
@@ -36,11 +36,17 @@ export interface LabProvisioning {
   layoutOf: (board: string) => BoardLayout;
 }
 
+/** A board's agent config in this lab, with its management address and its own token; none for a board without an agent. */
+export function labAgentConfig(p: Pick<LabProvisioning, 'state' | 'topology' | 'profile' | 'options'>, name: string): BoardConfigFile | undefined {
+  const record = boardOf(p.state, name);
+  if (!record.agentToken) return undefined;
+  return agentConfigFor(p.topology, p.profile, findBoard(p.topology, name)!, { mgmtAddress: record.mgmtAddress, token: record.agentToken }, p.options);
+}
+
 /** Provisions one board over its SSH shell; it is done when its agent (if it runs one) answers /health. */
 export async function provisionLabBoard(p: LabProvisioning, name: string, shell: SshShell): Promise<void> {
   const board = findBoard(p.topology, name)!;
-  const record = boardOf(p.state, name);
-  const agentConfig = record.agentToken ? agentConfigFor(p.topology, p.profile, board, { mgmtAddress: record.mgmtAddress, token: record.agentToken }, p.options) : undefined;
+  const agentConfig = labAgentConfig(p, name);
   const serves = board.roles.includes('origin-server') || board.roles.includes('replica');
   await provisionBoard({ board: name, shell, ...p.layoutOf(name), agentConfig, web: serves ? { dynamic: board.roles.includes('origin-server'), content: p.content } : undefined });
   if (agentConfig) {
