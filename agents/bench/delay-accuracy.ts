@@ -4,6 +4,7 @@
 // receive: SO_TIMESTAMPNS), so the error is what the line adds beyond the
 // configured delay. Run as root: node agents/dist/bench/delay-accuracy.js
 // Prints one JSON object on stdout; progress goes to stderr.
+import { readFileSync } from 'node:fs';
 import { monotonicNs } from '../src/io/clock';
 import { openPacketSocket, PacketSocket } from '../src/io/packet-socket';
 import { createPreciseTimer } from '../src/io/precise-timer';
@@ -15,10 +16,8 @@ import { percentile, round3 } from './stats';
 
 const DELAY_MS = 10;
 const STEP_SECONDS = 3;
-const RATES = [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000];
-const ACCEPT_P99_ERROR_MS = 1;
-// Frames lost beyond this share disqualify a rate even if the survivors were punctual.
-const ACCEPT_LOSS = 0.001;
+// Every rate is measured: issue 16 judges 10k and 100k pkt/s, and a rate that misses says how.
+const RATES = [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000];
 const ETHERTYPE_EXPERIMENTAL = 0x88b5;
 const FRAME_BYTES = 64;
 const TICK_NS = 1e6;
@@ -30,6 +29,17 @@ interface StepResult {
   medianErrorMs: number;
   p99ErrorMs: number;
   maxErrorMs: number;
+  /**
+   * Share of this machine's CPU time its host gave to others during the step (/proc/stat steal): a vCPU
+   * stolen for milliseconds delays any wakeup in it, the engine's included.
+   */
+  stealPct: number;
+}
+
+/** Steal and total jiffies of all CPUs so far. */
+function cpuJiffies(): { steal: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { steal: fields[7] ?? 0, total: fields.reduce((a, b) => a + b, 0) };
 }
 
 function macBytes(mac: string): Buffer {
@@ -44,6 +54,7 @@ function runStep(tx: PacketSocket, rx: PacketSocket, header: Buffer, ratePps: nu
       if (frame.length < FRAME_BYTES || frame.readUInt16BE(12) !== ETHERTYPE_EXPERIMENTAL || frame.readUInt32LE(14) !== stepId) return;
       errorsMs.push((rxNs - frame.readDoubleLE(22)) / 1e6 - DELAY_MS);
     });
+    const jiffiesBefore = cpuJiffies();
     const total = ratePps * STEP_SECONDS;
     const start = monotonicNs() + TICK_NS;
     const interval = 1e9 / ratePps;
@@ -65,6 +76,7 @@ function runStep(tx: PacketSocket, rx: PacketSocket, header: Buffer, ratePps: nu
       timer.close();
       // Stragglers are due DELAY_MS after the last send; allow generous slack.
       setTimeout(() => {
+        const jiffies = cpuJiffies();
         resolve({
           ratePps,
           sent,
@@ -72,6 +84,7 @@ function runStep(tx: PacketSocket, rx: PacketSocket, header: Buffer, ratePps: nu
           medianErrorMs: round3(percentile(errorsMs, 50)),
           p99ErrorMs: round3(percentile(errorsMs, 99)),
           maxErrorMs: round3(percentile(errorsMs, 100)),
+          stealPct: Math.round((1000 * (jiffies.steal - jiffiesBefore.steal)) / Math.max(1, jiffies.total - jiffiesBefore.total)) / 10,
         });
       }, DELAY_MS + 300);
     });
@@ -115,17 +128,8 @@ async function main(): Promise<void> {
       const step = await runStep(tx, rx, header, rate, i + 1);
       process.stderr.write(`${JSON.stringify(step)}\n`);
       steps.push(step);
-      const held = step.p99ErrorMs < ACCEPT_P99_ERROR_MS && step.received >= step.sent * (1 - ACCEPT_LOSS);
-      if (!held) break;
     }
-    const held = steps.filter((s) => s.p99ErrorMs < ACCEPT_P99_ERROR_MS && s.received >= s.sent * (1 - ACCEPT_LOSS));
-    console.log(JSON.stringify({
-      configuredDelayMs: DELAY_MS,
-      frameBytes: FRAME_BYTES,
-      at1000pps: { medianErrorMs: steps[0].medianErrorMs, p99ErrorMs: steps[0].p99ErrorMs },
-      maxRatePpsWithP99ErrorUnder1ms: held.length > 0 ? held[held.length - 1].ratePps : 0,
-      steps,
-    }, null, 2));
+    console.log(JSON.stringify({ configuredDelayMs: DELAY_MS, frameBytes: FRAME_BYTES, steps }, null, 2));
   } finally {
     await cleanup();
   }

@@ -4,7 +4,6 @@
 // Exit codes: 0 stopped by SIGTERM/SIGINT, 1 runtime failure, 2 bad usage or config.
 import { BoardConfig, parseBoardConfig, readBoardConfigJson } from './board-config';
 import { ConfigError } from './config-error';
-import { enterRealtimeScheduling } from './io/realtime';
 import { RACE_MODES, type RaceMode } from './race-mode';
 import { booleanSwitch, type RunningRole } from './roles/running-role';
 
@@ -26,31 +25,23 @@ function configPathFromArgs(args: string[]): string {
   return args[i + 1];
 }
 
-// Above ordinary work, below the kernel's own RT threads (50 and up).
-const DELAY_LINE_RT_PRIORITY = 10;
-
-// Role modules are loaded only when configured: the epoll addon's watcher thread must start after
-// the delay line raised the scheduling policy, so that it inherits it.
+// Role modules are loaded only when configured: a board loads what its roles need.
 function startRole(config: BoardConfig, name: keyof BoardConfig['roles']): RunningRole | undefined {
   switch (name) {
     case 'wan-delay': {
       const wanDelay = config.roles['wan-delay'];
       if (!wanDelay) return undefined;
-      try {
-        enterRealtimeScheduling(DELAY_LINE_RT_PRIORITY);
-        log(`wan-delay: running SCHED_FIFO priority ${DELAY_LINE_RT_PRIORITY}`);
-      } catch (err) {
-        log(`wan-delay: WARNING: ${(err as Error).message}; delays will be less precise`);
-      }
       const { startWanDelay } = require('./roles/wan-delay') as typeof import('./roles/wan-delay');
-      const role = startWanDelay(wanDelay, log);
+      // Without its engine the delay line delays nothing: the agent ends, and its supervisor starts it again.
+      const role = startWanDelay(wanDelay, log, (code) => fail('wan-delay: cannot go on without the engine', code === 2 ? 2 : 1));
       return {
         name,
         counters: () => role.counters(),
         stop() {
           role.close();
-          const f = role.fabric();
-          log(`wan-delay switch: stations=${f.stations} macMoveRefused=${f.macMoveRefused} evicted=${f.evicted} aged=${f.aged}`);
+          const e = role.engineCounters();
+          log(`wan-delay switch: stations=${e.stations} macMoveRefused=${e.macMoveRefused} evicted=${e.evicted} aged=${e.aged}`);
+          log(`wan-delay departures: lateOver1ms=${e.lateOver1ms} maxLateUs=${e.maxLateUs}`);
           for (const c of role.counters()) {
             if (c.forwarded + c.droppedLoss + c.droppedQueue === 0) continue;
             log(`wan-delay ${c.from}->${c.to}: forwarded=${c.forwarded} droppedLoss=${c.droppedLoss} droppedQueue=${c.droppedQueue}`);

@@ -26,7 +26,7 @@ function rejects(mutate: (c: WanDelayConfig & Record<string, unknown>) => void, 
 
 describe('parseBoardConfig', () => {
   it('accepts a full mesh of paths and keeps every field', () => {
-    const wan = { ...threeSites(), queueLimit: 50 };
+    const wan = { ...threeSites(), queueLimit: 50, macsPerPort: 16, macAgeingMs: 1000 };
     wan.paths[0].rateMbit = 100;
     assert.deepEqual(parseBoardConfig({ board: 'wan', roles: { 'wan-delay': wan } }),
       { board: 'wan', roles: { 'wan-delay': wan } });
@@ -61,6 +61,8 @@ describe('parseBoardConfig', () => {
     rejects((c) => ((c.paths[0] as Record<string, unknown>).jitterMs = '2'), /jitterMs must be a number/);
     rejects((c) => (c.paths[0].rateMbit = 0), /rateMbit must be a number > 0/);
     rejects((c) => (c.queueLimit = 2.5), /queueLimit must be a positive integer/);
+    rejects((c) => (c.macsPerPort = 0), /macsPerPort must be a positive integer, got 0/);
+    rejects((c) => ((c as Record<string, unknown>).macAgeingMs = '300'), /macAgeingMs must be a positive integer, got "300"/);
   });
 });
 

@@ -3,6 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { WanDelayConfig } from '../src/roles/wan-delay-config';
 import { AgentRun, spawnAgent, waitForOutput } from './support/agent-process';
@@ -74,7 +75,7 @@ describe('wan-delay role (namespaces)', function () {
 
   it('delays each direction by its own path and same-site traffic not at all', async () => {
     const run = await startAgent({ ports, paths: [path('A', 'B', 20), path('B', 'A', 5)] });
-    assert.match(run.output(), /^synrace-agent\[wan\]: wan-delay ready: 3 ports, 2 paths$/m);
+    assert.match(run.output(), /^synrace-agent\[wan\]: wan-delay ready: 3 ports, 2 paths \(engine pid \d+\)$/m);
 
     const ab = await ping(topo.ends[0].ns, ipB, 20);
     assert.equal(ab.received, 20);
@@ -92,6 +93,25 @@ describe('wan-delay role (namespaces)', function () {
     assert.match(run.output(), /: stopped$/m);
     const forwarded = /wan-delay A->B: forwarded=(\d+) droppedLoss=0 droppedQueue=0/.exec(run.output());
     assert.ok(forwarded && Number(forwarded[1]) >= 20, run.output());
+  });
+
+  it('runs its engine on SCHED_FIFO with its memory locked, and the engine goes with its agent, even one killed outright', async () => {
+    const enginePid = async (run: AgentRun): Promise<number> => Number(/engine pid (\d+)/.exec(run.output())![1]);
+    const run = await startAgent({ ports, paths: [path('A', 'B', 1), path('B', 'A', 1)] });
+    const pid = await enginePid(run);
+    const sched = readFileSync(`/proc/${pid}/sched`, 'utf8');
+    assert.match(sched, /^policy\s+:\s+1$/m, 'SCHED_FIFO');
+    assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^VmLck:\s+[1-9]\d* kB$/m, 'memory locked');
+    assert.equal(await run.stop(), 0);
+    assert.ok(!existsSync(`/proc/${pid}`), 'engine gone after SIGTERM');
+
+    const killed = await startAgent({ ports, paths: [path('A', 'B', 1), path('B', 'A', 1)] });
+    const orphan = await enginePid(killed);
+    // `ip netns exec` execs the agent, so its pid is the agent's.
+    process.kill(killed.child.pid!, 'SIGKILL');
+    await killed.exited;
+    for (let i = 0; i < 100 && existsSync(`/proc/${orphan}`); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(!existsSync(`/proc/${orphan}`), 'engine gone after its agent was SIGKILLed');
   });
 
   it('loses about lossPct of the frames on a lossy path', async () => {

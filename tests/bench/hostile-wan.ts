@@ -6,18 +6,18 @@ interface RoleFuzz {
   framesPerRole: number;
   seed: number;
   crashes: number;
-  roles: ({ role: string; frames: number; stateAtEnd: number; stateAfterExpiry: number; heapUsedMb: { afterTenth: number; atEnd: number }; seconds: number } | { role: string; crashed: string })[];
+  roles: ({ role: string; frames: number; stateAtEnd: number; stateAfterExpiry: number; memoryMb: { what: string; afterTenth: number; atEnd: number }; seconds: number } | { role: string; crashed: string })[];
 }
 
 function renderFuzz(r: RoleFuzz): string {
   const rows = r.roles.map((x) =>
-    'crashed' in x ? [x.role, 'CRASHED', x.crashed, '', '', ''] : [x.role, x.frames.toLocaleString('en'), 0, x.stateAfterExpiry, `${x.heapUsedMb.afterTenth} -> ${x.heapUsedMb.atEnd}`, x.seconds.toFixed(1)],
+    'crashed' in x ? [x.role, 'CRASHED', x.crashed, '', '', ''] : [x.role, x.frames.toLocaleString('en'), 0, x.stateAfterExpiry, `${x.memoryMb.what} ${x.memoryMb.afterTenth} -> ${x.memoryMb.atEnd}`, x.seconds.toFixed(1)],
   );
   return [
     `${r.framesPerRole.toLocaleString('en')} hostile frames per role (truncated, bad IHL, bad options, IPIP in IPIP, fragments, random flags), seed ${r.seed} (replay: node agents/dist/bench/role-fuzz.js)`,
     `crashes: ${r.crashes}`,
     '',
-    renderTable(['role', 'frames', 'crashes', 'state left after timeouts', 'heap MB (a tenth in -> end)', 's'], rows),
+    renderTable(['role', 'frames', 'crashes', 'state left after timeouts', 'memory MB (a tenth in -> end)', 's'], rows),
   ].join('\n');
 }
 

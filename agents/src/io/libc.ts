@@ -43,8 +43,6 @@ export const timerfdSettime = lib.func(
   (fd: number, flags: number, newValue: Buffer, oldValue: null) => number;
 export const setns = lib.func('int setns(int fd, int nstype)') as
   (fd: number, nstype: number) => number;
-export const schedSetscheduler = lib.func('int sched_setscheduler(int pid, int policy, const void *param)') as
-  (pid: number, policy: number, param: Buffer) => number;
 export const clockGettime = lib.func('int clock_gettime(int clockid, void *ts)') as
   (clockid: number, ts: Buffer) => number;
 const malloc = lib.func('void *malloc(size_t size)') as (size: number) => NativePointer | null;
@@ -125,4 +123,3 @@ export const TFD_NONBLOCK = 0o4000;
 export const TFD_CLOEXEC = 0o2000000;
 export const TFD_TIMER_ABSTIME = 1;
 export const CLONE_NEWNET = 0x40000000;
-export const SCHED_FIFO = 1;

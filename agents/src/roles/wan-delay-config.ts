@@ -8,10 +8,18 @@ export interface WanDelayConfig {
   ports: { ifname: string; site: string; mac?: string }[];
   paths: { from: string; to: string; delayMs: number; jitterMs: number; lossPct: number; rateMbit?: number }[];
   queueLimit?: number;
+  /** Stations each port learns at most (least recently seen out first). */
+  macsPerPort?: number;
+  /** A station not seen for this long is forgotten, and may then appear on another port. */
+  macAgeingMs?: number;
 }
 
 /** netem's default limit: frames per path queue before tail drop. */
 export const DEFAULT_QUEUE_LIMIT = 1000;
+/** A port with more stations than this behind it is not a board's. */
+export const DEFAULT_MACS_PER_PORT = 1024;
+/** Linux bridge's default ageing time. */
+export const DEFAULT_MAC_AGEING_MS = 300_000;
 
 /**
  * Checks `raw` against WanDelayConfig. Every ordered pair of distinct sites
@@ -74,8 +82,12 @@ export function parseWanDelayConfig(raw: unknown, where = 'wan-delay'): WanDelay
     }
   }
 
-  if (raw.queueLimit !== undefined && !(Number.isInteger(raw.queueLimit) && (raw.queueLimit as number) > 0)) {
-    throw new ConfigError(`${where}.queueLimit must be a positive integer, got ${JSON.stringify(raw.queueLimit)}`);
+  const counts: Pick<WanDelayConfig, 'queueLimit' | 'macsPerPort' | 'macAgeingMs'> = {};
+  for (const field of ['queueLimit', 'macsPerPort', 'macAgeingMs'] as const) {
+    const value = raw[field];
+    if (value === undefined) continue;
+    if (!(Number.isInteger(value) && (value as number) > 0)) throw new ConfigError(`${where}.${field} must be a positive integer, got ${JSON.stringify(value)}`);
+    counts[field] = value as number;
   }
-  return { ports, paths, ...(raw.queueLimit === undefined ? {} : { queueLimit: raw.queueLimit as number }) };
+  return { ports, paths, ...counts };
 }

@@ -1,15 +1,21 @@
-// The WAN delay line: a learning switch across one port per board whose
-// forwarding between sites passes through that directed site pair's delay
-// queue. It replaces sch_netem, which this kernel lacks.
+// The WAN delay line: a learning switch across one port per board whose forwarding between sites passes
+// through that directed site pair's delay queue. It replaces sch_netem, which this kernel lacks.
+//
+// The per-frame work runs in a native real-time process (native/wan-delay-engine.c): in this Node
+// process, departures woke 1-5 ms late now and then, enough to decide near-tie races. This role checks
+// the configuration, hands the engine its plan, watches it, and reads its counters from a shared file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '../config-error';
-import { DelayScheduler } from '../delay/delay-scheduler';
-import { monotonicNs } from '../io/clock';
-import { openPacketSocket, PacketSocket } from '../io/packet-socket';
-import { createPreciseTimer } from '../io/precise-timer';
-import { LearningSwitch, type SwitchCounters } from '../switching/learning-switch';
-import { DEFAULT_QUEUE_LIMIT, WanDelayConfig } from './wan-delay-config';
+import * as libc from '../io/libc';
+import { DEFAULT_MAC_AGEING_MS, DEFAULT_MACS_PER_PORT, DEFAULT_QUEUE_LIMIT, WanDelayConfig } from './wan-delay-config';
 
 export type { WanDelayConfig } from './wan-delay-config';
+
+/** The built engine (agents' build compiles it with the system's C compiler). */
+export const WAN_DELAY_ENGINE = join(__dirname, '..', '..', 'native', 'wan-delay-engine');
 
 export interface PairCounters {
   from: string;
@@ -21,127 +27,162 @@ export interface PairCounters {
   droppedQueue: number;
 }
 
+export interface EngineCounters {
+  /** Stations learnt now (pinned ones not counted). */
+  stations: number;
+  /** Frames dropped because their source MAC is fresh (or pinned) on another port. */
+  macMoveRefused: number;
+  /** Stations forgotten to make room on their port. */
+  evicted: number;
+  /** Stations forgotten because they aged out. */
+  aged: number;
+  /** Departures that left more than 1 ms after their time (the engine or its machine was late). */
+  lateOver1ms: number;
+  /** The latest any departure left after its time. */
+  maxLateUs: number;
+}
+
 export interface WanDelay {
   /** One entry per configured path, then one per site with several ports (never delayed). */
   counters(): PairCounters[];
-  /** The learning switch's: refused MAC moves (a port claiming a fresh station of another), evictions, ageing. */
-  fabric(): SwitchCounters & { stations: number };
+  /** The learning switch's (refused MAC moves, evictions, ageing) and the departures' punctuality. */
+  engineCounters(): EngineCounters;
   close(): void;
 }
 
-interface EgressTally {
+interface Pair {
   from: string;
   to: string;
-  forwarded: number;
-  /** Refused by the egress device after leaving the delay queue. */
-  refused: number;
+  /** Undefined for a same-site pair: sent at once. */
+  shape?: WanDelayConfig['paths'][number];
 }
 
-const NEVER_QUEUED = { droppedLoss: 0, droppedQueue: 0 };
-
-interface Departure {
-  frame: Buffer;
-  port: number;
-}
-
-function openPorts(config: WanDelayConfig): PacketSocket[] {
-  const sockets: PacketSocket[] = [];
-  try {
-    config.ports.forEach(({ ifname }, i) => {
-      try {
-        sockets.push(openPacketSocket(ifname));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENODEV') {
-          throw new ConfigError(`roles.wan-delay.ports[${i}].ifname: ${(err as Error).message}`);
-        }
-        throw err;
-      }
-    });
-  } catch (err) {
-    for (const s of sockets) s.close();
-    throw err;
+/** Configured paths first (their index is the path's), then a same-site pair for each site with several ports. */
+function pairsOf(config: WanDelayConfig, sites: string[]): Pair[] {
+  const pairs: Pair[] = config.paths.map((shape) => ({ from: shape.from, to: shape.to, shape }));
+  for (const site of sites) {
+    if (config.ports.filter((p) => p.site === site).length > 1) pairs.push({ from: site, to: site });
   }
-  return sockets;
+  return pairs;
 }
 
-export function startWanDelay(config: WanDelayConfig, log: (message: string) => void): WanDelay {
-  const sites = [...new Set(config.ports.map((p) => p.site))];
-  const siteOfPort = config.ports.map((p) => sites.indexOf(p.site));
+/** The engine's plan: one directive per line, numbers in ns, MACs as 12 hex digits. */
+function renderPlan(config: WanDelayConfig, sites: string[], pairs: Pair[]): string {
+  const pairIndex = (from: string, to: string) => pairs.findIndex((p) => p.from === from && p.to === to);
+  const lines = [
+    `sizes ${config.ports.length} ${pairs.length}`,
+    `queue-limit ${config.queueLimit ?? DEFAULT_QUEUE_LIMIT}`,
+    `switch ${config.macsPerPort ?? DEFAULT_MACS_PER_PORT} ${config.macAgeingMs ?? DEFAULT_MAC_AGEING_MS}`,
+    ...config.ports.map((p, i) => `port ${i} ${p.ifname} ${sites.indexOf(p.site)} ${p.mac ? p.mac.replace(/:/g, '') : '-'}`),
+    ...pairs.map((p, i) => {
+      const s = p.shape;
+      if (!s) return `pair ${i} 0 0 0 0 0`;
+      const nsPerByte = s.rateMbit === undefined ? 0 : 8000 / s.rateMbit;
+      return `pair ${i} 1 ${Math.round(s.delayMs * 1e6)} ${Math.round(s.jitterMs * 1e6)} ${s.lossPct / 100} ${nsPerByte}`;
+    }),
+  ];
+  config.ports.forEach((a, i) => config.ports.forEach((b, j) => i !== j && lines.push(`route ${i} ${j} ${pairIndex(a.site, b.site)}`)));
+  return `${lines.join('\n')}\n`;
+}
 
-  // Pair index per (from site, to site): configured paths first (they are
-  // also the scheduler's path numbers), then same-site pairs.
-  const pairs: EgressTally[] = config.paths.map(({ from, to }) => ({ from, to, forwarded: 0, refused: 0 }));
-  const pairOf = sites.map((from) => sites.map((to) => config.paths.findIndex((p) => p.from === from && p.to === to)));
-  sites.forEach((site, s) => {
-    if (siteOfPort.filter((x) => x === s).length > 1) {
-      pairOf[s][s] = pairs.push({ from: site, to: site, forwarded: 0, refused: 0 }) - 1;
-    }
-  });
+// Counter file layout, as the engine writes it (u64 words).
+const COUNTERS_MAGIC = 0x31455544524e5953n;
+const HEADER_WORDS = 8;
+const PAIR_WORDS = 4;
 
-  const scheduler = new DelayScheduler<Departure>(config.paths, {
-    now: monotonicNs,
-    random: Math.random,
-    queueLimit: config.queueLimit ?? DEFAULT_QUEUE_LIMIT,
-  });
-  const pinned = new Map<number, number>();
-  config.ports.forEach((p, i) => p.mac !== undefined && pinned.set(parseInt(p.mac.replace(/:/g, ''), 16), i));
-  const fabric = new LearningSwitch(config.ports.length, { pinned });
-  const sockets = openPorts(config);
-  const reportedSendErrors = new Set<string>();
+/** Undefined until the engine has mapped the file. */
+function readCounters(file: string, pairs: number): BigUint64Array | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  const words = new BigUint64Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 8));
+  return words.length >= HEADER_WORDS + PAIR_WORDS * pairs && words[0] === COUNTERS_MAGIC ? words : undefined;
+}
 
-  const transmit = (pair: number, port: number, frame: Buffer): void => {
-    let sent = false;
+const ENGINE_STOP_MS = 2000;
+
+/** Blocks until `pid` has exited (a zombie counts: its sockets are closed) or `ms` have passed. */
+function waitGone(pid: number | undefined, ms: number): void {
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  for (const deadline = Date.now() + ms; pid !== undefined && Date.now() < deadline; Atomics.wait(tick, 0, 0, 5)) {
+    let state: string;
     try {
-      sent = sockets[port].send(frame);
-    } catch (err) {
-      const key = `${port}:${(err as NodeJS.ErrnoException).code}`;
-      if (!reportedSendErrors.has(key)) {
-        reportedSendErrors.add(key);
-        log(`wan-delay: dropping frames on ${config.ports[port].ifname}: ${(err as Error).message}`);
-      }
+      state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+    } catch {
+      return;
     }
-    if (sent) pairs[pair].forwarded++;
-    else pairs[pair].refused++;
+    if (state === 'Z') return;
+  }
+}
+
+/**
+ * Starts the delay line. `onEngineExit` hears of an engine that ended without being asked to (its
+ * message already logged): the agent cannot delay anything without it.
+ */
+export function startWanDelay(config: WanDelayConfig, log: (message: string) => void, onEngineExit: (code: number) => void): WanDelay {
+  config.ports.forEach((p, i) => {
+    if (libc.ifNameToIndex(p.ifname) === 0) throw new ConfigError(`roles.wan-delay.ports[${i}].ifname: interface '${p.ifname}' not found in this network namespace`);
+  });
+  if (!existsSync(WAN_DELAY_ENGINE)) throw new Error(`the delay line's engine ${WAN_DELAY_ENGINE} is not built: run npm run build (it needs gcc)`);
+  const sites = [...new Set(config.ports.map((p) => p.site))];
+  const pairs = pairsOf(config, sites);
+  const dir = mkdtempSync(join(tmpdir(), 'synrace-wan-delay-'));
+  const planFile = join(dir, 'plan');
+  const countersFile = join(dir, 'counters');
+  writeFileSync(planFile, renderPlan(config, sites, pairs));
+
+  let closing = false;
+  const engine: ChildProcess = spawn(WAN_DELAY_ENGINE, [planFile, countersFile], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let lastCounters: BigUint64Array | undefined;
+  // After close the file is gone: the last reading stands.
+  const counterWords = (): BigUint64Array | undefined => {
+    if (!closing) lastCounters = readCounters(countersFile, pairs.length) ?? lastCounters;
+    return lastCounters;
   };
-
-  let armedAt = Infinity;
-  const deliver = (path: number, d: Departure): void => transmit(path, d.port, d.frame);
-  const timer = createPreciseTimer(() => {
-    armedAt = scheduler.releaseDue(deliver);
-    if (armedAt !== Infinity) timer.armAt(armedAt);
-  });
-
-  sockets.forEach((socket, ingress) => {
-    const fromSite = siteOfPort[ingress];
-    socket.onFrame((frame, rxNs) => {
-      for (const port of fabric.egressPorts(ingress, frame, rxNs / 1e6)) {
-        const toSite = siteOfPort[port];
-        const pair = pairOf[fromSite][toSite];
-        if (fromSite === toSite) {
-          transmit(pair, port, frame);
-          continue;
-        }
-        const departure = scheduler.enqueue(pair, { frame, port }, frame.length, rxNs);
-        if (typeof departure === 'number' && departure < armedAt) {
-          armedAt = departure;
-          timer.armAt(departure);
-        }
-      }
+  const lines = (stream: NodeJS.ReadableStream, onLine: (line: string) => void) => {
+    let buffered = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      parts.forEach(onLine);
     });
+  };
+  lines(engine.stdout!, (line) => {
+    if (line === 'ready') log(`wan-delay ready: ${config.ports.length} ports, ${config.paths.length} paths (engine pid ${engine.pid})`);
   });
-
-  log(`wan-delay ready: ${config.ports.length} ports, ${config.paths.length} paths`);
+  lines(engine.stderr!, (line) => log(`wan-delay: ${line}`));
+  engine.on('exit', (code, signal) => {
+    if (closing) return;
+    log(`wan-delay: engine ended (${signal ?? `exit ${code}`})`);
+    rmSync(dir, { recursive: true, force: true });
+    onEngineExit(code ?? 1);
+  });
 
   return {
-    counters: () =>
-      pairs.map(({ from, to, forwarded, refused }, i) => {
-        const drops = i < config.paths.length ? scheduler.drops(i) : NEVER_QUEUED;
-        return { from, to, forwarded, droppedLoss: drops.droppedLoss, droppedQueue: drops.droppedQueue + refused };
-      }),
-    fabric: () => ({ ...fabric.counters, stations: fabric.size }),
+    counters: () => {
+      const words = counterWords();
+      return pairs.map(({ from, to }, i) => {
+        const at = HEADER_WORDS + i * PAIR_WORDS;
+        const word = (k: number) => (words ? Number(words[at + k]) : 0);
+        return { from, to, forwarded: word(0), droppedLoss: word(1), droppedQueue: word(2) + word(3) };
+      });
+    },
+    engineCounters: () => {
+      const words = counterWords();
+      const word = (k: number) => (words ? Number(words[k]) : 0);
+      return { stations: word(2), macMoveRefused: word(3), evicted: word(4), aged: word(5), lateOver1ms: word(6), maxLateUs: Math.round(word(7) / 1000) };
+    },
     close() {
-      timer.close();
-      for (const s of sockets) s.close();
+      counterWords();
+      closing = true;
+      engine.kill('SIGTERM');
+      // Its sockets must be closed before this agent is gone: a successor's engine would otherwise share the ports.
+      waitGone(engine.pid, ENGINE_STOP_MS);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
