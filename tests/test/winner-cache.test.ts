@@ -1,6 +1,7 @@
 // Issue #14, "race once, remember the winner": on a live world lab in configurations A, B and C, cached
 // connections go straight to the race's winner and say so, cost about a direct round trip, race again after
-// the TTL, and a powered-off cached winner costs one deadline and a race, never a hung connection.
+// the TTL, a powered-off cached winner costs one deadline and a race, never a hung connection, and a cached
+// winner forced busy loses its clients at their next connection.
 // Tolerances come from the lab's own measured noise (raced handshakes against the predictor), not constants.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -161,34 +162,57 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     assert.equal(third.servedBy, winnerIn(site(), race).winner);
   });
 
-  it('costs at most a deadline and a race when the cached winner is powered off, and forgets it', async () => {
-    const { topology, profile } = world();
+  /**
+   * Fills the site's cache with its winner in `warmCount` connections, then makes one connection while `outage`
+   * keeps that winner from answering, and checks that the gateway counted one cached SYN missed by `miss` and
+   * that the race after it went to the predictor's winner without the cached one.
+   */
+  const connectWithoutCachedWinner = async (warmCount: number, outage: (winner: string) => Promise<() => Promise<unknown>>, miss: 'deadline' | 'refusal') => {
     const winner = winnerIn(site(), race).winner;
-    const without = winnerIn(predictionFor(predictWithout(topology, profile, [winner]), site().clientSite), race);
+    const without = winnerIn(predictionFor(predictWithout(world().topology, world().profile, [winner]), site().clientSite), race);
     await forget();
-    const warm = await burst(4);
-    assert.deepEqual(warm.map((f) => f.servedBy), [winner, winner, winner, winner]);
-    // How late answers come right now, beside the suite's own measure: the cached handshakes just made.
-    const lateNow = Math.max(0, ...warm.slice(1).map((f) => f.handshakeMs - winnerIn(site(), race).cachedHandshakeMs));
-    const lateness = Math.max(noise.worstMs, lateNow);
+    const warm = await burst(warmCount);
+    assert.deepEqual(warm.map((f) => f.servedBy), warm.map(() => winner));
     const entry = (await cacheOf()).entries.find((e) => e.port === 80)!;
-    assert.ok(entry.direct, 'the deadline comes from cached handshakes by now');
-    await lab().power(winner, 'off');
+    const restore = await outage(winner);
     let fetch: Fetch;
     let missed: number;
     try {
-      missed = await growth(lab(), site().gatewayBoard, 'cache-missed-deadline-raced', async () => {
+      missed = await growth(lab(), site().gatewayBoard, `cache-missed-${miss}-raced`, async () => {
         fetch = await fetchFrom(lab(), site().hostBoard, url());
       });
     } finally {
-      await lab().power(winner, 'on');
+      await restore();
       await forget();
     }
-    assert.equal(missed, 1);
-    assert.deepEqual([fetch!.code, fetch!.servedBy], [200, without.winner], `${site().clientSite} with ${winner} off`);
+    assert.equal(missed, 1, `one cached connection missed by ${miss}`);
+    assert.deepEqual([fetch!.code, fetch!.servedBy], [200, without.winner], `${site().clientSite} without ${winner}`);
+    return { winner, without, warm, entry, fetch: fetch! };
+  };
+
+  it(`hands a cached winner forced busy no more connections: the next one races without it (${configuration === 'A' ? 'A: its filter refuses at once' : `${configuration}: its agent drops, after a deadline`})`, async () => {
+    // In A the cached SYN goes to the replica's stack, whose filter answers it with a RST; in B and C it is
+    // tunnelled to the replica's agent, which drops a start packet while busy.
+    const { without, entry, fetch } = await connectWithoutCachedWinner(3, async (winner) => {
+      await lab().agent(winner).setBusy(true);
+      return () => lab().agent(winner).setBusy(false);
+    }, configuration === 'A' ? 'refusal' : 'deadline');
+    if (configuration === 'A') assert.ok(fetch.connectMs < entry.deadlineMs + without.handshakeMs, `handshake ${fetch.connectMs.toFixed(1)} ms: refused at once, not after the deadline of ${entry.deadlineMs} ms`);
+    else assert.ok(fetch.connectMs >= entry.deadlineMs, 'it waited for the deadline first');
+  });
+
+  it('costs at most a deadline and a race when the cached winner is powered off, and forgets it', async () => {
+    const { winner, without, warm, entry, fetch } = await connectWithoutCachedWinner(4, async (w) => {
+      await lab().power(w, 'off');
+      return () => lab().power(w, 'on');
+    }, 'deadline');
+    assert.ok(entry.direct, 'the deadline came from cached handshakes');
+    // How late answers came, beside the suite's own measure: the cached handshakes just before the outage.
+    const lateNow = Math.max(0, ...warm.slice(1).map((f) => f.handshakeMs - winnerIn(site(), race).cachedHandshakeMs));
+    const lateness = Math.max(noise.worstMs, lateNow);
     // Two timed events, each as late as the lab's noise: the deadline's timer, and the race after it.
     const bound = entry.deadlineMs + without.handshakeMs + 2 * lateness + 1;
-    assert.ok(fetch!.connectMs <= bound, `handshake ${fetch!.connectMs.toFixed(1)} ms, at most deadline ${entry.deadlineMs} + race without ${winner} ${without.handshakeMs} + twice the measured lateness ${lateness.toFixed(1)} ms`);
-    assert.ok(fetch!.connectMs >= entry.deadlineMs, 'it waited for the deadline first');
+    assert.ok(fetch.connectMs <= bound, `handshake ${fetch.connectMs.toFixed(1)} ms with ${winner} off, at most deadline ${entry.deadlineMs} + race without it ${without.handshakeMs} + twice the measured lateness ${lateness.toFixed(1)} ms`);
+    assert.ok(fetch.connectMs >= entry.deadlineMs, 'it waited for the deadline first');
   });
 });

@@ -1,5 +1,5 @@
-// The only netfilter the protocol needs: each role's own chain in mangle PREROUTING whose rules hand the
-// traffic the role handles to its NFQUEUE. The kernel keeps routing and filtering every packet: the agent
+// The protocol's steering: each role's own chain in mangle PREROUTING whose rules hand the traffic the
+// role handles to its NFQUEUE. The kernel keeps routing and filtering every packet: the agent
 // answers each queued one with a verdict, and what it does not own (or owns and rewrote) goes back with
 // NF_REPEAT and the role's mark bit, so the hook is run again from the top (the role's chain lets marked
 // packets through, clearing the bit) and every other rule of the board, the user's FORWARD rules and
@@ -31,7 +31,7 @@ const LEGACY_CHAIN = 'SYNRACE';
 const TABLE = 'mangle';
 const HOOK = 'PREROUTING';
 
-function iptables(args: string[], mayFail = false): boolean {
+export function iptables(args: string[], mayFail = false): boolean {
   try {
     execFileSync('iptables', ['-w', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     return true;
@@ -43,7 +43,7 @@ function iptables(args: string[], mayFail = false): boolean {
 }
 
 /** Removes every jump from `chain` of `table` to `target` (a crash may have left several), then the chain. */
-function removeChain(table: string, from: string, target: string): void {
+export function removeChain(table: string, from: string, target: string): void {
   for (let i = 0; i < 16 && iptables(['-t', table, '-D', from, '-j', target], true); i++);
   iptables(['-t', table, '-F', target], true);
   iptables(['-t', table, '-X', target], true);

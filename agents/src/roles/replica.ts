@@ -16,6 +16,7 @@ import { crack, createIpv4View, createTcpView, encapsulate, ipToString, parseIpv
 import { Counters } from '../protocol/counters';
 import { RawSender } from '../protocol/raw-sender';
 import { AGENT_MARK, installReplyDiversion } from '../protocol/reply-diversion';
+import { installStartRefusal, type StartRefusal } from '../protocol/start-refusal';
 import { prefixContains } from '../config-fields';
 import type { ReplicaConfig } from './replica-config';
 
@@ -140,8 +141,16 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
   const raw = new RawSender(counters, AGENT_MARK);
   const send = (packet: Buffer, dst: number): void => raw.send(packet, dst);
   const core = createReplicaCore(config, counters, send, send);
+  // A: cached start packets reach the stack directly, so busy and dead are the filter's to enforce too.
+  const startFilter = config.configuration === 'A' ? installStartRefusal(ipToString(config.ownAddress)) : undefined;
+  const refusalNow = (): StartRefusal => (core.busy.dead ? 'drop' : core.busy.forced || core.busy.load > config.busyLoad ? 'refuse' : 'none');
+  const busyChanged = (): void => startFilter?.set(refusalNow());
   core.busy.load = loadAverage();
-  const sampler = setInterval(() => (core.busy.load = loadAverage()), LOAD_SAMPLE_MS);
+  busyChanged();
+  const sampler = setInterval(() => {
+    core.busy.load = loadAverage();
+    busyChanged();
+  }, LOAD_SAMPLE_MS);
   const copies = openRawIpSocket(IPPROTO_IPIP);
   let tun: TunDevice | undefined;
   let removeDiversion = () => undefined as void;
@@ -160,17 +169,20 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
   log(`replica ready: configuration ${config.configuration}, serving ${config.serverAddresses.length} origin server(s), start packets from ${config.switchAddresses.map(ipToString).join(', ')}`);
 
   return {
-    counters: () => ({ ...counters.toJSON(), busy: core.busy.forced, dead: core.busy.dead, loadAverage: core.busy.load }),
+    counters: () => ({ ...counters.toJSON(), busy: core.busy.forced, dead: core.busy.dead, loadAverage: core.busy.load, ...(startFilter ? { startRefusal: startFilter.mode } : {}) }),
     setBusy(forced) {
       core.busy.forced = forced;
+      busyChanged();
       log(`replica: busy ${forced ? 'forced on' : 'off'}`);
     },
     setDead(forced) {
       core.busy.dead = forced;
+      busyChanged();
       log(`replica: dead ${forced ? 'forced on' : 'off'}`);
     },
     close() {
       clearInterval(sampler);
+      startFilter?.remove();
       copies.close();
       tun?.close();
       removeDiversion();
