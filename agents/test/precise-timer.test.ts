@@ -6,7 +6,9 @@ describe('createPreciseTimer', () => {
   let timer: PreciseTimer | undefined;
   afterEach(() => timer?.close());
 
-  it('fires never before its deadline and well under a millisecond after it', async () => {
+  // How late it fires on a quiet host is a figure of bench/timer-precision.ts; here, that it is never early
+  // and does fire, even on a host busy with other suites.
+  it('fires never before its deadline, and each time it is armed', async () => {
     const lateness: number[] = [];
     await new Promise<void>((resolve) => {
       let deadline = 0;
@@ -21,8 +23,8 @@ describe('createPreciseTimer', () => {
       arm();
     });
     lateness.sort((a, b) => a - b);
+    assert.equal(lateness.length, 100);
     assert.ok(lateness[0] >= 0, `fired ${-lateness[0]} ns early`);
-    assert.ok(lateness[49] < 200_000, `median lateness ${lateness[49]} ns`);
   });
 
   it('replaces a pending deadline when re-armed earlier', async () => {
@@ -36,12 +38,13 @@ describe('createPreciseTimer', () => {
     assert.ok(fired[0] >= 5e6 && fired[0] < 20e6, `fired after ${fired[0]} ns`);
   });
 
-  it('fires promptly for a deadline already in the past', async () => {
+  it('fires for a deadline already in the past (an all-zero timerfd would never fire)', async () => {
     const fired = new Promise<number>((resolve) => {
       timer = createPreciseTimer(() => resolve(monotonicNs()));
     });
     const armedAt = monotonicNs();
     timer!.armAt(armedAt - 1e9);
-    assert.ok((await fired) - armedAt < 5e6);
+    // A timer that never fired would hang here until mocha's timeout; a second is generous for a busy host.
+    assert.ok((await fired) - armedAt < 1e9);
   });
 });
