@@ -22,7 +22,8 @@ const ETHERTYPE_EXPERIMENTAL = 0x88b5;
 const FRAME_BYTES = 64;
 const TICK_NS = 1e6;
 
-interface StepResult {
+/** One packet rate's figures, as the JSON document lists them. */
+export interface DelayAccuracyStep {
   ratePps: number;
   sent: number;
   received: number;
@@ -47,7 +48,7 @@ function macBytes(mac: string): Buffer {
 }
 
 /** Sends `ratePps` frames per second for STEP_SECONDS, paced by the precise timer, and collects delay errors. */
-function runStep(tx: PacketSocket, rx: PacketSocket, header: Buffer, ratePps: number, stepId: number): Promise<StepResult> {
+function runStep(tx: PacketSocket, rx: PacketSocket, header: Buffer, ratePps: number, stepId: number): Promise<DelayAccuracyStep> {
   return new Promise((resolve) => {
     const errorsMs: number[] = [];
     rx.onFrame((frame, rxNs) => {
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     sockets.push(rx);
     const header = Buffer.concat([macBytes(b.mac), macBytes(a.mac), Buffer.from([ETHERTYPE_EXPERIMENTAL >> 8, ETHERTYPE_EXPERIMENTAL & 0xff])]);
 
-    const steps: StepResult[] = [];
+    const steps: DelayAccuracyStep[] = [];
     for (const [i, rate] of RATES.entries()) {
       const step = await runStep(tx, rx, header, rate, i + 1);
       process.stderr.write(`${JSON.stringify(step)}\n`);

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 
 export { percentile, round3 } from './stats';
+export type { DelayAccuracyStep } from './delay-accuracy';
 
 export const AGENT_BENCHMARKS = ['delay-accuracy', 'table-lookups', 'timer-precision', 'role-fuzz', 'syn-flood'] as const;
 export type AgentBenchmark = (typeof AGENT_BENCHMARKS)[number];

@@ -1,15 +1,6 @@
+import type { DelayAccuracyStep as Step } from '@synrace/agents/bench';
 import { renderTable } from '@synrace/orchestrator';
 import { agentBenchmarkSection } from './agent-benchmark';
-
-interface Step {
-  ratePps: number;
-  sent: number;
-  received: number;
-  medianErrorMs: number;
-  p99ErrorMs: number;
-  maxErrorMs: number;
-  stealPct: number;
-}
 
 /** The part of agents' delay-accuracy output this report reads. */
 interface DelayAccuracy {
