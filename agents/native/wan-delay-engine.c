@@ -281,10 +281,16 @@ static int learn(int ingress, uint64_t mac, int64_t now) {
       counters[H_MOVE_REFUSED]++;
       return 0;
     }
-    lru_remove(slots[s]);
-    st->port = ingress; // aged out on its old port: it really moved
+    int moving = slots[s];
+    lru_remove(moving);
+    // Aged out on its old port: it really moved, and takes a place on its new one like a new station.
+    if (st->port != ingress && (uint32_t)lru_size[ingress] >= macs_per_port) {
+      forget(lru_head[ingress]);
+      counters[H_EVICTED]++;
+    }
+    st->port = ingress;
     st->seen = now;
-    lru_append(slots[s]);
+    lru_append(moving);
     return 1;
   }
   if ((uint32_t)lru_size[ingress] >= macs_per_port) {
@@ -293,6 +299,7 @@ static int learn(int ingress, uint64_t mac, int64_t now) {
     s = find_slot(mac); // the deletion may have shifted the chain
   }
   int i = free_station;
+  if (i < 0) return 1; // cannot happen while every port keeps to its share; forward without learning
   free_station = stations[i].next;
   stations[i] = (struct station){ .mac = mac, .port = ingress, .seen = now };
   slots[s] = i;

@@ -128,6 +128,17 @@ describe('wan-delay engine: switch and queues, frame by frame', function () {
     assert.ok(evicted >= 200 - 8, `${evicted} evicted`);
   });
 
+  it('makes room for a station that moved onto a full port, so every port keeps to its share', async () => {
+    await start({ macsPerPort: 2, macAgeingMs: 300 });
+    ends.forEach((end, i) => [20, 21].forEach((n) => send(end, station(n + 2 * i), BROADCAST)));
+    await sleep(350);
+    // Station 24 (learnt on c) has aged out and now shows up on a, which holds two stations already.
+    assert.deepEqual(await reachedBy(send('a', station(24), BROADCAST)), ['b', 'c', 'd']);
+    assert.deepEqual(await reachedBy(send('c', station(28), BROADCAST)), ['a', 'b', 'd']);
+    const [stations, evicted] = await stopAndCount(/wan-delay switch: stations=(\d+) macMoveRefused=\d+ evicted=(\d+)/);
+    assert.deepEqual([stations, evicted], [8, 1], 'a evicted its oldest to take the moved station; c learnt a new one in the room it left');
+  });
+
   it('tail-drops when a path\'s queue holds its limit', async () => {
     await start({ queueLimit: 5, paths: [{ from: 'A', to: 'B', delayMs: 300, jitterMs: 0, lossPct: 0 }, { from: 'B', to: 'A', delayMs: 1, jitterMs: 0, lossPct: 0 }] });
     send('b', station(10), BROADCAST);

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { ConfigError } from '../config-error';
 import * as libc from '../io/libc';
 import { DEFAULT_MAC_AGEING_MS, DEFAULT_MACS_PER_PORT, DEFAULT_QUEUE_LIMIT, WanDelayConfig } from './wan-delay-config';
@@ -98,7 +99,8 @@ function readCounters(file: string, pairs: number): BigUint64Array | undefined {
   } catch {
     return undefined;
   }
-  const words = new BigUint64Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 8));
+  // A copy: a Buffer's offset into its memory need not be a multiple of 8.
+  const words = new BigUint64Array(new Uint8Array(bytes).buffer, 0, Math.floor(bytes.length / 8));
   return words.length >= HEADER_WORDS + PAIR_WORDS * pairs && words[0] === COUNTERS_MAGIC ? words : undefined;
 }
 
@@ -142,19 +144,10 @@ export function startWanDelay(config: WanDelayConfig, log: (message: string) => 
     if (!closing) lastCounters = readCounters(countersFile, pairs.length) ?? lastCounters;
     return lastCounters;
   };
-  const lines = (stream: NodeJS.ReadableStream, onLine: (line: string) => void) => {
-    let buffered = '';
-    stream.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop()!;
-      parts.forEach(onLine);
-    });
-  };
-  lines(engine.stdout!, (line) => {
+  createInterface({ input: engine.stdout! }).on('line', (line) => {
     if (line === 'ready') log(`wan-delay ready: ${config.ports.length} ports, ${config.paths.length} paths (engine pid ${engine.pid})`);
   });
-  lines(engine.stderr!, (line) => log(`wan-delay: ${line}`));
+  createInterface({ input: engine.stderr! }).on('line', (line) => log(`wan-delay: ${line}`));
   engine.on('exit', (code, signal) => {
     if (closing) return;
     log(`wan-delay: engine ended (${signal ?? `exit ${code}`})`);

@@ -59,6 +59,8 @@ export function createWanTopology(tag: string, specs: EndSpec[]): WanTopology {
     inNs(wanNs, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
     for (const e of ends) {
       run('ip', ['netns', 'add', e.ns]);
+      // Nor the ends': a router solicitation would be learnt as a station, and queued, beside a test's frames.
+      inNs(e.ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
       run('ip', ['-n', e.ns, 'link', 'add', e.ifname, 'type', 'veth', 'peer', 'name', e.port, 'netns', wanNs]);
       run('ip', ['-n', e.ns, 'addr', 'add', e.cidr, 'dev', e.ifname]);
       run('ip', ['-n', e.ns, 'link', 'set', 'lo', 'up']);
