@@ -75,7 +75,6 @@ static double uniform01(void) {
 
 struct port {
   char ifname[IF_NAMESIZE];
-  int site;
   int fd;
   uint64_t pinned_mac; // 0: none
   int reported_errno;  // the last send error reported for this port, so a flood of them is one line
@@ -136,11 +135,10 @@ static void read_plan(const char *file) {
     } else if (!ports) {
       die(2, "plan line %d: '%s' before sizes", lineno, word);
     } else if (!strcmp(word, "port")) {
-      int i, site;
+      int i;
       char ifname[64], mac[32];
-      if (sscanf(line, "%*s %d %63s %d %31s", &i, ifname, &site, mac) != 4 || i < 0 || i >= port_count || strlen(ifname) >= IF_NAMESIZE) die(2, "plan line %d: bad port", lineno);
+      if (sscanf(line, "%*s %d %63s %31s", &i, ifname, mac) != 3 || i < 0 || i >= port_count || strlen(ifname) >= IF_NAMESIZE) die(2, "plan line %d: bad port", lineno);
       strcpy(ports[i].ifname, ifname);
-      ports[i].site = site;
       ports[i].pinned_mac = strcmp(mac, "-") ? strtoull(mac, NULL, 16) : 0;
       ports[i].fd = -1;
       ports_seen++;
@@ -456,7 +454,7 @@ static void drain(int port, int64_t realtime_to_mono) {
     int n = recvmmsg(ports[port].fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) return;
     for (int i = 0; i < n; i++) {
-      int64_t arrival = now_ns(CLOCK_MONOTONIC);
+      int64_t arrival = -1;
       for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
           struct timespec ts;
@@ -464,6 +462,7 @@ static void drain(int port, int64_t realtime_to_mono) {
           arrival = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec - realtime_to_mono;
         }
       }
+      if (arrival < 0) arrival = now_ns(CLOCK_MONOTONIC); // no kernel timestamp: now is the nearest
       on_frame(port, rx_frames[i], msgs[i].msg_len, arrival);
       msgs[i].msg_hdr.msg_controllen = sizeof rx_control[i];
     }

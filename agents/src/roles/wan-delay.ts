@@ -68,13 +68,13 @@ function pairsOf(config: WanDelayConfig, sites: string[]): Pair[] {
 }
 
 /** The engine's plan: one directive per line, numbers in ns, MACs as 12 hex digits. */
-function renderPlan(config: WanDelayConfig, sites: string[], pairs: Pair[]): string {
+function renderPlan(config: WanDelayConfig, pairs: Pair[]): string {
   const pairIndex = (from: string, to: string) => pairs.findIndex((p) => p.from === from && p.to === to);
   const lines = [
     `sizes ${config.ports.length} ${pairs.length}`,
     `queue-limit ${config.queueLimit ?? DEFAULT_QUEUE_LIMIT}`,
     `switch ${config.macsPerPort ?? DEFAULT_MACS_PER_PORT} ${config.macAgeingMs ?? DEFAULT_MAC_AGEING_MS}`,
-    ...config.ports.map((p, i) => `port ${i} ${p.ifname} ${sites.indexOf(p.site)} ${p.mac ? p.mac.replace(/:/g, '') : '-'}`),
+    ...config.ports.map((p, i) => `port ${i} ${p.ifname} ${p.mac ? p.mac.replace(/:/g, '') : '-'}`),
     ...pairs.map((p, i) => {
       const s = p.shape;
       if (!s) return `pair ${i} 0 0 0 0 0`;
@@ -134,7 +134,7 @@ export function startWanDelay(config: WanDelayConfig, log: (message: string) => 
   const dir = mkdtempSync(join(tmpdir(), 'synrace-wan-delay-'));
   const planFile = join(dir, 'plan');
   const countersFile = join(dir, 'counters');
-  writeFileSync(planFile, renderPlan(config, sites, pairs));
+  writeFileSync(planFile, renderPlan(config, pairs));
 
   let closing = false;
   const engine: ChildProcess = spawn(WAN_DELAY_ENGINE, [planFile, countersFile], { stdio: ['pipe', 'pipe', 'pipe'] });
