@@ -24,7 +24,7 @@ export { guardDevice, readDeviceInputs, describeDevice, judgeDevice, DeviceRefus
 export { writeImage, verifyImage, WriteImageError, VerifyMismatchError, type FlashProgress, type ProgressListener, type WriteResult } from './drivers/flash/write-image';
 export { createProgressRenderer, formatProgressBar } from './drivers/flash/progress-bar';
 export { customiseBootPartition, findBootPartition, readBootFile, BootPartitionError, type BootPartition } from './drivers/flash/boot-partition';
-export { firstRunScript, validateFirstBootSettings, FirstBootSettingsError, type FirstBootSettings, type ManagementAddress } from './drivers/flash/first-boot';
+export { firstRunScript, validateFirstBootSettings, FirstBootSettingsError, type DataInterface, type FirstBootSettings, type ManagementAddress } from './drivers/flash/first-boot';
 export { ConsoleSession, type ConsoleRunResult } from './drivers/console-session';
 export { CONSOLE_SERVER_SCRIPT } from './programs';
 export { processStartTime, signalRecorded } from './host-processes';
@@ -34,11 +34,11 @@ export { buildBoardImage, imageBuildProblems, imageHash, ImageBuildError, type B
 export { imageRecipe, recipeHash, assertBoardArch, UnknownArchError, BOARD_ARCHES, type BoardArch, type ImageRecipe } from './image/image-recipe';
 export { imageCacheDir, DEFAULT_IMAGE_CACHE, type ImageManifest } from './image/image-cache';
 export { hostKeysFromConsole, HOST_KEYS_BEGIN, HOST_KEYS_END } from './image/pi-os-helpers';
-export { QemuMachine, QemuMachineError, qemuMachineProblems, type PowerOnResult } from './vm/qemu-machine';
+export { QemuMachine, QemuMachineError, qemuHostProblems, qemuMachineProblems, type PowerOnResult } from './vm/qemu-machine';
 export { QmpPowerDriver } from './vm/qmp-power';
 export { QmpClient, QmpError, type QmpEvent } from './vm/qmp-client';
 export { flashBoardDisk, type FlashBoardDiskOptions, type FlashBoardDiskSummary } from './vm/board-disk';
-export { createTap, removeTap } from './vm/tap';
+export { createTap, removeTap, tapExists } from './vm/tap';
 export { chooseAccelerator, type AcceleratorChoice } from './vm/kvm-probe';
 export { readFirmwareBoot, kernelCommandLine, parseConfigTxt, SERIAL_DEVICE, FirmwareBootError, type FirmwareBoot } from './vm/pi-firmware';
 export { qemuArgv, QEMU_BINARY, type Accelerator } from './vm/qemu-argv';

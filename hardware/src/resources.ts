@@ -64,4 +64,6 @@ export interface QemuMachineResource {
   stateDir: string;
   /** Accelerator: 'auto' (default) uses KVM where a probe guest really boots on it, else TCG. */
   accel?: 'auto' | 'kvm' | 'tcg';
+  /** The network namespace (in /run/netns) that holds its TAPs, where QEMU runs; the host's when absent. */
+  netns?: string;
 }

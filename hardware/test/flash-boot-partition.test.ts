@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { run } from '../src/host-command';
 import { bootPartitionFromSfdisk, customiseBootPartition, findBootPartition } from '../src/drivers/flash/boot-partition';
-import { FIRST_RUN_HOOK, firstRunScript, MANAGEMENT_CONNECTION, managementConnection, withFirstRunHook, type FirstBootSettings } from '../src/drivers/flash/first-boot';
+import { dataConnection, dataConnectionPath, FIRST_RUN_HOOK, firstRunScript, MANAGEMENT_CONNECTION, managementConnection, withFirstRunHook, type FirstBootSettings } from '../src/drivers/flash/first-boot';
 import { openImageSource } from '../src/drivers/flash/image-source';
 import { writeImage } from '../src/drivers/flash/write-image';
 import { Cleanup } from '../src/testing/cleanup';
@@ -52,6 +52,32 @@ describe('flash: first-boot form (bookworm firstrun.sh)', () => {
     assert.match(managementConnection({ interface: 'end0', address: '10.0.0.2/8', dns: ['1.1.1.1', '9.9.9.9'] }), /interface-name=end0\n[\s\S]*dns=1\.1\.1\.1;9\.9\.9\.9;\n/);
   });
 
+  it("writes a lab board's data NICs (address, default route or site routes, no offloads), forwarding, a console password and root's keys before its cleanup", async () => {
+    const lab: FirstBootSettings = {
+      ...SETTINGS,
+      passwordHash: '$6$salt$hashhashhash',
+      dataInterfaces: [
+        { interface: 'eth1', address: '10.31.0.1/24' },
+        { interface: 'eth2', address: '10.253.0.11/24', routes: [{ to: '10.32.0.0/24', via: '10.253.0.12' }] },
+      ],
+      forwarding: true,
+      rootLogin: true,
+    };
+    const script = firstRunScript(lab);
+    const { stdout: kept } = await run(['sed', '-n', '/rm.*firstrun\\.sh$/q;p'], { input: script });
+    assert.ok(kept.includes("/usr/lib/userconf-pi/userconf 'synrace' '$6$salt$hashhashhash'"));
+    assert.ok(kept.includes(`chmod 600 ${dataConnectionPath('eth2')}`));
+    assert.ok(kept.includes('echo net.ipv4.ip_forward=1 >/etc/sysctl.d/90-synrace-forwarding.conf'));
+    assert.ok(kept.includes('touch /var/lib/systemd/linger/root'), 'root lingers');
+    assert.match(kept, /cat >\/root\/\.ssh\/authorized_keys <<'SYNRACE_EOF'\nssh-ed25519 \S+ synrace@lab\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther it's-mine\nSYNRACE_EOF\nchmod 600 \/root\/\.ssh\/authorized_keys/);
+    const wan = dataConnection(lab.dataInterfaces![1], '0d1f6a3e-5c55-4d7e-9f40-3c3a4e8b2a11');
+    assert.match(wan, /interface-name=eth2\n/);
+    assert.match(wan, /\[ethtool\]\nfeature-gro=false\nfeature-gso=false\nfeature-tso=false\nfeature-tx=false\n/);
+    assert.match(wan, /address1=10\.253\.0\.11\/24\nroute1=10\.32\.0\.0\/24,10\.253\.0\.12\n/);
+    assert.match(dataConnection({ interface: 'eth1', address: '10.31.0.10/24', gateway: '10.31.0.1' }), /address1=10\.31\.0\.10\/24,10\.31\.0\.1\n/);
+    assert.doesNotMatch(firstRunScript(SETTINGS), /sysctl\.d|\/root\/\.ssh|synrace-eth/, 'a Pi flashed from an inventory gets none of it');
+  });
+
   it('appends the systemd.run hook once, keeping cmdline.txt one line', () => {
     const once = withFirstRunHook(TEST_CMDLINE);
     assert.equal(once, `${TEST_CMDLINE.trim()} ${FIRST_RUN_HOOK}\n`);
@@ -71,6 +97,10 @@ describe('flash: first-boot form (bookworm firstrun.sh)', () => {
       [{ management: { address: '10.0.0.3' } }, /management\.address/],
       [{ management: { address: '10.0.0.3/24', gateway: 'router' } }, /management\.gateway/],
       [{ management: { address: '10.0.0.3/24', interface: 'eth0; reboot' } }, /management\.interface/],
+      [{ passwordHash: 'secret' }, /passwordHash: not a crypt\(3\) hash/],
+      [{ dataInterfaces: [{ interface: 'eth0', address: '10.1.0.1/24' }] }, /dataInterfaces\[0\]\.interface: "eth0" is not an interface name other than the management one/],
+      [{ dataInterfaces: [{ interface: 'eth1', address: '10.1.0.1' }] }, /dataInterfaces\[0\]\.address/],
+      [{ dataInterfaces: [{ interface: 'eth1', address: '10.1.0.1/24', routes: [{ to: 'default', via: '10.1.0.2' }] }] }, /dataInterfaces\[0\]\.routes/],
     ];
     for (const [override, message] of bad) assert.throws(() => firstRunScript({ ...SETTINGS, ...override }), message);
   });

@@ -42,6 +42,26 @@ describe('flash: write and verify an image', function () {
     await verifyImage(source, target, result);
   });
 
+  it("leaves holes in a regular file where the image is zeros, the file still reading back as the image, to its last byte", async () => {
+    const zeros = join(dir, 'zeros.img');
+    // Data, then 32 MiB of zeros, then data again, then zeros to the end: a hole in the middle and at the end.
+    const data = createHash('sha256').update('synrace').digest();
+    await run(['truncate', '--size', '64M', zeros]);
+    const handle = await open(zeros, 'r+');
+    await handle.write(data, 0, data.length, 0);
+    await handle.write(data, 0, data.length, 40 << 20);
+    await handle.close();
+    const source = await openImageSource(zeros);
+    const target = join(dir, 'sparse.img');
+    const result = await writeImage(source, target);
+    await verifyImage(source, target, result);
+    assert.equal(await sha256OfFile(target), await sha256OfFile(zeros));
+    const { stdout } = await run(['stat', '-c', '%s %b %B', target]);
+    const [size, blocks, blockSize] = stdout.trim().split(' ').map(Number);
+    assert.equal(size, 64 << 20);
+    assert.ok(blocks * blockSize <= 8 << 20, `${blocks * blockSize} bytes allocated for 64 MiB of mostly zeros`);
+  });
+
   it('truncates a longer regular file to the image', async () => {
     const target = join(dir, 'longer.img');
     await run(['truncate', '--size', '200M', target]);

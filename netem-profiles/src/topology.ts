@@ -18,6 +18,8 @@ export interface Board {
   site: string;
   roles: Role[];
   interfaces: BoardInterface[];
+  /** The machine a VM lab emulates for this board (amd64 when absent); namespace boards are the host's. */
+  arch?: 'amd64' | 'arm64';
 }
 
 export interface Site {

@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { copyFileSync, existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentControlClient, RaceMode } from '@synrace/agents';
+import type { AgentControlClient, Configuration, RaceMode } from '@synrace/agents';
 import { addressOf, boardsWithRole, interfaceOn, loadProfile, predict, type DelayProfile, type Role, type SitePrediction } from '@synrace/netem-profiles';
 import { bringUp, bringUpSteps, readConsoleLog, type BoardTransition, type BringUpTimeouts, type SshShell } from '@synrace/hardware';
 import { backendFor } from './backends/backends';
@@ -36,8 +36,19 @@ const AGENT_ROLES: Role[] = ['client-gateway', 'server-switch', 'replica'];
 
 const describeOff = (s: RttSample): string => `${s.from}->${s.to} ${judgedRttMs(s)?.toFixed(1) ?? 'lost'} ms ${s.statistic} (profile ${s.expectedMs.toFixed(1)} ms)`;
 
+/** A provisioning step that takes this long is reported as it ends. */
+const SLOW_STEP_MS = 2000;
+
 /** How many more rounds an external WAN gets to show the profile's delays after the first. */
 const EXTERNAL_DELAY_ROUNDS = 4;
+
+/** The key the board printed on its console at this boot; a board whose key is pinned must print that one again. */
+async function consoleHostKey(backend: LabBackend, board: BoardRecord, since: number): Promise<string> {
+  const key = await backend.hostKeyFromConsole!(board, since);
+  const blob = (k: string) => k.split(' ').slice(0, 2).join(' ');
+  if (board.hostKey && blob(board.hostKey) !== blob(key)) throw new Error(`${board.name} printed host key ${blob(key)} on its console, not its pinned ${blob(board.hostKey)}`);
+  return key;
+}
 
 export interface LabUpOptions extends LabInputFiles {
   /** The lab's name; defaults to the topology's. */
@@ -150,20 +161,16 @@ export class Lab {
     const state = this.state();
     const backend = this.backend();
     const { topology, profile } = this.inputs();
-    const provisioning: LabProvisioning = {
-      state,
-      topology,
-      profile,
-      options: state.protocol!,
-      content: writeWebContent(this.runDir.path('content')),
-      layoutOf: (board) => backend.layout(boardOf(state, board)),
-    };
+    const provisioning = this.provisioning(state);
     const delayed = new Set(state.delay.mode === 'kernel-netem' ? wanBoards(topology) : []);
     const provisioned = new Set(provisionedBoards(topology));
     const reached = new Map<string, number>();
     const report = (t: BoardTransition) => {
       reached.set(t.to, (reached.get(t.to) ?? 0) + 1);
-      if (reached.get(t.to) === state.boards.length && t.to !== 'off') state.timings!.allReachedMs[t.to] = Date.now() - startedAt;
+      if (t.to !== 'off') {
+        if (reached.get(t.to) === state.boards.length) state.timings!.allReachedMs[t.to] = Date.now() - startedAt;
+        (state.timings!.stepMs ??= {})[t.board] = { ...state.timings!.stepMs?.[t.board], [t.to]: t.ms };
+      }
       this.progress.step(`${t.to} ${t.board} (${reached.get(t.to)}/${state.boards.length}, ${(t.ms / 1000).toFixed(1)} s)`);
     };
     // Every board's bring-up listens to the one Ctrl-C signal, up to four steps of it at a time.
@@ -171,7 +178,7 @@ export class Lab {
     const results = await Promise.allSettled(
       state.boards.map((board) => {
         const power = backend.power(board);
-        return bringUp(
+        const bringing = bringUp(
           board.name,
           bringUpSteps({
             power: {
@@ -186,9 +193,18 @@ export class Lab {
             consoleLog: this.runDir.consoleLog(board.name),
             bootMarker: backend.bootMarker,
             ssh: { host: board.mgmtAddress, ...board.login, hostKey: board.hostKey },
-            sshAttemptMs: 5000,
+            ...(backend.hostKeyFromConsole
+              ? {
+                  hostKeyFromConsole: async (since: number) => {
+                    board.hostKey = await consoleHostKey(backend, board, since);
+                    this.runDir.writeState(state);
+                    return board.hostKey;
+                  },
+                }
+              : {}),
+            sshAttemptMs: 5000 * (backend.layout(board).timeScale ?? 1),
             provision: async ({ signal: stepSignal, shell }) => {
-              if (delayed.has(board.name)) await applyTcTree(shell, topology, profile, board.name);
+              if (delayed.has(board.name)) await applyTcTree(shell, topology, profile, board.name, { timeScale: backend.layout(board).timeScale });
               stepSignal.throwIfAborted();
               if (provisioned.has(board.name)) await provisionLabBoard(provisioning, board.name, shell);
             },
@@ -197,6 +213,9 @@ export class Lab {
           report,
           signal,
         );
+        // Said at once, not when the slowest board has settled: a stuck board is worth knowing about while the rest boot.
+        bringing.catch((err: Error) => signal?.aborted || this.progress.step(`${board.name} stuck: ${err.message.split('\n')[0]}`));
+        return bringing;
       }),
     );
     this.runDir.writeState(state);
@@ -206,6 +225,34 @@ export class Lab {
     if (failed.length) {
       const reasons = await Promise.all(failed.map((err) => backend.explainStuck?.(err) ?? (err as Error).message));
       throw new Error(`${failed.length} of ${state.boards.length} boards did not come up:\n  - ${reasons.join('\n  - ')}`);
+    }
+  }
+
+  /** What provisioning a board of this lab needs, for the lab's protocol as `state` has it. */
+  private provisioning(state: LabState): LabProvisioning {
+    const { topology, profile } = this.inputs();
+    const backend = this.backend();
+    // Steps that take seconds are a slow board's (an emulated one, a Pi on Wi-Fi): say what it is doing.
+    const onStep = (board: string, step: string, ms: number) => ms >= SLOW_STEP_MS && this.progress.step(`${board}: ${step} (${(ms / 1000).toFixed(1)} s)`);
+    return { state, topology, profile, options: state.protocol!, content: writeWebContent(this.runDir.path('content')), layoutOf: (board) => backend.layout(boardOf(state, board)), onStep };
+  }
+
+  /**
+   * Switches a live lab to another configuration (A, B or C): every provisioned board is provisioned again, as
+   * at `up`, and its agent restarted on the new config; done when every agent answers. The boards stay up, so
+   * a lab whose boot is slow (QEMU boards, a shelf of Pis) runs all three without three bring-ups.
+   */
+  async reconfigure(configuration: Configuration): Promise<void> {
+    const release = lockLab(this.runDir, `reconfigure ${configuration}`);
+    try {
+      const state = this.state();
+      state.protocol = { ...state.protocol!, configuration };
+      const provisioning = this.provisioning(state);
+      await Promise.all(provisionedBoards(this.inputs().topology).map((board) => this.withShell(board, (shell) => provisionLabBoard(provisioning, board, shell))));
+      this.runDir.writeState(state);
+      this.progress.step(`lab ${this.name} runs configuration ${configuration}`);
+    } finally {
+      release();
     }
   }
 
@@ -224,7 +271,7 @@ export class Lab {
   inputs(): LabInputs {
     if (!this.cachedInputs) {
       const state = this.state();
-      this.cachedInputs = loadLabInputs({ topology: state.topologyFile, profile: state.profileFile, inventory: state.inventoryFile });
+      this.cachedInputs = loadLabInputs({ topology: state.topologyFile, profile: state.profileFile, inventory: state.inventoryFile, backend: state.backend });
     }
     return this.cachedInputs;
   }
@@ -259,7 +306,8 @@ export class Lab {
 
   /** Runs work with an SSH shell on the board, closed afterwards whatever happens. */
   async withShell<T>(board: string, work: (shell: SshShell) => Promise<T>): Promise<T> {
-    const shell = await connectBoard(this.state(), board);
+    const state = this.state();
+    const shell = await connectBoard(state, board, 10_000 * (this.backend().layout(boardOf(state, board)).timeScale ?? 1));
     try {
       return await work(shell);
     } finally {
@@ -307,6 +355,11 @@ export class Lab {
         this.progress.step(`${board} powered on, waiting for SSH`);
         await waitReachable(state, this.runDir.consoleLog(board), board, bootTimeoutMs);
         this.progress.step(`${board} reachable`);
+        // A cold boot starts with no qdiscs: the board's share of the geography goes back on, as at `up`.
+        if (state.delay.mode === 'kernel-netem' && wanBoards(this.inputs().topology).includes(board)) {
+          await this.withShell(board, (shell) => applyTcTree(shell, this.inputs().topology, this.inputs().profile, board, { timeScale: backend.layout(target).timeScale }));
+          this.progress.step(`${board}: tc tree applied`);
+        }
         if (target.agentToken) {
           await this.agent(board).waitHealthy(bootTimeoutMs);
           this.progress.step(`${board} agent healthy`);
@@ -431,7 +484,9 @@ export class Lab {
   /** Puts the profile's tc tree on every WAN board over SSH, as on hardware; `netem: false` leaves the netem leaves out. */
   async applyTcTrees(profile: DelayProfile, netem = true): Promise<void> {
     const { topology } = this.inputs();
-    await Promise.all(wanBoards(topology).map((board) => this.withShell(board, (shell) => applyTcTree(shell, topology, profile, board, netem))));
+    const state = this.state();
+    const timeScale = (board: string) => this.backend().layout(boardOf(state, board)).timeScale;
+    await Promise.all(wanBoards(topology).map((board) => this.withShell(board, (shell) => applyTcTree(shell, topology, profile, board, { netem, timeScale: timeScale(board) }))));
     this.progress.step(`tc tree applied on ${wanBoards(topology).length} WAN boards`);
   }
 

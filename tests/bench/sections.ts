@@ -7,6 +7,7 @@ import { labScale } from './lab-scale';
 import type { BenchSection } from './section';
 import { throughput } from './throughput';
 import { translationTable } from './translation-table';
+import { vmLabBench } from './vm-lab';
 
 /** In report order. */
-export const SECTIONS: BenchSection[] = [labScale, delayLine, handshake, fidelity, agentKill, throughput, translationTable, roleFuzz, synFlood, lifecycle];
+export const SECTIONS: BenchSection[] = [labScale, delayLine, handshake, fidelity, agentKill, throughput, translationTable, roleFuzz, synFlood, lifecycle, vmLabBench];

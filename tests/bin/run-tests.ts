@@ -7,8 +7,8 @@ import { formatSummary, REPO_ROOT, runMochaTap, specsUnder, TapInterleaver, tapT
 
 const PACKAGES = ['netem-profiles', 'agents', 'hardware', 'orchestrator', 'stand-ins', 'tests'];
 
-/** QEMU boards under TCG keep both cores busy: they run alone, after the rest. */
-const VM_BOARDS = /\/hardware\/dist\/test\/qemu-boards\.test\.js$/;
+/** QEMU boards under TCG (and the images they boot, built under qemu-user) keep both cores busy: they run alone, after the rest. */
+const VM_BOARDS = /\/(hardware\/dist\/test\/board-image|tests\/dist\/test\/vm-lab)\.test\.js$/;
 
 interface Lane { name: string; specs: string[] }
 

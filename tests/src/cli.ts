@@ -4,8 +4,8 @@ import { SYNRACE_CLI_SCRIPT } from '@synrace/orchestrator';
 export interface CliRun { child: ChildProcess; stdout: () => string; stderr: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
 
 /** Runs the real CLI as a user would, so exit codes, stderr and signal handling are what is tested. */
-export function startCli(args: string[]): CliRun {
-  const child = spawn(process.execPath, [SYNRACE_CLI_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], env: NodeJS.ProcessEnv = process.env): CliRun {
+  const child = spawn(process.execPath, [SYNRACE_CLI_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -14,8 +14,8 @@ export function startCli(args: string[]): CliRun {
   return { child, stdout: () => out, stderr: () => err, exit };
 }
 
-export async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const run = startCli(args);
+export async function runCli(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const run = startCli(args, env);
   const { code } = await run.exit;
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }

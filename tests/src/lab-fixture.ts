@@ -28,7 +28,7 @@ export function describeOwnLabs(title: string, body: (this: Mocha.Suite) => void
  * SIGINT/SIGTERM tear it down too, because mocha does not run `after` hooks on a signal.
  * A test lab has a name of its own, so it runs beside any lab a user keeps up. Against a live lab it only attaches.
  */
-export function useLab(options: LabUpOptions & { name: string }): () => Lab {
+export function useLab(options: LabUpOptions & { name: string }, upTimeoutMs = 120_000): () => Lab {
   let lab: Lab | undefined;
   if (LIVE_LAB) {
     before(() => {
@@ -44,7 +44,7 @@ export function useLab(options: LabUpOptions & { name: string }): () => Lab {
     else void lab.down().finally(() => process.exit(130));
   };
   before(async function () {
-    this.timeout(120_000);
+    this.timeout(upTimeoutMs);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {

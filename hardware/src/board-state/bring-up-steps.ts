@@ -12,6 +12,11 @@ export interface BoardAccess {
   /** A line the board prints once it has booted, e.g. its login prompt. */
   bootMarker: RegExp;
   ssh: SshEndpoint;
+  /**
+   * A board that prints its host key on its console (a freshly flashed QEMU board): the key SSH must present,
+   * read from this boot's part of the log (from byte `since`), in place of ssh.hostKey.
+   */
+  hostKeyFromConsole?: (since: number) => Promise<string>;
   /** Limit of one SSH connection attempt; attempts repeat until the step's timeout. */
   sshAttemptMs: number;
   /**
@@ -36,7 +41,8 @@ export function bringUpSteps(access: BoardAccess): BringUpSteps {
       await waitForConsole(access.consoleLog, access.bootMarker, timeoutMs, { since: logSizeAtPowerOn });
     },
     waitForSsh: async ({ timeoutMs }) => {
-      shell = await SshShell.connect(access.ssh, { timeoutMs: Math.min(access.sshAttemptMs, timeoutMs), retryUntilMs: timeoutMs });
+      const hostKey = access.hostKeyFromConsole ? await access.hostKeyFromConsole(logSizeAtPowerOn) : access.ssh.hostKey;
+      shell = await SshShell.connect({ ...access.ssh, hostKey }, { timeoutMs: Math.min(access.sshAttemptMs, timeoutMs), retryUntilMs: timeoutMs });
     },
     provision: async (context) => {
       const reached = shell!;

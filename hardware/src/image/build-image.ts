@@ -245,7 +245,9 @@ chroot "$root" systemctl disable ssh.service
 rm -f "$root"/etc/ssh/ssh_host_*
 chroot "$root" systemctl enable regenerate_ssh_host_keys.service synrace-host-keys-to-console.service
 # No network to fetch from in a lab; these only cost boot time and CPU.
-chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer
+chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer e2scrub_reap.service
+# The package's own nginx would hold port 80 with Debian's welcome page; a lab board serves what the lab provisions.
+chroot "$root" systemctl disable nginx.service
 
 # Node's release binary and headers under /usr/local (where node-gyp's --nodedir finds include/node), npm beside.
 tar -xzf "$stage/node.tgz" -C "$root/usr/local" --strip-components=1 --no-same-owner package/bin package/include

@@ -79,12 +79,12 @@ const ARCHES: Record<BoardArch, ArchRecipe> = {
 
 // What a lab board runs or is checked for: systemd and udev, sshd, iproute2 (tc with netem, in the
 // kernel package as sch_netem.ko), the agents' steering (iptables), captures (tcpdump), offload switches
-// (ethtool), nginx, NetworkManager for the keyfile flash writes, sudo for the renamed first user, and
-// what compiles epoll on the board (make, g++, python3 for gyp). initramfs-tools builds the initrd the
-// firmware partition carries.
+// (ethtool), curl (a client host fetches through the race), nginx, NetworkManager for the keyfiles flash
+// writes, sudo for the renamed first user, and what compiles epoll on the board (make, g++, python3 for
+// gyp). initramfs-tools builds the initrd the firmware partition carries.
 const PACKAGES = [
   'systemd-sysv', 'udev', 'kmod', 'initramfs-tools', 'openssh-server', 'iproute2', 'iptables', 'tcpdump', 'ethtool',
-  'iputils-ping', 'procps', 'nginx-light', 'network-manager', 'sudo', 'python3', 'make', 'g++',
+  'iputils-ping', 'curl', 'procps', 'nginx-light', 'network-manager', 'sudo', 'python3', 'make', 'g++',
 ];
 
 const PRUNED_MODULES = [
@@ -93,6 +93,17 @@ const PRUNED_MODULES = [
   'kernel/drivers/hwmon', 'kernel/drivers/video', 'kernel/drivers/scsi', 'kernel/drivers/ata', 'kernel/drivers/mtd', 'kernel/sound',
   'kernel/net/wireless', 'kernel/net/mac80211', 'kernel/net/bluetooth',
 ];
+
+/**
+ * systemd's limits for an emulated CPU on a busy host: five boards under TCG on two cores took more than the
+ * default 90 s for udev to make the boot partition's by-partuuid link, and the failed /boot/firmware mount
+ * left the board in emergency mode at its first boot. A real hang still ends, ten minutes later.
+ */
+const PATIENT_SYSTEMD: RootFile = {
+  path: '/etc/systemd/system.conf.d/synrace-emulated-board.conf',
+  content: '[Manager]\nDefaultTimeoutStartSec=10min\nDefaultDeviceTimeoutSec=10min\n',
+  mode: 0o644,
+};
 
 export function imageRecipe(arch: string): ImageRecipe {
   assertBoardArch(arch);
@@ -110,7 +121,7 @@ export function imageRecipe(arch: string): ImageRecipe {
     rootFreeMiB: 512,
     cmdline: 'console=serial0,115200 rootfstype=ext4 fsck.repair=yes rootwait net.ifnames=0',
     firstUser: 'pi',
-    files: piOsHelperFiles(),
+    files: [...piOsHelperFiles(), PATIENT_SYSTEMD],
     initramfsFiles: initramfsFiles(),
   };
 }

@@ -164,9 +164,10 @@ COMPRESS=gzip
 
 export const REGENERATE_SSH_HOST_KEYS = `#!/bin/sh -e
 # Equivalent of Raspberry Pi OS's regenerate_ssh_host_keys: every card gets its own host keys at first boot.
+# Only ed25519, the key the lab pins: an RSA key costs minutes of an emulated CPU (ssh-keygen -A makes three).
 if [ -c /dev/hwrng ]; then dd if=/dev/hwrng of=/dev/urandom count=1 bs=4096 status=none; fi
 rm -f /etc/ssh/ssh_host_*_key*
-ssh-keygen -A > /dev/null
+ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 systemctl -q disable regenerate_ssh_host_keys
 `;
 

@@ -3,7 +3,8 @@
 // board's own kernel, no disk) must print the kernel's banner on its serial line within a few seconds;
 // otherwise boards run under TCG.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Accelerator } from './qemu-argv';
 
 export interface AcceleratorChoice {
@@ -14,16 +15,21 @@ export interface AcceleratorChoice {
 
 const memo = new Map<string, Promise<AcceleratorChoice>>();
 
-/** Probes once per kernel file and process; amd64 only (this host cannot run arm64 guests on KVM). */
+/**
+ * Probes once per kernel and process, whichever board's copy of it is given (a lab's boards power on at
+ * once, each with the kernel its firmware read from its own disk); amd64 only (this host cannot run arm64
+ * guests on KVM).
+ */
 export function chooseAccelerator(kernel: string, timeoutMs = 8000): Promise<AcceleratorChoice> {
   const forced = process.env.SYNRACE_VM_ACCEL;
   if (forced === 'tcg') return Promise.resolve({ accel: 'tcg', reason: 'SYNRACE_VM_ACCEL=tcg' });
   if (process.arch !== 'x64') return Promise.resolve({ accel: 'tcg', reason: `host is ${process.arch}` });
   if (!existsSync('/dev/kvm')) return Promise.resolve({ accel: 'tcg', reason: 'no /dev/kvm' });
-  let probe = memo.get(kernel);
+  const key = createHash('sha256').update(readFileSync(kernel)).digest('hex');
+  let probe = memo.get(key);
   if (probe === undefined) {
     probe = probeKvm(kernel, timeoutMs);
-    memo.set(kernel, probe);
+    memo.set(key, probe);
   }
   return probe;
 }

@@ -8,7 +8,7 @@ import { existsSync, openSync, closeSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { BOARD_ARCHES } from '../image/image-recipe';
+import { BOARD_ARCHES, type BoardArch } from '../image/image-recipe';
 import type { QemuMachineResource } from '../resources';
 import { cmdlineOf, killIfMatches } from '../virtual/netns';
 import { chooseAccelerator, type AcceleratorChoice } from './kvm-probe';
@@ -16,6 +16,7 @@ import { readFirmwareBoot } from './pi-firmware';
 import { QEMU_BINARY, statePaths } from './qemu-argv';
 import type { FirmwareConfig } from './qemu-firmware';
 import { QmpClient } from './qmp-client';
+import { tapExists } from './tap';
 import { plugSerialAdapter, unplugSerialAdapter, type SerialAdapterPaths } from './serial-adapter';
 
 export class QemuMachineError extends Error {
@@ -33,6 +34,19 @@ function onPath(tool: string, searchPath: string): boolean {
   return searchPath.split(':').some((dir) => dir !== '' && existsSync(join(dir, tool)));
 }
 
+/** What this host lacks to run a board of `arch` (QEMU for it, the serial adapter, the firmware's mtools), each with its fix. */
+export function qemuHostProblems(arch: string, searchPath = process.env.PATH ?? ''): string[] {
+  const problems: string[] = [];
+  if (!(BOARD_ARCHES as readonly string[]).includes(arch)) {
+    problems.push(`unknown architecture ${JSON.stringify(arch)}: use one of ${BOARD_ARCHES.join(', ')}`);
+  } else if (!onPath(QEMU_BINARY[arch as BoardArch], searchPath)) {
+    problems.push(`${QEMU_BINARY[arch as BoardArch]} is missing: apt-get install ${QEMU_PACKAGE[arch]}`);
+  }
+  if (!onPath('socat', searchPath)) problems.push('socat (the serial adapter) is missing: apt-get install socat');
+  if (!onPath('mcopy', searchPath)) problems.push('mtools (the firmware reads the boot partition with it) is missing: apt-get install mtools');
+  return problems;
+}
+
 /**
  * Everything wrong with a board's resource, each with its fix; empty when it can be powered on. Reads the
  * disk's boot partition as the firmware will, so a disk without a kernel is named here, not in a log.
@@ -40,21 +54,19 @@ function onPath(tool: string, searchPath: string): boolean {
 export async function qemuMachineProblems(m: QemuMachineResource, searchPath = process.env.PATH ?? ''): Promise<string[]> {
   const problems: string[] = [];
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(m.name)) problems.push(`name ${JSON.stringify(m.name)}: use letters, digits, '.', '_' and '-'`);
-  if (!(BOARD_ARCHES as readonly string[]).includes(m.arch)) {
-    problems.push(`unknown architecture ${JSON.stringify(m.arch)}: use one of ${BOARD_ARCHES.join(', ')}`);
-  } else if (!onPath(QEMU_BINARY[m.arch], searchPath)) {
-    problems.push(`${QEMU_BINARY[m.arch]} is missing: apt-get install ${QEMU_PACKAGE[m.arch]}`);
-  }
-  if (!onPath('socat', searchPath)) problems.push('socat (the serial adapter) is missing: apt-get install socat');
-  if (!onPath('mcopy', searchPath)) problems.push('mtools (the firmware reads the boot partition with it) is missing: apt-get install mtools');
+  problems.push(...qemuHostProblems(m.arch, searchPath));
   if (!Number.isInteger(m.memoryMiB) || m.memoryMiB < 128) problems.push(`memoryMiB ${m.memoryMiB}: give at least 128`);
   if (!Number.isInteger(m.cpus) || m.cpus < 1) problems.push(`cpus ${m.cpus}: give at least 1`);
-  m.nics.forEach((nic, i) => {
+  if (m.netns !== undefined && !existsSync(`/run/netns/${m.netns}`)) problems.push(`netns ${m.netns} does not exist: create it (ip netns add) with the board's TAPs in it`);
+  for (const [i, nic] of m.nics.entries()) {
     if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(nic.mac) || (parseInt(nic.mac.slice(0, 2), 16) & 1) === 1) {
       problems.push(`nics[${i}].mac ${JSON.stringify(nic.mac)}: give a unicast MAC such as 52:54:00:xx:xx:xx`);
     }
-    if (!existsSync(`/sys/class/net/${nic.tap}`)) problems.push(`nics[${i}].tap ${nic.tap} does not exist: create it first (createTap, ip tuntap add dev ${nic.tap} mode tap)`);
-  });
+    if (!(await tapExists(nic.tap, m.netns))) {
+      const where = m.netns === undefined ? '' : ` in netns ${m.netns}`;
+      problems.push(`nics[${i}].tap ${nic.tap} does not exist${where}: create it first (createTap, ip${m.netns === undefined ? '' : ` -n ${m.netns}`} tuntap add dev ${nic.tap} mode tap)`);
+    }
+  }
   if (!existsSync(m.disk)) {
     problems.push(`disk ${m.disk} does not exist: build an image (synrace image build --arch ${m.arch}) and flash it to that file`);
   } else if (problems.length === 0) {
@@ -110,7 +122,9 @@ export class QemuMachine {
     const log = openSync(this.paths.firmwareLog, 'a');
     let firmwareExited = false;
     try {
-      const child = spawn(process.execPath, [FIRMWARE_SCRIPT, this.paths.firmwareConfig], { detached: true, stdio: ['ignore', log, log] });
+      // In the board's namespace, QEMU opens its TAPs there; nsenter execs node, so the pid is the firmware's.
+      const argv = [...(this.resource.netns === undefined ? [] : ['nsenter', `--net=/run/netns/${this.resource.netns}`]), process.execPath, FIRMWARE_SCRIPT, this.paths.firmwareConfig];
+      const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
       child.on('exit', () => (firmwareExited = true));
       child.unref();
     } finally {

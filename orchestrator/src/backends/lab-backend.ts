@@ -49,6 +49,12 @@ export interface LabBackend {
   /** Where provisioned files go on the board and how its services start. */
   layout(board: BoardRecord): BoardLayout;
 
+  /**
+   * A board that makes its SSH host key at first boot and prints it on its console (a freshly flashed QEMU
+   * board): the key, from this boot's part of its console log (from byte `since`), to pin.
+   */
+  hostKeyFromConsole?(board: BoardRecord, since: number): Promise<string>;
+
   /** Where the board's own programs write to reach its serial console. */
   consoleDevice(board: BoardRecord): string;
 

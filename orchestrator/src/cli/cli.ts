@@ -260,6 +260,14 @@ export async function main(argv: string[]): Promise<number> {
       print(json, { board, power }, `${board}: power ${power}`);
       return 0;
     }
+    case 'reconfigure': {
+      const [asked] = rest;
+      if (asked !== 'A' && asked !== 'B' && asked !== 'C') throw new UsageError(`reconfigure takes A, B or C (synrace reconfigure B), not "${asked ?? ''}"`);
+      const lab = attach();
+      await lab.reconfigure(asked);
+      print(json, { lab: lab.name, configuration: asked }, `lab ${lab.name}: configuration ${asked}`);
+      return 0;
+    }
     case 'netem': {
       const [verb, profile] = rest;
       const lab = attach();

@@ -11,11 +11,12 @@ export const LAB_COMMANDS: CommandHelp[] = [
   { synopsis: 'up [--name N] [--topology T] [--profile P] [--replace] [--delay auto|userspace] [--mgmt-subnet CIDR] [--config A|B|C] [--race plain|synchronized|bounded]', does: "bring up a lab of namespace boards and provision its agents (T, P: shipped name or file, default world; N defaults to the topology's name)" },
   { synopsis: 'down', does: 'remove the lab: what its manifest lists, and its own leftovers; console logs are kept in /var/log/synrace/<lab>/<start time>/' },
   { synopsis: 'labs', does: 'the labs on this host: name, backend, boards, management subnet, since' },
-  { synopsis: 'status [--show-secrets]', does: 'boards, sites, roles, addresses, power, delay mode (agent tokens hidden unless asked for)' },
+  { synopsis: 'status [--show-secrets]', does: 'boards, sites, roles, addresses, power, delay mode (agent tokens and console passwords hidden unless asked for)' },
   { synopsis: 'exec <board> -- <command>', does: 'run a command on a board over SSH (pinned host key)' },
   { synopsis: 'console <board>', does: "the board's serial console, live (Ctrl-] detaches)" },
   { synopsis: 'logs <board> [--tail N]', does: "the board's captured console log (timestamped)" },
   { synopsis: 'power <board> on|off|cycle', does: "power: off kills every process of the board and downs its links; on boots it again" },
+  { synopsis: 'reconfigure A|B|C', does: 'switch the live lab to another configuration: every agent board provisioned again with its new config, agents restarted and checked healthy; the boards stay up' },
   { synopsis: 'netem show', does: 'the delay mode and the profile in force' },
   { synopsis: 'netem apply <profile>', does: 'change the geography of the live lab' },
   { synopsis: 'rtt', does: 'measure the RTT matrix of the live lab against the profile' },
@@ -29,6 +30,7 @@ export const HARDWARE_COMMANDS: CommandHelp[] = [
   { synopsis: 'doctor --inventory F', does: 'check every resource of a hardware inventory: serial adapters, relay GPIO lines, SSH with pinned keys and Node, SD cards' },
   { synopsis: 'image build [--arch amd64|arm64] [--rebuild]', does: 'the board image from Debian packages (systemd, sshd, iproute2 with sch_netem, nginx, Node with node-gyp; provisioning adds the agent), shaped like Raspberry Pi OS for flash; built once per recipe into /var/cache/synrace/images (or $SYNRACE_IMAGE_CACHE), then taken from there' },
   { synopsis: 'flash <board> --image F --inventory F', does: "write an .img/.img.xz to the board's SD card, verify it, customise its first boot (hostname, user and key, address)" },
+  { synopsis: 'up --backend vm [--topology T] [--profile P] [up options]', does: "the lab on QEMU boards (T, P default atlantic: five boards, one of them arm64): each board's disk flashed from the board image (built into the image cache first if needed), first boot from its boot partition, power by QMP, serial consoles logged, agents under systemd; delays by kernel netem in the guests" },
   { synopsis: 'up --backend hardware --inventory F [--delay auto|external] [--step-timeout S] [up options]', does: "the same lab on physical boards: relays power them, consoles are logged, each board is provisioned over SSH (systemd units); delays by kernel netem on each WAN board, or external: the WAN has them already (checked by measuring)" },
 ];
 

@@ -2,9 +2,12 @@ import { existsSync } from 'node:fs';
 import { loadInventory, loadProfile, loadTopology, shippedProfilePath, shippedTopologyPath, type DelayProfile, type Inventory, type InventoryBoard, type Topology } from '@synrace/netem-profiles';
 import type { BackendKind } from '../labs/lab-state';
 import { boardsOnShelf, managementAddress, withBoardInterfaceNames } from './inventory-topology';
+import { withVmInterfaceNames } from './vm-topology';
 
 export const DEFAULT_TOPOLOGY = 'world';
 export const DEFAULT_PROFILE = 'world';
+/** Five QEMU boards fit a 2-core host under TCG; the world lab's fifteen do not. */
+export const DEFAULT_VM_LAB = 'atlantic';
 
 /** A name of a shipped lab, or a path to a topology file. */
 export function resolveTopology(nameOrPath: string): string {
@@ -41,6 +44,8 @@ export interface LabInputFiles {
   topology?: string;
   profile?: string;
   inventory?: string;
+  /** What the boards are: a VM board's NICs have the guest's names. */
+  backend?: BackendKind;
 }
 
 /** What `up` is asked for, besides the files. */
@@ -61,15 +66,18 @@ export function checkUpRequest(r: UpRequest): void {
     return;
   }
   if (r.inventory) throw new Error('--inventory is for the hardware backend: add --backend hardware');
+  if (r.backend === 'vm' && r.delay !== 'auto') throw new Error(`--delay ${r.delay}: VM boards have real kernels, whose netem makes the delays; use --delay auto`);
   if (r.delay === 'external') throw new Error(`--delay external is for hardware labs whose WAN has the delays already; ${r.backend} boards take auto or userspace`);
 }
 
 /** Reads and checks every input file; any fault is named with its file and line before anything is made. */
 export function loadLabInputs(files: LabInputFiles): LabInputs {
   const inventoryOnly = files.inventory ? loadInventory(files.inventory) : undefined;
-  const topologyFile = resolveTopology(files.topology ?? inventoryOnly?.topology ?? DEFAULT_TOPOLOGY);
-  const profileFile = resolveProfile(files.profile ?? DEFAULT_PROFILE);
-  const topology = loadTopology(topologyFile);
+  const vm = files.backend === 'vm';
+  const topologyFile = resolveTopology(files.topology ?? inventoryOnly?.topology ?? (vm ? DEFAULT_VM_LAB : DEFAULT_TOPOLOGY));
+  const profileFile = resolveProfile(files.profile ?? (vm ? DEFAULT_VM_LAB : DEFAULT_PROFILE));
+  const loaded = loadTopology(topologyFile);
+  const topology = vm ? withVmInterfaceNames(loaded) : loaded;
   if (!files.inventory) return { topologyFile, profileFile, topology, profile: loadProfile(profileFile, topology) };
   const inventory = loadInventory(files.inventory, topology);
   const shelf = new Map([...boardsOnShelf(inventory, topology)].map(([name, board]) => [name, { board, mgmtAddress: managementAddress(board) }]));

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 
 /**
  * The names a lab gives host objects. Namespaces carry the lab's name (`synrace-<lab>.<board>`; a dot is
@@ -27,6 +28,11 @@ export class LabHostNames {
     return `${this.netnsPrefix}_wan`;
   }
 
+  /** A VM lab's one namespace: its bridges, the boards' TAPs, and the QEMUs that use them. */
+  get vmNetns(): string {
+    return `${this.netnsPrefix}_vm`;
+  }
+
   get mgmtBridge(): string {
     return `sr${this.id}mgmt`;
   }
@@ -39,4 +45,12 @@ export class LabHostNames {
   ownsLink(ifname: string): boolean {
     return ifname === this.mgmtBridge || new RegExp(`^sr${this.id}m\\d+$`).test(ifname);
   }
+}
+
+/**
+ * Where a VM lab keeps its boards' disk files: on disk, since the run directory is tmpfs and a board's disk
+ * is its whole SD card. $SYNRACE_DISK_DIR moves it.
+ */
+export function labDiskDir(lab: string): string {
+  return join(process.env.SYNRACE_DISK_DIR ?? '/var/lib/synrace/disks', lab);
 }

@@ -1,5 +1,6 @@
 import type { Configuration, RaceMode } from '@synrace/agents';
-import type { Role } from '@synrace/netem-profiles';
+import type { QemuMachineResource } from '@synrace/hardware';
+import type { ConsoleLogin, Role } from '@synrace/netem-profiles';
 
 /** 'external': a hardware WAN that has the profile's delays already (a WAN emulator); checked by measuring. */
 export type DelayMode = 'userspace-delay-line' | 'kernel-netem' | 'external';
@@ -47,6 +48,11 @@ export interface BoardRecord {
   netns?: string;
   /** Hardware boards. */
   physical?: PhysicalBoard;
+  /**
+   * QEMU boards: the machine the lab made (disk, NICs on its TAPs, serial line, QMP socket), and the login its
+   * flash gave the serial console (SSH takes keys only).
+   */
+  vm?: { machine: QemuMachineResource; console: ConsoleLogin };
 }
 
 export interface ManagementNetwork {
@@ -85,11 +91,21 @@ export interface LabState {
 export interface BringUpTimings {
   createdMs: number;
   allReachedMs: Partial<Record<'powered' | 'booted' | 'reachable' | 'provisioned', number>>;
+  /** Each board's steps: how long it took to reach each state from the one before. */
+  stepMs?: Record<string, Partial<Record<'powered' | 'booted' | 'reachable' | 'provisioned', number>>>;
   upMs?: number;
 }
 
 /** The state as shown to a user: secrets stay out unless asked for (`--show-secrets`). */
 export function shownState(state: LabState, showSecrets: boolean): LabState {
   if (showSecrets) return state;
-  return { ...state, boards: state.boards.map((b) => (b.agentToken ? { ...b, agentToken: '(hidden: --show-secrets)' } : b)) };
+  const hidden = '(hidden: --show-secrets)';
+  return {
+    ...state,
+    boards: state.boards.map((b) => ({
+      ...b,
+      ...(b.agentToken ? { agentToken: hidden } : {}),
+      ...(b.vm ? { vm: { ...b.vm, console: { ...b.vm.console, password: hidden } } } : {}),
+    })),
+  };
 }

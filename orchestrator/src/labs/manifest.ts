@@ -6,7 +6,9 @@ export type ManifestEntry =
   | { kind: 'netns'; name: string }
   | { kind: 'link'; name: string }
   | { kind: 'process'; what: string; pid: number; startTime: string }
-  | { kind: 'mount'; path: string };
+  | { kind: 'mount'; path: string }
+  /** A directory outside the run directory (on disk, not tmpfs): a VM lab's disk files. */
+  | { kind: 'directory'; path: string };
 
 export type ManifestKind = ManifestEntry['kind'];
 

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { ipBatch, killNetnsProcesses, listNetns, mountPointsUnder, pidsMentioning, run, signalRecorded } from '@synrace/hardware';
-import type { LabHostNames } from './host-names';
+import { labDiskDir, type LabHostNames } from './host-names';
 import type { Progress } from '../progress';
 import type { RunDir } from './run-dir';
 
-export interface Leftovers { namespaces: string[]; links: string[]; processes: number[]; mounts: string[]; runDir: boolean }
+export interface Leftovers { namespaces: string[]; links: string[]; processes: number[]; mounts: string[]; directories: string[]; runDir: boolean }
 
 /** Programs a lab runs on the host itself; a user's `tail -f` on one of its logs is not among them. */
 const LAB_PROGRAMS = /^(socat|nsenter|unshare|tini|\S*\/node|node|sshd|\S*\/sshd) /;
@@ -23,6 +24,7 @@ export async function findLeftovers(runDir: RunDir, names: LabHostNames): Promis
     links: (await hostLinks()).filter((l) => names.ownsLink(l)),
     processes: pidsMentioning(`${runDir.root}/`, LAB_PROGRAMS),
     mounts: mountPointsUnder(runDir.root),
+    directories: [labDiskDir(names.lab)].filter((d) => existsSync(d)),
     runDir: existsSync(runDir.root),
   };
 }
@@ -33,6 +35,7 @@ export function describeLeftovers(l: Leftovers): string[] {
     ...l.links.map((n) => `host link ${n}`),
     ...l.processes.map((p) => `process ${p}`),
     ...l.mounts.map((m) => `mount ${m}`),
+    ...l.directories.map((d) => `directory ${d}`),
     ...(l.runDir ? ['run directory'] : []),
   ];
 }
@@ -67,6 +70,8 @@ export async function removeHostObjects(runDir: RunDir, names: LabHostNames, pro
   }
   const present = new Set(await hostLinks());
   const links = [...new Set([...manifest.of('link').map((l) => l.name), ...found.links])].filter((l) => present.has(l));
+  // Only now that every process that held them is gone (a QEMU writes to its disk file until it dies).
+  for (const dir of new Set([...manifest.of('directory').map((d) => d.path), ...found.directories])) await rm(dir, { recursive: true, force: true });
   // Host links first: deleting a namespace takes the host end of its veth with it.
   await ipBatch(links.map((n) => `link del ${n}`));
   await ipBatch(namespaces.map((ns) => `netns del ${ns}`));

@@ -10,11 +10,11 @@ const LOAD_CHECK = `-e "require('epoll'); require('koffi')"`;
  * itself from the sources in the bundle, with the node-gyp that comes with npm and the headers of its
  * own Node. Returns whether it had to.
  */
-export async function ensureNativeModules(shell: SshShell, node: string, agentDir: string): Promise<'as-bundled' | 'built-on-board'> {
-  const check = () => shell.exec(`cd ${shellQuote(agentDir)} && ${shellQuote(node)} ${LOAD_CHECK} 2>&1`, { timeoutMs: 30_000 });
+export async function ensureNativeModules(shell: SshShell, node: string, agentDir: string, timeScale = 1): Promise<'as-bundled' | 'built-on-board'> {
+  const check = () => shell.exec(`cd ${shellQuote(agentDir)} && ${shellQuote(node)} ${LOAD_CHECK} 2>&1`, { timeoutMs: 30_000 * timeScale });
   const first = await check();
   if (first.code === 0) return 'as-bundled';
-  const build = await shell.exec(buildScript(node, `${agentDir}/node_modules/epoll`), { timeoutMs: 300_000 });
+  const build = await shell.exec(buildScript(node, `${agentDir}/node_modules/epoll`), { timeoutMs: 300_000 * timeScale });
   if (build.code !== 0) {
     throw new Error(`the agent's native modules do not load on the board (${lastLine(first.stdout)}), and compiling epoll there failed: ${build.stderr.trim() || build.stdout.trim().split('\n').slice(-8).join('\n')}`);
   }

@@ -34,6 +34,8 @@ export interface LabProvisioning {
   options: ProtocolOptions;
   content: WebContent;
   layoutOf: (board: string) => BoardLayout;
+  /** Each provisioning step done on a board, with its time. */
+  onStep?: (board: string, step: string, ms: number) => void;
 }
 
 /** A board's agent config in this lab, with its management address and its own token; none for a board without an agent. */
@@ -48,10 +50,12 @@ export async function provisionLabBoard(p: LabProvisioning, name: string, shell:
   const board = findBoard(p.topology, name)!;
   const agentConfig = labAgentConfig(p, name);
   const serves = board.roles.includes('origin-server') || board.roles.includes('replica');
-  await provisionBoard({ board: name, shell, ...p.layoutOf(name), agentConfig, web: serves ? { dynamic: board.roles.includes('origin-server'), content: p.content } : undefined });
+  const layout = p.layoutOf(name);
+  const onStep = p.onStep && ((step: string, ms: number) => p.onStep!(name, step, ms));
+  await provisionBoard({ board: name, shell, ...layout, agentConfig, web: serves ? { dynamic: board.roles.includes('origin-server'), content: p.content } : undefined, onStep });
   if (agentConfig) {
     try {
-      await agentControl(p.state, name).waitHealthy(AGENT_HEALTH_TIMEOUT_MS);
+      await agentControl(p.state, name).waitHealthy(AGENT_HEALTH_TIMEOUT_MS * (layout.timeScale ?? 1));
     } catch (err) {
       throw new ProvisionError(name, 'wait for agent health', err as Error);
     }

@@ -23,6 +23,13 @@ export interface ProvisionTarget {
   init: { kind: 'systemd' } | { kind: 'boot-script'; consoleTty: string; node: string };
   agentConfig?: BoardConfigFile;
   web?: { dynamic: boolean; content: WebContent };
+  /**
+   * How many times longer than a Pi's each command may take on this board: an emulated CPU (QEMU's TCG)
+   * runs the same work some ten times slower. 1 when absent.
+   */
+  timeScale?: number;
+  /** Told of each step done, with its time: a slow board's provisioning shows its progress. */
+  onStep?: (step: string, ms: number) => void;
 }
 
 /** The agent's config below the board's root. */
@@ -34,7 +41,7 @@ const NGINX_ERROR_LOG = 'var/log/synrace/nginx-error.log';
 const NGINX_PID = 'run/synrace/nginx.pid';
 
 /** Where provisioned files go on a board and how its services start: the backend decides. */
-export type BoardLayout = Pick<ProvisionTarget, 'fsRoot' | 'init'>;
+export type BoardLayout = Pick<ProvisionTarget, 'fsRoot' | 'init' | 'timeScale'>;
 
 /** The agents are built for Node 20, the version this project targets. */
 export const MIN_NODE_MAJOR = 20;
@@ -51,8 +58,8 @@ export class ProvisionError extends Error {
   }
 }
 
-async function run(shell: SshShell, command: string): Promise<string> {
-  const result = await shell.exec(command, { timeoutMs: 60_000 });
+async function run(shell: SshShell, command: string, timeScale = 1): Promise<string> {
+  const result = await shell.exec(command, { timeoutMs: 60_000 * timeScale });
   if (result.code !== 0) {
     const shown = command.includes('\n') ? `${command.split('\n')[0]} ...` : command;
     throw new Error(`${result.stderr.trim() || result.stdout.trim()} (\`${shown}\` exited ${result.code})`);
@@ -63,11 +70,15 @@ async function run(shell: SshShell, command: string): Promise<string> {
 /** The koffi build each machine architecture (`uname -m`) loads; the bundle carries them all. */
 const KOFFI_BUILDS: Record<string, string> = { x86_64: 'linux_x64', aarch64: 'linux_arm64', armv7l: 'linux_armhf', armv6l: 'linux_armhf' };
 
-/** The bundle for one architecture: the other architectures' koffi builds stay home. */
+/**
+ * The bundle for one architecture: the other architectures' koffi builds stay home, and so does this host's
+ * epoll build where it cannot load, so a board that compiled its own keeps it when provisioned again.
+ */
 const bundleTars = new Map<string, Promise<Buffer>>();
 function bundleTar(arch: string): Promise<Buffer> {
   const keep = KOFFI_BUILDS[arch];
   const exclude = [...new Set(Object.values(KOFFI_BUILDS))].filter((b) => b !== keep).map((b) => `node_modules/koffi/build/koffi/${b}`);
+  if (arch !== BUNDLE_ARCH) exclude.push('node_modules/epoll/build');
   if (!bundleTars.has(arch)) bundleTars.set(arch, tarOf(AGENT_BUNDLE_DIR, 'opt/synrace/', exclude));
   return bundleTars.get(arch)!;
 }
@@ -93,7 +104,7 @@ async function inspectBoard(t: ProvisionTarget): Promise<BoardFacts> {
     lines.push(`node=${node}`, `[ -x "$node" ] || { echo ${shellQuote(missing)} >&2; exit 1; }`, 'echo "node=$node"', `echo "version=$("$node" -p 'process.version + " " + process.versions.modules')"`);
   }
   if (t.web && t.init.kind === 'systemd') lines.push('nginx="$(command -v nginx)" || { echo "no nginx: apt install nginx-light on the board" >&2; exit 1; }', 'echo "nginx=$nginx"');
-  const facts = Object.fromEntries((await run(t.shell, lines.join('\n'))).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const facts = Object.fromEntries((await run(t.shell, lines.join('\n'), t.timeScale)).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   const [version, abi] = (facts.version ?? '').split(' ');
   if (t.agentConfig && nodeMajor(version) < MIN_NODE_MAJOR) throw new Error(`${facts.node} is ${version}; the agent needs Node ${MIN_NODE_MAJOR} or newer`);
   if (t.agentConfig && !KOFFI_BUILDS[facts.arch]) throw new Error(`the agent has no koffi build for a ${facts.arch} board (it has: ${Object.keys(KOFFI_BUILDS).join(', ')})`);
@@ -108,8 +119,11 @@ async function inspectBoard(t: ProvisionTarget): Promise<BoardFacts> {
 export async function provisionBoard(t: ProvisionTarget): Promise<void> {
   const at = (path: string) => join(t.fsRoot, path);
   const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
     try {
-      return await work();
+      const result = await work();
+      t.onStep?.(name, Date.now() - started);
+      return result;
     } catch (err) {
       throw new ProvisionError(t.board, name, err as Error);
     }
@@ -137,11 +151,11 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
     });
     files.set('etc/synrace/services.sh', { text: services, mode: 0o755 });
   }
-  await step('copy files', async () => extractOnBoard(t.shell, t.fsRoot, [...(await Promise.all(archives)), await tarOfFiles(files)]));
-  if (t.agentConfig && !board.bundleLoads) await step('load native modules on the board', () => ensureNativeModules(t.shell, board.node, at('opt/synrace')));
-  if (t.init.kind === 'boot-script') await step('start services', () => run(t.shell, shellQuote(at('etc/synrace/services.sh'))));
+  await step('copy files', async () => extractOnBoard(t.shell, t.fsRoot, [...(await Promise.all(archives)), await tarOfFiles(files)], t.timeScale));
+  if (t.agentConfig && !board.bundleLoads) await step('load native modules on the board', () => ensureNativeModules(t.shell, board.node, at('opt/synrace'), t.timeScale));
+  if (t.init.kind === 'boot-script') await step('start services', () => run(t.shell, shellQuote(at('etc/synrace/services.sh')), t.timeScale));
   // restart, not start: a board provisioned before runs the old agent, which must read the new config.
-  else if (units.length) await step('enable and start units', () => run(t.shell, `systemctl daemon-reload && systemctl enable ${units.map((u) => u.name).join(' ')} && systemctl restart ${units.map((u) => u.name).join(' ')}`));
+  else if (units.length) await step('enable and start units', () => run(t.shell, `systemctl daemon-reload && systemctl enable ${units.map((u) => u.name).join(' ')} && systemctl restart ${units.map((u) => u.name).join(' ')}`, t.timeScale));
 }
 
 /**

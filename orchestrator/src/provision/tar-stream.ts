@@ -20,8 +20,8 @@ export async function tarOf(dir: string, prefix: string, exclude: string[] = [])
  * Extracts tar streams, sent back to back, under `root` on the board; the directories already there
  * (/, /etc, /opt on a Pi) keep their owners and modes.
  */
-export async function extractOnBoard(shell: SshShell, root: string, archives: Buffer[]): Promise<void> {
+export async function extractOnBoard(shell: SshShell, root: string, archives: Buffer[], timeScale = 1): Promise<void> {
   const command = `mkdir -p ${shellQuote(root)} && tar -x -f - --ignore-zeros --no-overwrite-dir --no-same-owner -C ${shellQuote(root)}`;
-  const { code, stderr } = await shell.exec(command, { timeoutMs: 120_000, input: Buffer.concat(archives) });
+  const { code, stderr } = await shell.exec(command, { timeoutMs: 120_000 * timeScale, input: Buffer.concat(archives) });
   if (code !== 0) throw new Error(`tar on the board exited ${code}: ${stderr.trim()}`);
 }

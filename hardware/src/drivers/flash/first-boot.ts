@@ -31,13 +31,35 @@ export interface ManagementAddress {
   dns?: string[];
 }
 
+/** A data-plane NIC's static address, kept by NetworkManager across boots like the management address. */
+export interface DataInterface {
+  interface: string;
+  /** IPv4 CIDR. */
+  address: string;
+  /** The default route; a LAN-only board's. */
+  gateway?: string;
+  /** Further routes out of this NIC, e.g. a client site's LAN via its router. */
+  routes?: { to: string; via: string }[];
+}
+
 export interface FirstBootSettings {
   hostname: string;
   /** The login user; the image's first user is renamed to it. Its password stays locked: keys only. */
   user: string;
   /** OpenSSH public key lines, e.g. "ssh-ed25519 AAAA... comment". */
   authorizedKeys: string[];
+  /**
+   * The user's password as crypt(3) hash, for logging in on the serial console; SSH stays key-only. Without
+   * it the password stays locked, as Raspberry Pi Imager leaves it with keys only.
+   */
+  passwordHash?: string;
   management: ManagementAddress;
+  /** The board's lab addresses, when its flash knows them (a board whose role and place the lab decides). */
+  dataInterfaces?: DataInterface[];
+  /** A router (client gateway, server switch): IPv4 forwarding on, from every boot. */
+  forwarding?: boolean;
+  /** The keys log in as root too (by key only), for a lab that provisions the board over SSH as root. */
+  rootLogin?: boolean;
 }
 
 export const FIRST_RUN_SCRIPT = 'firstrun.sh';
@@ -68,6 +90,7 @@ export function validateFirstBootSettings(s: FirstBootSettings): void {
   // userconf-pi's own rule for user names.
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(s.user) || s.user === 'root') fail('user', `${JSON.stringify(s.user)} is not a valid user name`);
   if (s.authorizedKeys.length === 0) fail('authorizedKeys', 'at least one key is needed: password login stays off');
+  if (s.passwordHash !== undefined && !/^\$[0-9a-z]+\$[./A-Za-z0-9]+\$[./A-Za-z0-9]+$/.test(s.passwordHash)) fail('passwordHash', 'not a crypt(3) hash such as `openssl passwd -6` prints');
   for (const key of s.authorizedKeys) {
     if (!/^(ssh-[a-z0-9-]+|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^\n\r]*)?$/.test(key)) {
       fail('authorizedKeys', `not one OpenSSH public key line: ${JSON.stringify(key.slice(0, 40))}`);
@@ -78,30 +101,49 @@ export function validateFirstBootSettings(s: FirstBootSettings): void {
   if (!isCidr4(m.address)) fail('management.address', `${JSON.stringify(m.address)} is not an IPv4 address with a prefix length`);
   if (m.gateway !== undefined && !isIPv4(m.gateway)) fail('management.gateway', `${JSON.stringify(m.gateway)} is not an IPv4 address`);
   for (const server of m.dns ?? []) if (!isIPv4(server)) fail('management.dns', `${JSON.stringify(server)} is not an IPv4 address`);
+  (s.dataInterfaces ?? []).forEach((d, i) => {
+    const at = `dataInterfaces[${i}]`;
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(d.interface) || d.interface === (m.interface ?? 'eth0')) fail(`${at}.interface`, `${JSON.stringify(d.interface)} is not an interface name other than the management one`);
+    if (!isCidr4(d.address)) fail(`${at}.address`, `${JSON.stringify(d.address)} is not an IPv4 address with a prefix length`);
+    if (d.gateway !== undefined && !isIPv4(d.gateway)) fail(`${at}.gateway`, `${JSON.stringify(d.gateway)} is not an IPv4 address`);
+    for (const r of d.routes ?? []) if (!isCidr4(r.to) || !isIPv4(r.via)) fail(`${at}.routes`, `${JSON.stringify(r)} is not a route (to: CIDR, via: address)`);
+  });
 }
 
 
+/** A NetworkManager keyfile for one NIC's static address (and routes, and its offloads). */
+function staticConnection(id: string, ifname: string, ipv4: string[], uuid: string, ethtool: string[] = []): string {
+  const lines = ['[connection]', `id=${id}`, `uuid=${uuid}`, 'type=ethernet', `interface-name=${ifname}`, 'autoconnect=true', '', '[ethernet]', '', ...(ethtool.length ? ['[ethtool]', ...ethtool, ''] : []), '[ipv4]', 'method=manual', ...ipv4, '', '[ipv6]', 'method=disabled'];
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * A data NIC hands the agents whole, checksummed packets, one per frame: no receive coalescing (GRO), no
+ * segmentation or checksum left to the NIC, as on the namespace lab's links.
+ */
+const DATA_NIC_OFFLOADS = ['feature-gro=false', 'feature-gso=false', 'feature-tso=false', 'feature-tx=false'];
+
 /** The NetworkManager keyfile for the static management address. */
 export function managementConnection(m: ManagementAddress, uuid: string = randomUUID()): string {
-  const lines = [
-    '[connection]',
-    'id=synrace-management',
-    `uuid=${uuid}`,
-    'type=ethernet',
-    `interface-name=${m.interface ?? 'eth0'}`,
-    'autoconnect=true',
-    '',
-    '[ethernet]',
-    '',
-    '[ipv4]',
-    'method=manual',
-    `address1=${m.address}${m.gateway ? `,${m.gateway}` : ''}`,
-    ...(m.dns?.length ? [`dns=${m.dns.join(';')};`] : []),
-    '',
-    '[ipv6]',
-    'method=disabled',
-  ];
-  return lines.join('\n') + '\n';
+  return staticConnection('synrace-management', m.interface ?? 'eth0', [`address1=${m.address}${m.gateway ? `,${m.gateway}` : ''}`, ...(m.dns?.length ? [`dns=${m.dns.join(';')};`] : [])], uuid);
+}
+
+/** The NetworkManager keyfile of a data NIC. */
+export function dataConnection(d: DataInterface, uuid: string = randomUUID()): string {
+  const ipv4 = [`address1=${d.address}${d.gateway ? `,${d.gateway}` : ''}`, ...(d.routes ?? []).map((r, i) => `route${i + 1}=${r.to},${r.via}`)];
+  return staticConnection(`synrace-${d.interface}`, d.interface, ipv4, uuid, DATA_NIC_OFFLOADS);
+}
+
+/** Where a data NIC's keyfile goes. */
+export function dataConnectionPath(ifname: string): string {
+  return `/etc/NetworkManager/system-connections/synrace-${ifname}.nmconnection`;
+}
+
+export const FORWARDING_SYSCTL = '/etc/sysctl.d/90-synrace-forwarding.conf';
+
+/** A heredoc that writes `text` to `path` on the board, readable by root alone (NetworkManager ignores keyfiles others can read). */
+function writeRootFile(path: string, text: string): string[] {
+  return [`cat >${path} <<'SYNRACE_EOF'`, text.trimEnd(), 'SYNRACE_EOF', `chmod 600 ${path}`, ''];
 }
 
 /** The firstrun.sh that applies `settings` once and then removes itself and its cmdline.txt hook. */
@@ -114,13 +156,21 @@ export function firstRunScript(settings: FirstBootSettings): string {
     '',
     `${IMAGER_CUSTOM} set_hostname ${shellQuote(settings.hostname)}`,
     `${IMAGER_CUSTOM} enable_ssh -k ${settings.authorizedKeys.map(shellQuote).join(' ')}`,
-    `${USERCONF} ${shellQuote(settings.user)} ''`,
+    `${USERCONF} ${shellQuote(settings.user)} ${shellQuote(settings.passwordHash ?? '')}`,
     '',
-    `cat >${MANAGEMENT_CONNECTION} <<'SYNRACE_EOF'`,
-    managementConnection(settings.management).trimEnd(),
-    'SYNRACE_EOF',
-    `chmod 600 ${MANAGEMENT_CONNECTION}`,
-    '',
+    ...writeRootFile(MANAGEMENT_CONNECTION, managementConnection(settings.management)),
+    ...(settings.dataInterfaces ?? []).flatMap((d) => writeRootFile(dataConnectionPath(d.interface), dataConnection(d))),
+    ...(settings.forwarding ? [`echo net.ipv4.ip_forward=1 >${FORWARDING_SYSCTL}`, ''] : []),
+    ...(settings.rootLogin
+      ? [
+          'install -d -m 700 /root/.ssh',
+          ...writeRootFile('/root/.ssh/authorized_keys', settings.authorizedKeys.join('\n')),
+          // Lingering keeps root's user manager running from boot on; otherwise every login that follows a quiet
+          // spell starts one, which takes seconds on an emulated CPU.
+          'mkdir -p /var/lib/systemd/linger && touch /var/lib/systemd/linger/root',
+          '',
+        ]
+      : []),
     // Must stay the last lines: bookworm's imager_fixup cuts the script at the `rm` line.
     `rm -f /boot/${FIRST_RUN_SCRIPT}`,
     "sed -i 's| systemd.run.*||g' /boot/cmdline.txt",

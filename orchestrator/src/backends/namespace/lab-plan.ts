@@ -1,7 +1,6 @@
-import { addressOf, boardsAt, formatAddress, interfaceOn, isRouter, networkOf, parsePrefix, type Board, type Topology } from '@synrace/netem-profiles';
+import { addressOf, interfaceOn, isRouter, type Board, type Topology } from '@synrace/netem-profiles';
 import type { LabHostNames } from '../../labs/host-names';
-
-export interface Route { to: string; via: string }
+import { mgmtAddresses, routesFor, type Route } from '../board-addressing';
 
 export interface DataLink { ifname: string; peerNetns: string; peerIfname: string }
 
@@ -46,30 +45,6 @@ export interface LabPlan {
 /** Locally administered unicast MACs (02:...), "SR" in the second and third octets, then board and interface. */
 function boardMac(board: number, iface: number): string {
   return [0x02, 0x53, 0x52, (board >> 8) & 0xff, board & 0xff, iface].map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
-/** Host .1 owns the management bridge; boards follow from .10 in topology order. */
-function mgmtAddresses(subnet: string, count: number): { host: string; boards: string[]; length: number } {
-  const prefix = parsePrefix(subnet);
-  if (!prefix) throw new Error(`management subnet ${subnet} is not an IPv4 prefix`);
-  const base = networkOf(prefix);
-  if (count + 10 >= 2 ** (32 - prefix.length)) throw new Error(`management subnet ${subnet} is too small for ${count} boards`);
-  return { host: formatAddress(base + 1), boards: Array.from({ length: count }, (_, i) => formatAddress(base + 10 + i)), length: prefix.length };
-}
-
-function routesFor(topology: Topology, board: Board): Route[] {
-  const lan = interfaceOn(board, 'lan');
-  const wan = interfaceOn(board, 'wan');
-  if (!wan) return lan?.gateway ? [{ to: 'default', via: lan.gateway }] : [];
-  const routes: Route[] = [];
-  for (const site of topology.sites) {
-    if (!site.lan) continue;
-    const router = boardsAt(topology, site.name).find(isRouter);
-    if (!router || router.name === board.name) continue;
-    const via = interfaceOn(router, 'wan');
-    if (via) routes.push({ to: site.lan, via: addressOf(via.address) });
-  }
-  return routes;
 }
 
 /** The lab's namespaces, links and addresses, worked out from the topology before anything is made. */

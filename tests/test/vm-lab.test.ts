@@ -1,0 +1,187 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Client } from 'ssh2';
+import { ConsoleSession } from '@synrace/hardware';
+import { interfaceOn, predict, shippedInventoryPath, shippedTopologyPath } from '@synrace/netem-profiles';
+import { DOWNLOAD_PATH, originAddress, renderVerdicts, withinTolerance } from '@synrace/orchestrator';
+import { runCli } from '../src/cli';
+import { describeOwnLabs, leftoversOf, useLab } from '../src/lab-fixture';
+
+const LAB = 'e2e-vm';
+/** Five QEMU boards under TCG on two cores: first boot (three boots each), and an arm64 board's epoll build. */
+const UP_TIMEOUT_MS = 45 * 60_000;
+
+/** Whether SSH accepts `password` for `user` on the board: it must not, as first boot leaves SSH key-only. */
+function sshAcceptsPassword(host: string, user: string, password: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    client.on('ready', () => {
+      client.end();
+      resolve(true);
+    });
+    client.on('error', (err: Error & { level?: string }) => (err.level === 'client-authentication' ? resolve(false) : reject(err)));
+    client.connect({ host, port: 22, username: user, password, tryKeyboard: true, readyTimeout: 60_000, hostVerifier: () => true });
+  });
+}
+
+// The issue-13 lab: the shipped `atlantic` topology (one client site with host and gateway, the origin with its
+// switch, two replicas, one of them arm64) brought up as QEMU boards from the flashed board image, delays by
+// kernel netem in the guests. Its synchronized race sends every connection to the arm64 replica.
+describeOwnLabs('VM lab: QEMU boards flashed from the board image, real kernels with netem, systemd, QMP power (atlantic, one arm64 board)', function () {
+  this.timeout(20 * 60_000);
+  const lab = useLab({ name: LAB, backend: 'vm', topology: 'atlantic', profile: 'atlantic', raceMode: 'synchronized' }, UP_TIMEOUT_MS);
+  const boards = () => lab().state().boards;
+  const exec = async (board: string, command: string, timeoutMs = 60_000): Promise<string> => {
+    const { code, stdout, stderr } = await lab().exec(board, command, timeoutMs);
+    assert.equal(code, 0, `${board}: \`${command}\` exited ${code}: ${stderr}`);
+    return stdout;
+  };
+
+  it('boots each board from its flashed disk: the real kernel on the serial line, three boots of first boot, the login prompt with its hostname; logs are timestamped', async () => {
+    for (const b of boards()) {
+      const lines = await lab().consoleLog(b.name);
+      const arch = b.vm!.machine.arch;
+      assert.equal(lines.filter((l) => /Linux version 6\.\d+\.\d+/.test(l)).length, 3, `${b.name}: imager_fixup's boot, firstrun's, then the customised system`);
+      assert.ok(lines.some((l) => new RegExp(`Linux version 6\\.\\d+\\.\\d+.*${arch}`).test(l)), `${b.name}: the ${arch} kernel's banner`);
+      const prompt = lines.find((l) => / login: ?$/.test(l));
+      assert.ok(prompt?.endsWith(`| ${b.name} login: `) || prompt?.endsWith(`| ${b.name} login:`), `${b.name}: getty's prompt with the board's own hostname: ${prompt}`);
+      assert.match(prompt!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, `${b.name}: log lines start with their timestamp`);
+    }
+  });
+
+  it('first boot made each board itself: its hostname and arch, SSH by key only, and the host key pinned from the console is the one sshd serves', async () => {
+    for (const b of boards()) {
+      const [hostname, machine, passwordAuth, hostKey] = (await exec(b.name, 'hostname; uname -m; sshd -T | grep -i "^passwordauthentication"; cat /etc/ssh/ssh_host_ed25519_key.pub')).trim().split('\n');
+      assert.equal(hostname, b.name);
+      assert.equal(machine, b.vm!.machine.arch === 'arm64' ? 'aarch64' : 'x86_64');
+      assert.equal(passwordAuth.toLowerCase(), 'passwordauthentication no');
+      assert.equal(hostKey.split(' ').slice(0, 2).join(' '), b.hostKey.split(' ').slice(0, 2).join(' '), `${b.name}: the pinned key is sshd's`);
+    }
+    const host = boards()[0];
+    assert.equal(await sshAcceptsPassword(host.mgmtAddress, host.vm!.console.user, host.vm!.console.password), false, 'SSH refuses the console password');
+  });
+
+  it('logs in on the serial console with the password its flash set, as `synrace console` does', async () => {
+    const b = boards().find((x) => x.vm!.machine.arch === 'arm64')!;
+    const session = await ConsoleSession.open(lab().consoleSocket(b.name), { board: b.name });
+    try {
+      await session.login(b.vm!.console, 120_000);
+      const { code, output } = await session.run('hostname; tty', 60_000);
+      assert.equal(code, 0);
+      assert.deepEqual(output.trim().split('\n'), [b.name, '/dev/ttyAMA0']);
+      await session.logout();
+    } finally {
+      session.close();
+    }
+  });
+
+  it('runs every agent under real systemd: its unit active since boot, its output in the journal', async () => {
+    for (const b of lab().agentBoards()) {
+      const [active, enabled] = (await exec(b.name, 'systemctl is-active synrace-agent; systemctl is-enabled synrace-agent')).trim().split('\n');
+      assert.deepEqual([active, enabled], ['active', 'enabled'], b.name);
+      assert.match(await exec(b.name, 'journalctl -b -u synrace-agent --no-pager -o cat'), /control API on /, `${b.name}: the agent's start in the journal`);
+    }
+  });
+
+  it("puts the profile's netem on every WAN NIC, as the guest's own tc shows it", async () => {
+    const { topology, profile } = lab().inputs();
+    for (const board of topology.boards.filter((b) => interfaceOn(b, 'wan'))) {
+      const wan = interfaceOn(board, 'wan')!.name;
+      const shown = await exec(board.name, `tc -s qdisc show dev ${wan}`);
+      const delays = [...shown.matchAll(/qdisc netem \S+ parent \S+ .*?delay (\d+(?:\.\d+)?)ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+      const expected = profile.paths.filter((p) => p.from === board.site).map((p) => p.delayMs).sort((a, b) => a - b);
+      assert.deepEqual([...new Set(delays)], [...new Set(expected)], `${board.name} ${wan}:\n${shown}`);
+      assert.match(shown, /Sent \d+ bytes [1-9]\d* pkt/, `${board.name}: the tree carries traffic`);
+    }
+  });
+
+  it('measures the RTT matrix within max(1 ms, 5%) of the profile', async () => {
+    const samples = await lab().measureRttSettled(10, 2);
+    assert.ok(samples.length > 0);
+    const off = samples.filter((s) => !withinTolerance(s));
+    assert.deepEqual(off.map((s) => `${s.from}->${s.to} ${s.medianMs} (profile ${s.expectedMs})`), []);
+  });
+
+  for (const configuration of ['A', 'B', 'C'] as const) {
+    it(`configuration ${configuration}: the client site lands on the predicted winner in the plain and synchronized race`, async () => {
+      if (lab().state().protocol!.configuration !== configuration) await lab().reconfigure(configuration);
+      const { verdicts, judged } = await lab().verify(['plain', 'synchronized'], 3);
+      assert.deepEqual(judged.misses, [], renderVerdicts(verdicts));
+      assert.ok(verdicts.every((v) => v.ok), renderVerdicts(verdicts));
+      assert.deepEqual(verdicts.map((v) => v.predicted), ['lon-origin', 'rep-yyz'], 'the plain race picks the origin, the synchronized race the arm64 replica');
+    });
+  }
+
+  it("a QMP power cut of the winner in the middle of a download fails the client; power on boots it again, systemd starts its agent, and the race lands on it again", async () => {
+    const { topology, profile } = lab().inputs();
+    const winner = predict(topology, profile)[0].syncWinner;
+    const host = predict(topology, profile)[0].hostBoard;
+    const url = `http://${originAddress(topology)}${DOWNLOAD_PATH}`;
+    // 10 MiB at 1 MiB/s: the cut comes a few seconds in; curl gives up once the server has been silent for 5 s.
+    const download = lab().exec(host, `curl -s -o /dev/null --limit-rate 1M --speed-limit 1000 --speed-time 5 -w '%{http_code} %{size_download}' ${url}`, 120_000);
+    await delay(3000);
+    await lab().power(winner, 'off');
+    const { code, stdout } = await download;
+    const [, bytes] = stdout.trim().split(' ');
+    assert.notEqual(code, 0, `curl finished (${stdout}) although its server lost power`);
+    assert.ok(Number(bytes) < 10 * 2 ** 20, `the download got ${bytes} bytes`);
+
+    const poweredOn = Date.now();
+    await lab().power(winner, 'on');
+    const [active, uptime, journal] = (await exec(winner, 'systemctl is-active synrace-agent; cut -d" " -f1 /proc/uptime; journalctl -b -u synrace-agent --no-pager -o cat | grep -c "control API on"')).trim().split('\n');
+    assert.equal(active, 'active');
+    assert.ok(Number(uptime) * 1000 <= Date.now() - poweredOn, `up ${uptime} s: a cold boot since the power came back`);
+    assert.equal(journal, '1', 'systemd started the agent once in this boot');
+    const { verdicts } = await lab().verify(['synchronized'], 3);
+    assert.ok(verdicts.every((v) => v.ok && v.predicted === winner), renderVerdicts(verdicts));
+  });
+});
+
+describeOwnLabs('VM lab: what this host lacks, and bad input, are named before anything is made', function () {
+  this.timeout(120_000);
+  const lab = 'e2e-vm-refused';
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'synrace-vm-input-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const refused = async (args: string[], message: RegExp, env?: NodeJS.ProcessEnv) => {
+    const { code, stderr } = await runCli(['up', '--backend', 'vm', '--name', lab, ...args], env);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, message);
+    assert.deepEqual(await leftoversOf(lab), [], 'the host is clean of the lab');
+  };
+  /** A PATH of only these host programs, so the rest are missing. */
+  const pathWith = (programs: string[]) => {
+    const bin = mkdtempSync(join(dir, 'bin-'));
+    for (const p of programs) symlinkSync(execFileSync('sh', ['-c', `command -v ${p}`], { encoding: 'utf8' }).trim(), join(bin, p));
+    return { ...process.env, PATH: bin };
+  };
+
+  it('takes only kernel netem as delays, and no inventory', async () => {
+    await refused(['--delay', 'userspace'], /--delay userspace: VM boards have real kernels, whose netem makes the delays; use --delay auto/);
+    await refused(['--inventory', shippedInventoryPath('example-world')], /--inventory is for the hardware backend/);
+  });
+
+  it("names an architecture it cannot emulate with the topology file and line", async () => {
+    const topology = join(dir, 'atlantic-sparc.yaml');
+    writeFileSync(topology, readFileSync(shippedTopologyPath('atlantic'), 'utf8').replace('arch: arm64', 'arch: sparc'));
+    const line = readFileSync(topology, 'utf8').split('\n').findIndex((l) => l.includes('arch: sparc')) + 1;
+    await refused(['--topology', topology, '--profile', 'atlantic'], new RegExp(`${topology.replace(/[.]/g, '\\.')}:${line}:.*arch.*(amd64.*arm64|one of)`));
+  });
+
+  it('names missing QEMU, with the package that has it', async () => {
+    await refused([], /qemu-system-x86_64 is missing: apt-get install qemu-system-x86[\s\S]*qemu-system-aarch64 is missing: apt-get install qemu-system-arm/, pathWith(['ip', 'nsenter']));
+  });
+
+  it("names what building a missing board image needs, with each fix", async () => {
+    const env = { ...pathWith(['qemu-system-x86_64', 'qemu-system-aarch64', 'socat', 'mcopy', 'ip', 'nsenter', 'openssl', 'sh', 'dpkg']), SYNRACE_IMAGE_CACHE: join(dir, 'empty-cache') };
+    await refused([], /cannot build the amd64 board image here:[\s\S]*mmdebstrap is missing: apt-get install mmdebstrap/, env);
+  });
+});
+
