@@ -12,6 +12,8 @@ export interface InventoryBoard {
   relay: { bcmPin: number; activeLow: boolean };
   ssh: { host: string; port: number; user: string; key: string; hostKey: string };
   sdCard?: { device: string; serial?: string };
+  /** A QEMU board's SD card: the disk file flash writes instead of a card. */
+  disk?: { file: string };
   /** The static management address written at flashing (CIDR). */
   management?: { address: string; gateway?: string };
   /** Topology interface name -> the board's own NIC name. */
@@ -31,6 +33,7 @@ interface RawBoard {
   relay: { bcmPin: number; activeLow?: boolean };
   ssh: { host: string; port?: number; user?: string; key?: string; hostKey: string };
   sdCard?: { device: string; serial?: string };
+  disk?: { file: string };
   management?: { address: string; gateway?: string };
   interfaces?: Record<string, string>;
   console?: ConsoleLogin;
@@ -70,6 +73,10 @@ export function loadInventory(file: string, topology?: Topology): Inventory {
   checkUnique(doc, raw.boards, (b) => b.relay.bcmPin, (i) => ['boards', i, 'relay', 'bcmPin'], 'relay pin');
   checkUnique(doc, raw.boards, (b) => b.ssh.host, (i) => ['boards', i, 'ssh', 'host'], 'SSH address');
   checkUnique(doc, raw.boards, (b) => b.sdCard?.device, (i) => ['boards', i, 'sdCard', 'device'], 'SD card device');
+  checkUnique(doc, raw.boards, (b) => b.disk?.file, (i) => ['boards', i, 'disk', 'file'], 'disk file');
+  raw.boards.forEach((b, i) => {
+    if (b.sdCard && b.disk) throw doc.error(['boards', i, 'disk'], 'a board is flashed to an SD card or to a disk file, not both: keep sdCard (a Pi) or disk (a QEMU board)');
+  });
   if (topology) {
     if (raw.topology !== topology.name) throw doc.error(['topology'], `the inventory is for topology "${raw.topology}", not "${topology.name}"`);
     raw.boards.forEach((b, i) => {
@@ -93,6 +100,7 @@ export function loadInventory(file: string, topology?: Topology): Inventory {
       relay: { bcmPin: b.relay.bcmPin, activeLow: b.relay.activeLow ?? false },
       ssh: { host: b.ssh.host, port: b.ssh.port ?? defaults.ssh?.port ?? 22, user, key, hostKey: b.ssh.hostKey },
       ...(b.sdCard ? { sdCard: b.sdCard } : {}),
+      ...(b.disk ? { disk: b.disk } : {}),
       ...(b.management ? { management: b.management } : {}),
       interfaces: b.interfaces ?? {},
       ...(b.console ?? defaults.console ? { console: b.console ?? defaults.console } : {}),

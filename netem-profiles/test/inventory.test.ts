@@ -31,6 +31,13 @@ describe('hardware inventory', () => {
     assert.equal(inv.boards[1].sdCard, undefined);
   });
 
+  it("takes a QEMU board's disk file where a Pi has its SD card", () => {
+    const { file } = variant(/sdCard: \{ device: \S+, serial: "000000000001" \}/, 'disk: { file: /var/lib/boards/pi-01.img }');
+    assert.deepEqual(loadInventory(file, world).boards[0].disk, { file: '/var/lib/boards/pi-01.img' });
+    const both = variant(/sdCard: \{ device: (\S+), serial: "000000000001" \}/, 'sdCard: { device: $1 }\n    disk: { file: /var/lib/boards/pi-01.img }');
+    assert.throws(() => loadInventory(both.file, world), new RegExp(`:${both.line + 1}: boards\\[0\\]\\.disk: a board is flashed to an SD card or to a disk file, not both`));
+  });
+
   const cases: [string, RegExp, string, RegExp][] = [
     ['a topology board that does not exist', /plays: nyc-host/, 'plays: nyc-hots', /boards\[1\]\.plays: no board "nyc-hots"/],
     ['one relay pin for two boards', /bcmPin: 27/, 'bcmPin: 17', /boards\[1\]\.relay\.bcmPin: relay pin 17 is already used by boards\[0\] \(pi-01\)/],

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from 'ssh2';
-import { ConsoleSession } from '@synrace/hardware';
+import { buildBoardImage, ConsoleSession } from '@synrace/hardware';
 import { interfaceOn, predict, shippedInventoryPath, shippedTopologyPath } from '@synrace/netem-profiles';
 import { DOWNLOAD_PATH, originAddress, renderVerdicts, withinTolerance } from '@synrace/orchestrator';
 import { runCli } from '../src/cli';
@@ -162,6 +162,34 @@ describeOwnLabs('VM lab: what this host lacks, and bad input, are named before a
     for (const p of programs) symlinkSync(execFileSync('sh', ['-c', `command -v ${p}`], { encoding: 'utf8' }).trim(), join(bin, p));
     return { ...process.env, PATH: bin };
   };
+
+  it("`synrace flash` writes a QEMU board's disk file from an inventory as it writes a card: verified, with the board's first boot", async () => {
+    const key = join(dir, 'lab_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'lab', '-f', key]);
+    const disk = join(dir, 'qemu-01.img');
+    const inventory = join(dir, 'vm-shelf.yaml');
+    writeFileSync(inventory, [
+      'name: vm-shelf',
+      'topology: atlantic',
+      `defaults: { ssh: { user: synrace, port: 22, key: ${key} } }`,
+      'boards:',
+      '  - name: qemu-01',
+      '    plays: nyc-host',
+      '    serial: { path: /dev/null }',
+      '    relay: { bcmPin: 17 }',
+      `    ssh: { host: 10.247.9.10, hostKey: "${readFileSync(`${key}.pub`, 'utf8').trim()}" }`,
+      `    disk: { file: ${disk} }`,
+      '    management: { address: 10.247.9.10/24 }',
+      '',
+    ].join('\n'));
+    const image = await buildBoardImage({ arch: 'amd64' });
+    const { code, stdout, stderr } = await runCli(['flash', 'nyc-host', '--image', image.path, '--inventory', inventory]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, new RegExp(`nyc-host: wrote .* to ${disk}, \\d+ MB at [\\d.]+ MB/s, verified .*first boot: firstrun\\.sh, cmdline\\.txt`));
+    const firstRun = execFileSync('mtype', ['-i', `${disk}@@${image.manifest.bootOffsetBytes}`, '::firstrun.sh'], { encoding: 'utf8' });
+    assert.match(firstRun, /set_hostname 'nyc-host'/);
+    assert.match(firstRun, /address1=10\.247\.9\.10\/24/);
+  });
 
   it('takes only kernel netem as delays, and no inventory', async () => {
     await refused(['--delay', 'userspace'], /--delay userspace: VM boards have real kernels, whose netem makes the delays; use --delay auto/);

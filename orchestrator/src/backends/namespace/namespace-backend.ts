@@ -1,11 +1,10 @@
-import { closeSync, copyFileSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeNetem, type DelayProfile } from '@synrace/netem-profiles';
 import type { LabInputs } from '../../inputs/lab-inputs';
 import { generateKeyPair, ipBatch, NetnsPowerDriver, run, sshdCommand, startSerialCable, waitForPaths, writeSshdConfig, type BringUpTimeouts } from '@synrace/hardware';
 import type { CreateRequest, DownProblem, LabBackend } from '../lab-backend';
 import { LabHostNames } from '../../labs/host-names';
-import { chooseManagementSubnet, lockRegistry } from '../../labs/registry';
 import type { BoardRecord, DelayMode, LabState } from '../../labs/lab-state';
 import type { RunDir } from '../../labs/run-dir';
 import { startConsoleServer } from '../../labs/console-server-process';
@@ -14,6 +13,7 @@ import type { BoardLayout } from '../../provision/provision-lab';
 import type { BootRenderer } from './boot-script';
 import { VIRTUAL_BOARD } from './board-class';
 import { planLab, type BoardPlan, type LabPlan } from './lab-plan';
+import { startHostMadeLab } from '../host-made-lab';
 import { restartWanDelayLine, startWanDelayLine, wanDelayConfig } from './wan-delay-line';
 
 /** The board's own part of the shared disk: what is `/` for files provisioned onto a Pi. */
@@ -108,33 +108,9 @@ export class NamespaceBackend implements LabBackend {
     };
     const names = new LabHostNames(request.name);
     const delay = await chooseDelayMode(request.delay);
-    runDir.create();
-    mkdirSync(runDir.path('logs'), { recursive: true });
-    copyFileSync(inputs.topologyFile, runDir.path('topology.yaml'));
-    copyFileSync(inputs.profileFile, runDir.path('profile.yaml'));
-    let plan: LabPlan;
-    let state: LabState;
-    const releaseRegistry = lockRegistry(`up --name ${request.name}`);
-    try {
-      const subnet = await chooseManagementSubnet(request.name, request.mgmtSubnet ?? inputs.topology.management.subnet, request.mgmtSubnet !== undefined);
-      if (subnet !== inputs.topology.management.subnet) progress.step(`management subnet ${inputs.topology.management.subnet} is taken; lab ${request.name} uses ${subnet}`);
-      plan = planLab(inputs.topology, names, subnet);
-      state = {
-        version: 2,
-        name: request.name,
-        backend: 'namespace',
-        phase: 'creating',
-        startedAt: new Date().toISOString(),
-        topologyFile: runDir.path('topology.yaml'),
-        profileFile: runDir.path('profile.yaml'),
-        management: { subnet, hostAddress: plan.mgmtHostAddress, prefixLength: plan.mgmtPrefixLength },
-        delay,
-        boards: plan.boards.map((b) => ({ name: b.name, site: b.site, roles: b.roles, netns: b.netns, mgmtAddress: b.mgmtAddress, login: { port: 22, user: 'root', privateKeyPath: runDir.path('lab_key') }, hostKey: '', power: 'off' })),
-      };
-      runDir.writeState(state);
-    } finally {
-      releaseRegistry();
-    }
+    const { plan, state } = await startHostMadeLab(request, 'namespace', delay, (subnet) => planLab(inputs.topology, names, subnet), (p) =>
+      p.boards.map((b) => ({ name: b.name, site: b.site, roles: b.roles, netns: b.netns, mgmtAddress: b.mgmtAddress, login: { port: 22, user: 'root', privateKeyPath: runDir.path('lab_key') }, hostKey: '', power: 'off' })),
+    );
     step(`lab ${request.name} (topology ${plan.topology.name}): ${plan.boards.length} boards, ${plan.topology.sites.length} sites, profile ${inputs.profile.name}, delay by ${delay.mode}, management ${plan.mgmtSubnet}`);
 
     // Two tracks at once: the network (links, offloads, the WAN) and what the boards boot from (keys,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { BoardStuckError, buildBoardImage, flashBoardDisk, qemuHostProblems, run, generateKeyPair, QemuMachine, QmpPowerDriver, waitForConsoleHostKey, type BoardArch, type BoardImage, type BringUpTimeouts, type QemuMachineResource } from '@synrace/hardware';
 import type { CreateRequest, DownProblem, LabBackend } from '../lab-backend';
@@ -8,11 +8,11 @@ import { consoleSocketPath, startConsoleServer } from '../../labs/console-server
 import { diagnoseOverConsole } from '../hardware/console-diagnosis';
 import { labDiskDir, LabHostNames } from '../../labs/host-names';
 import type { BoardRecord, LabState } from '../../labs/lab-state';
-import { chooseManagementSubnet, lockRegistry } from '../../labs/registry';
 import type { RunDir } from '../../labs/run-dir';
 import type { BoardLayout } from '../../provision/provision-lab';
 import { createVmNetwork } from './vm-network';
 import { planVmLab, type VmBoardPlan, type VmLabPlan } from './vm-plan';
+import { startHostMadeLab } from '../host-made-lab';
 
 /**
  * Under TCG on two cores, a first boot is three boots (as a Pi's: initramfs fix-up, firstrun, then the
@@ -70,45 +70,22 @@ export class VmBackend implements LabBackend {
     const missing = [...new Set(arches.flatMap((arch) => qemuHostProblems(arch)))];
     if (missing.length) throw new Error(`this host cannot run the lab's QEMU boards (${arches.join(', ')}):\n  ${missing.join('\n  ')}`);
     const images = await boardImages(arches, (arch, message) => step(`image ${arch}: ${message}`), signal);
-    runDir.create();
-    mkdirSync(runDir.path('logs'), { recursive: true });
-    copyFileSync(inputs.topologyFile, runDir.path('topology.yaml'));
-    copyFileSync(inputs.profileFile, runDir.path('profile.yaml'));
     const names = new LabHostNames(request.name);
-    let plan: VmLabPlan;
-    let state: LabState;
     const disks = labDiskDir(request.name);
-    const releaseRegistry = lockRegistry(`up --name ${request.name}`);
-    try {
-      const subnet = await chooseManagementSubnet(request.name, request.mgmtSubnet ?? inputs.topology.management.subnet, request.mgmtSubnet !== undefined);
-      if (subnet !== inputs.topology.management.subnet) progress.step(`management subnet ${inputs.topology.management.subnet} is taken; lab ${request.name} uses ${subnet}`);
-      plan = planVmLab(inputs.topology, names, subnet);
-      state = {
-        version: 2,
-        name: request.name,
-        backend: 'vm',
-        phase: 'creating',
-        startedAt: new Date().toISOString(),
-        topologyFile: runDir.path('topology.yaml'),
-        profileFile: runDir.path('profile.yaml'),
-        management: { subnet, hostAddress: plan.mgmtHostAddress, prefixLength: plan.mgmtPrefixLength },
-        delay: { mode: 'kernel-netem', probe: 'each WAN board is checked for sch_netem before its tc tree is applied' },
-        boards: plan.boards.map((b) => ({
-          name: b.name,
-          site: b.site,
-          roles: b.roles,
-          mgmtAddress: b.mgmtAddress,
-          login: { port: 22, user: 'root', privateKeyPath: runDir.path('lab_key') },
-          // Pinned from the board's console at its first boot (hostKeyFromConsole).
-          hostKey: '',
-          power: 'off',
-          vm: { machine: machineResource(runDir, plan, b, join(disks, `${b.name}.img`)), console: { user: b.firstBoot.user, password: randomBytes(12).toString('base64url') } },
-        })),
-      };
-      runDir.writeState(state);
-    } finally {
-      releaseRegistry();
-    }
+    const delay = { mode: 'kernel-netem' as const, probe: 'each WAN board is checked for sch_netem before its tc tree is applied' };
+    const { plan, state } = await startHostMadeLab(request, 'vm', delay, (subnet) => planVmLab(inputs.topology, names, subnet), (p) =>
+      p.boards.map((b) => ({
+        name: b.name,
+        site: b.site,
+        roles: b.roles,
+        mgmtAddress: b.mgmtAddress,
+        login: { port: 22, user: 'root', privateKeyPath: runDir.path('lab_key') },
+        // Pinned from the board's console at its first boot (hostKeyFromConsole).
+        hostKey: '',
+        power: 'off',
+        vm: { machine: machineResource(runDir, p, b, join(disks, `${b.name}.img`)), console: { user: b.firstBoot.user, password: randomBytes(12).toString('base64url') } },
+      })),
+    );
     step(`lab ${request.name} (topology ${inputs.topology.name}): ${plan.boards.length} QEMU boards (${plan.boards.map((b) => `${b.name} ${b.arch}`).join(', ')}), profile ${inputs.profile.name}, delay by kernel netem, management ${plan.mgmtSubnet}`);
 
     const manifest = runDir.manifest();
