@@ -10,12 +10,6 @@ const PACKAGES = ['netem-profiles', 'agents', 'hardware', 'orchestrator', 'stand
 /** QEMU boards under TCG (and the images they boot, built under qemu-user) keep both cores busy: they run alone, after the rest. */
 const VM_BOARDS = /\/(hardware\/dist\/test\/board-image|tests\/dist\/test\/vm-lab)\.test\.js$/;
 
-/**
- * Run only when named (`npm run test:vm`): the VM lab suite, until the synchronized race holds the origin's own
- * copy on a board that is both switch and origin, which the suite found (docs/decisions.md, "The VM lab").
- */
-const OPT_IN = /\/tests\/dist\/test\/vm-lab\.test\.js$/;
-
 interface Lane { name: string; specs: string[] }
 
 /**
@@ -31,7 +25,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const failOnSkip = args.includes('--fail-on-skip') || process.env.SYNRACE_FAIL_ON_SKIP === '1';
   const filter = args.filter((a) => a !== '--fail-on-skip');
-  const specs = PACKAGES.flatMap((p) => specsUnder(join(REPO_ROOT, p, 'dist', 'test'))).filter((f) => (filter.length === 0 ? !OPT_IN.test(f) : filter.some((w) => f.includes(w))));
+  const specs = PACKAGES.flatMap((p) => specsUnder(join(REPO_ROOT, p, 'dist', 'test'))).filter((f) => filter.length === 0 || filter.some((w) => f.includes(w)));
   if (specs.length === 0) {
     process.stdout.write('no test files found: run `npm run build` first\n0 passed, 1 failed, 0 skipped\n');
     process.exitCode = 1;

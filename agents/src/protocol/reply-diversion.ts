@@ -32,12 +32,16 @@ function remove(d: ReplyDiversion): void {
   ip(['rule', 'del', 'pref', MARK_RULE_PREF], true);
   ip(['route', 'flush', 'table', TABLE], true);
   for (const a of d.localAddresses) ip(['addr', 'del', `${a}/32`, 'dev', 'lo'], true);
+  if (d.localAddresses.length) execFileSync('sysctl', ['-qw', 'net.ipv4.conf.all.accept_local=0']);
 }
 
 /** Installs the diversion (replacing a previous run's, which a power cut may have left) and returns its removal. */
 export function installReplyDiversion(d: ReplyDiversion): () => void {
   remove(d);
   for (const a of d.localAddresses) ip(['addr', 'add', `${a}/32`, 'dev', 'lo']);
+  // Once the server's address is local here, a packet from it counts as a martian and is dropped: that
+  // is every copy when the switch is on the origin's own board and fans out from the origin's address.
+  if (d.localAddresses.length) execFileSync('sysctl', ['-qw', 'net.ipv4.conf.all.accept_local=1']);
   // LVS direct-routing practice: never answer ARP for an address that lives on lo.
   execFileSync('sysctl', ['-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']);
   ip(['link', 'set', d.tun, 'up']);

@@ -13,7 +13,7 @@ import { Counters } from '../protocol/counters';
 import { PacketParser } from '../protocol/packet-parser';
 import { RawSender } from '../protocol/raw-sender';
 import { openSteeredQueue, type PacketIn, type Verdicts } from '../protocol/steered-queue';
-import { NOT_LOCAL_MATCH, START_PACKET_MATCH, SWITCH_STEERING, webPortsMatch } from '../protocol/steering';
+import { START_PACKET_MATCH, SWITCH_STEERING, webPortsMatch } from '../protocol/steering';
 import type { RaceMode } from '../race-mode';
 import type { OriginServer, ServerSwitchConfig } from './server-switch-config';
 
@@ -178,6 +178,11 @@ export function createSwitchCore(config: ServerSwitchConfig, counters: Counters,
   return core;
 }
 
+/** The origins' addresses as one iptables destination list. */
+function originDestinations(origins: OriginServer[]): string {
+  return origins.map((o) => `${ipToString(o.address)}/32`).join(',');
+}
+
 export function macToString(mac: number): string {
   return mac.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:');
 }
@@ -232,8 +237,9 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
   let queue;
   try {
     queue = openSteeredQueue(SWITCH_STEERING, [
-      // Only start packets: the rest of each connection is the kernel's alone.
-      { match: ['-i', config.wanInterface, '-p', 'tcp', ...START_PACKET_MATCH, ...webPortsMatch(config.webPorts, 'dport'), ...NOT_LOCAL_MATCH], queue: SWITCH_STEERING.startQueue },
+      // Only start packets to an origin: the rest of each connection is the kernel's alone. An origin
+      // may be this board's own address (switch and origin on one board), so locality is not a test.
+      { match: ['-i', config.wanInterface, '-d', originDestinations(config.origins), '-p', 'tcp', ...START_PACKET_MATCH, ...webPortsMatch(config.webPorts, 'dport')], queue: SWITCH_STEERING.startQueue },
     ], log);
   } catch (err) {
     clearInterval(refresher);

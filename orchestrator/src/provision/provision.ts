@@ -39,6 +39,7 @@ const AGENT_CONFIG = 'etc/synrace/agent.json';
 const NGINX_CONFIG = 'etc/synrace/nginx.conf';
 const NGINX_ERROR_LOG = 'var/log/synrace/nginx-error.log';
 const NGINX_PID = 'run/synrace/nginx.pid';
+const AGENT_SUPERVISOR_PID = 'run/synrace/agent-supervisor.pid';
 
 /** Where provisioned files go on a board and how its services start: the backend decides. */
 export type BoardLayout = Pick<ProvisionTarget, 'fsRoot' | 'init' | 'timeScale'>;
@@ -146,8 +147,8 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
     const services = renderServicesScript({
       board: t.board,
       consoleTty: t.init.consoleTty,
-      ...(t.web ? { nginxConfig: at(NGINX_CONFIG), nginxErrorLog: at(NGINX_ERROR_LOG) } : {}),
-      ...(t.agentConfig ? { agent: { node: board.node, script: at('opt/synrace/agent.js'), config: at(AGENT_CONFIG) } } : {}),
+      ...(t.web ? { web: { config: at(NGINX_CONFIG), errorLog: at(NGINX_ERROR_LOG), pidFile: at(NGINX_PID) } } : {}),
+      ...(t.agentConfig ? { agent: { node: board.node, script: at('opt/synrace/agent.js'), config: at(AGENT_CONFIG), pidFile: at(AGENT_SUPERVISOR_PID) } } : {}),
     });
     files.set('etc/synrace/services.sh', { text: services, mode: 0o755 });
   }
