@@ -15,7 +15,7 @@ export { networkCommands, type BootPaths, type BootRenderer } from './backends/n
 export { namespacePower, boardFsRoot } from './backends/namespace/namespace-backend';
 export { VIRTUAL_BOARD, type NamespaceBoardClass } from './backends/namespace/board-class';
 export type { LabBackend } from './backends/lab-backend';
-export { BOOT_MARKER } from './backends/hardware/hardware-backend';
+export { BOOT_MARKER } from './backends/getty-console';
 export { withinTolerance, judgedRttMs, pingTargetOf, clientSites, type RttSample } from './delays/rtt';
 export { renderTable } from './table';
 export { type RunningCapture } from './capture';

@@ -16,7 +16,7 @@ import { startCapture, type RunningCapture } from './capture';
 import { Progress } from './progress';
 import { agentControl, labAgentConfig, provisionedBoards, provisionLabBoard, type LabProvisioning } from './provision/provision-lab';
 import { holdsByAddress } from './provision/agent-config';
-import { webServerCommand, writeAgentConfig } from './provision/provision';
+import { ProvisionError, webServerCommand, writeAgentConfig } from './provision/provision';
 import { writeWebContent } from './provision/web-content';
 import { writeHtmlReport, type SiteRaces } from './report/html-report';
 import { readRaceTimelines } from './report/race-timeline';
@@ -246,10 +246,17 @@ export class Lab {
     const release = lockLab(this.runDir, `reconfigure ${configuration}`);
     try {
       const state = this.state();
+      const was = state.protocol!.configuration;
       state.protocol = { ...state.protocol!, configuration };
-      const provisioning = this.provisioning(state);
-      await Promise.all(provisionedBoards(this.inputs().topology).map((board) => this.withShell(board, (shell) => provisionLabBoard(provisioning, board, shell))));
+      // Written first: once one board runs the new config, the lab's state must not name the old one.
       this.runDir.writeState(state);
+      const provisioning = this.provisioning(state);
+      const boards = provisionedBoards(this.inputs().topology);
+      const results = await Promise.allSettled(boards.map((board) => this.withShell(board, (shell) => provisionLabBoard(provisioning, board, shell))));
+      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [r.reason instanceof ProvisionError ? r.reason.message : `${boards[i]}: ${(r.reason as Error).message}`] : []));
+      if (failed.length) {
+        throw new Error(`reconfigure ${was} -> ${configuration}: ${failed.length} of ${boards.length} boards failed, the rest run ${configuration}; run \`synrace reconfigure ${configuration}\` again once fixed:\n  ${failed.join('\n  ')}`);
+      }
       this.progress.step(`lab ${this.name} runs configuration ${configuration}`);
     } finally {
       release();

@@ -12,8 +12,7 @@ import { counters } from '../src/protocol-helpers';
 describeOwnLabs('protocol on a board that is both the server switch and the origin (atlantic, namespace boards)', function () {
   this.timeout(180_000);
   const lab = useLab({ name: 'e2e-combined', topology: 'atlantic', profile: 'atlantic', delay: 'userspace' });
-  const agentRoles = new Set(['client-gateway', 'server-switch', 'replica']);
-  const agentBoards = () => lab().inputs().topology.boards.filter((b) => b.roles.some((r) => agentRoles.has(r))).map((b) => b.name);
+  const agentBoards = () => lab().agentBoards().map((b) => b.name);
 
   it('predicts the origin for the plain race and a replica for the synchronized and bounded races, by a margin no timing noise here reaches', () => {
     const [site] = predict(lab().inputs().topology, lab().inputs().profile);
@@ -46,4 +45,20 @@ describeOwnLabs('protocol on a board that is both the server switch and the orig
       assert.ok((await fannedOut()) - fannedBefore >= 10, 'every tagged SYN to the origin is fanned out by the switch on its board');
     });
   }
+
+  it("names the board a reconfigure could not reach, the lab's state names the new configuration, and the same command again finishes the job", async () => {
+    const from = lab().state().protocol!.configuration;
+    const to: Configuration = from === 'A' ? 'B' : 'A';
+    await lab().power('rep-yyz', 'off');
+    try {
+      await assert.rejects(() => lab().reconfigure(to), (err: Error) => new RegExp(`^reconfigure ${from} -> ${to}: 1 of ${agentBoards().length} boards failed, the rest run ${to}; run \`synrace reconfigure ${to}\` again once fixed:\n  .*rep-yyz`).test(err.message));
+      assert.equal(lab().state().protocol!.configuration, to, 'three boards run the new configuration: the state must not name the old one');
+    } finally {
+      await lab().power('rep-yyz', 'on');
+    }
+    await lab().reconfigure(to);
+    await lab().verify(['plain'], 1);
+    const { verdicts } = await lab().verify(['synchronized'], 3);
+    assert.ok(verdicts.every((v) => v.ok), renderVerdicts(verdicts));
+  });
 });

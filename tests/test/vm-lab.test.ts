@@ -7,13 +7,24 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from 'ssh2';
 import { buildBoardImage, ConsoleSession } from '@synrace/hardware';
 import { interfaceOn, predict, shippedInventoryPath, shippedTopologyPath } from '@synrace/netem-profiles';
-import { DOWNLOAD_PATH, judgedRttMs, originAddress, renderVerdicts, withinTolerance } from '@synrace/orchestrator';
+import { candidateBoards, DOWNLOAD_PATH, judgedRttMs, originAddress, renderVerdicts, withinTolerance } from '@synrace/orchestrator';
 import { runCli } from '../src/cli';
 import { describeOwnLabs, leftoversOf, useLab } from '../src/lab-fixture';
 
 const LAB = 'e2e-vm';
 /** Five QEMU boards under TCG on two cores: first boot (three boots each), and an arm64 board's epoll build. */
 const UP_TIMEOUT_MS = 45 * 60_000;
+
+/** Polls `read` every 200 ms until it gives a value. */
+async function waitFor<T>(read: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`nothing after ${timeoutMs} ms`);
+    await delay(200);
+  }
+}
 
 /** Whether SSH accepts `password` for `user` on the board: it must not, as first boot leaves SSH key-only. */
 function sshAcceptsPassword(host: string, user: string, password: string): Promise<boolean> {
@@ -127,12 +138,18 @@ describeOwnLabs('VM lab: QEMU boards flashed from the board image, real kernels 
 
   it("a QMP power cut of the winner in the middle of a download fails the client; power on boots it again, systemd starts its agent, and the race lands on it again", async () => {
     const { topology, profile } = lab().inputs();
-    const winner = predict(topology, profile)[0].syncWinner;
-    const host = predict(topology, profile)[0].hostBoard;
+    const [site] = predict(topology, profile);
+    const winner = site.syncWinner;
+    const winnerAddress = [...candidateBoards(topology)].find(([, board]) => board === winner)![0];
     const url = `http://${originAddress(topology)}${DOWNLOAD_PATH}`;
-    // 10 MiB at 1 MiB/s: the cut comes a few seconds in; curl gives up once the server has been silent for 5 s.
-    const download = lab().exec(host, `curl -s -o /dev/null --limit-rate 1M --speed-limit 1000 --speed-time 5 -w '%{http_code} %{size_download}' ${url}`, 120_000);
-    await delay(3000);
+    // 10 MiB at 1 MiB/s; curl gives up once the server has been silent for 5 s.
+    const download = lab().exec(site.hostBoard, `curl -s -o /dev/null --limit-rate 1M --speed-limit 1000 --speed-time 5 -w '%{http_code} %{size_download}' ${url}`, 120_000);
+    // The cut must come once the download runs on the winner: an SSH exec on an emulated CPU takes seconds to
+    // start curl, and a race after the cut would rightly go elsewhere. The last verify left the gateway's
+    // winner cache empty, so its first entry is the download's race.
+    const raced = await waitFor(async () => (await lab().agent(site.gatewayBoard).winnerCache())?.entries[0], 60_000);
+    assert.equal(raced.winner, winnerAddress, `the download's race went to ${raced.winner}, not the predicted ${winner} (${winnerAddress})`);
+    await delay(2000);
     await lab().power(winner, 'off');
     const { code, stdout } = await download;
     const [, bytes] = stdout.trim().split(' ');

@@ -19,6 +19,14 @@ export interface CreateRequest extends Pick<UpRequest, 'delay' | 'mgmtSubnet'> {
   signal?: AbortSignal;
 }
 
+/** Reports a step of `create`; each report is also where a Ctrl-C (the request's signal) stops it. */
+export function createStep(request: Pick<CreateRequest, 'progress' | 'signal'>): (message: string) => void {
+  return (message) => {
+    request.signal?.throwIfAborted();
+    request.progress.step(message);
+  };
+}
+
 /** What `down` could not undo on a board: the board is named and the rest goes on. */
 export interface DownProblem { board: string; problem: string }
 

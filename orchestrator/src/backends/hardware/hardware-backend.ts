@@ -11,11 +11,9 @@ import { AGENT_UNIT, WEB_UNIT } from '../../provision/systemd-units';
 import type { BoardLayout } from '../../provision/provision-lab';
 import { tcTeardownScript, wanBoards } from '../../delays/tc-trees';
 import type { LabInputs, PlayingBoard } from '../../inputs/lab-inputs';
-import { diagnoseOverConsole } from './console-diagnosis';
+import { BOOT_MARKER, diagnoseOverConsole } from '../getty-console';
 import { expandHome } from './doctor';
 
-/** A Pi has booted when getty prints its login prompt on the serial console, or logs a user in by itself (agetty --autologin). */
-export const BOOT_MARKER = /\blogin: *(\S+ \(automatic login[^)]*\))?$/;
 /** Long enough for a Pi's supply capacitors to drain, so that "on" is a cold boot. */
 export const POWER_SETTLE_MS = 1500;
 /** A Pi 4 from cold: firmware, kernel and first-boot jobs take a minute or two; Node provisioning over USB Wi-Fi is slow. */

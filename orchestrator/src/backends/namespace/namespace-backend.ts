@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { probeNetem, type DelayProfile } from '@synrace/netem-profiles';
 import type { LabInputs } from '../../inputs/lab-inputs';
 import { generateKeyPair, ipBatch, NetnsPowerDriver, run, sshdCommand, startSerialCable, waitForPaths, writeSshdConfig, type BringUpTimeouts } from '@synrace/hardware';
-import type { CreateRequest, DownProblem, LabBackend } from '../lab-backend';
+import { createStep, type CreateRequest, type DownProblem, type LabBackend } from '../lab-backend';
 import { LabHostNames } from '../../labs/host-names';
 import type { BoardRecord, DelayMode, LabState } from '../../labs/lab-state';
 import type { RunDir } from '../../labs/run-dir';
@@ -101,11 +101,8 @@ export class NamespaceBackend implements LabBackend {
   constructor(private readonly runDir: RunDir, private readonly inputs: LabInputs) {}
 
   async create(request: CreateRequest): Promise<LabState> {
-    const { runDir, inputs, progress, signal } = request;
-    const step = (message: string) => {
-      signal?.throwIfAborted();
-      progress.step(message);
-    };
+    const { runDir, inputs } = request;
+    const step = createStep(request);
     const names = new LabHostNames(request.name);
     const delay = await chooseDelayMode(request.delay);
     const { plan, state } = await startHostMadeLab(request, 'namespace', delay, (subnet) => planLab(inputs.topology, names, subnet), (p) =>

@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { BoardStuckError, buildBoardImage, flashBoardDisk, qemuHostProblems, run, generateKeyPair, QemuMachine, QmpPowerDriver, waitForConsoleHostKey, type BoardArch, type BoardImage, type BringUpTimeouts, type QemuMachineResource } from '@synrace/hardware';
-import type { CreateRequest, DownProblem, LabBackend } from '../lab-backend';
-import { BOOT_MARKER } from '../hardware/hardware-backend';
+import { createStep, type CreateRequest, type DownProblem, type LabBackend } from '../lab-backend';
 import { consoleSocketPath, startConsoleServer } from '../../labs/console-server-process';
-import { diagnoseOverConsole } from '../hardware/console-diagnosis';
+import { BOOT_MARKER, diagnoseOverConsole } from '../getty-console';
 import { labDiskDir, LabHostNames } from '../../labs/host-names';
 import type { BoardRecord, LabState } from '../../labs/lab-state';
 import type { RunDir } from '../../labs/run-dir';
@@ -60,11 +59,8 @@ export class VmBackend implements LabBackend {
   constructor(private readonly runDir: RunDir) {}
 
   async create(request: CreateRequest): Promise<LabState> {
-    const { runDir, inputs, progress, signal } = request;
-    const step = (message: string) => {
-      signal?.throwIfAborted();
-      progress.step(message);
-    };
+    const { runDir, inputs, signal } = request;
+    const step = createStep(request);
     // Before anything is made: what this host lacks to run the boards, or to build their image, is named here.
     const arches = [...new Set(inputs.topology.boards.map((b) => b.arch ?? 'amd64'))];
     const missing = [...new Set(arches.flatMap((arch) => qemuHostProblems(arch)))];

@@ -1,6 +1,12 @@
 import { ConsoleSession } from '@synrace/hardware';
 import type { ConsoleLogin } from '@synrace/netem-profiles';
 
+// What every board with a real serial console and getty shares, a Pi as a QEMU board: how its boot is seen
+// to end, and how it is diagnosed when it booted yet SSH does not answer.
+
+/** A board has booted when getty prints its login prompt on the serial console, or logs a user in by itself (agetty --autologin). */
+export const BOOT_MARKER = /\blogin: *(\S+ \(automatic login[^)]*\))?$/;
+
 /** What tells an engineer why a booted board is not reachable over SSH: its addresses, and whether sshd listens. */
 const COMMANDS = ['ip -br addr', "ss -ltn 'sport = :22'"];
 
