@@ -29,4 +29,10 @@ describe('systemd units of a provisioned board', () => {
     assert.match(unit, /^Restart=on-failure$/m);
     assert.match(unit, /^RestartSec=100ms$/m);
   });
+
+  it("have systemd make the web server's run directory, since /run starts empty at every boot", () => {
+    const web = (pidFile: string) => renderWebUnit({ board: 'x', nginx: '/usr/sbin/nginx', nginxConfig: '/etc/synrace/nginx.conf', nginxErrorLog: '/var/log/synrace/nginx-error.log', pidFile });
+    assert.match(web('/run/synrace/nginx.pid'), /^RuntimeDirectory=synrace$/m);
+    assert.throws(() => web('/var/run-elsewhere/nginx.pid'), /must be in a directory of its own under \/run/);
+  });
 });
