@@ -35,4 +35,5 @@ node -e "require('epoll'); require('koffi'); require('@serialport/bindings-cpp')
 }
 
 echo "synrace setup: building" >&2
-npx lerna run build --stream --loglevel=warn >&2
+# One tsc for all six packages (the root tsconfig.json references them): half the time of one per package.
+npm run build --silent >&2

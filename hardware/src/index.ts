@@ -1,6 +1,6 @@
 export * from './resources';
 export { run, ipBatch, spawnDetached, CommandError, type CommandResult, type RunOptions } from './host-command';
-export { SshShell, type SshConnectOptions, type ExecResult } from './drivers/ssh-shell';
+export { NoSessionError, SshShell, type SshConnectOptions, type ExecResult } from './drivers/ssh-shell';
 export { parsePinnedHostKey, fingerprintOf, type PinnedHostKey } from './drivers/ssh-host-key';
 export { generateKeyPair, writeSshdConfig, sshdCommand, ensureSshdRunDir, SSHD_PATH, SSHD_RUN_DIR, type KeyPair, type SshdConfigOptions } from './drivers/sshd-config';
 export { attachConsole, waitForConsole, readConsoleLog, type LogWaitOptions } from './drivers/console-client';

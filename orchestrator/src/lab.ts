@@ -21,7 +21,8 @@ import { writeWebContent } from './provision/web-content';
 import { writeHtmlReport, type SiteRaces } from './report/html-report';
 import { readRaceTimelines } from './report/race-timeline';
 import { candidateBoards, judgeRun, verifySelection, type RunJudgement, type SiteVerdict, type VerifyMode } from './verify';
-import { boardOf, connectBoard, waitReachable } from './labs/board-access';
+import { boardOf, waitReachable } from './labs/board-access';
+import { boardShells } from './labs/board-shells';
 import { consoleSocketPath } from './labs/console-server-process';
 import { LabHostNames } from './labs/host-names';
 import type { BackendKind, BoardRecord, LabState, ProtocolOptions } from './labs/lab-state';
@@ -300,6 +301,7 @@ export class Lab {
   /** The backend's undo on the boards, then every host object the manifest lists, then the run directory; the console logs are kept. */
   private async teardown(): Promise<TeardownSummary> {
     const state = this.runDir.exists() ? this.state() : undefined;
+    await Promise.all((state?.boards ?? []).map((b) => boardShells.forget(this.name, b.name)));
     const problems = state ? await this.backend().release(state, this.progress) : [];
     // The boards' files (bundles, web content) go while the kernel takes the links down: neither waits for the other.
     const boardFiles = rm(this.runDir.path('boards'), { recursive: true, force: true });
@@ -311,15 +313,13 @@ export class Lab {
     return { lab: this.name, boards: state?.boards.length ?? 0, ...host, problems, logs };
   }
 
-  /** Runs work with an SSH shell on the board, closed afterwards whatever happens. */
+  /** Runs work with an SSH shell on the board: an open connection of this process, or a new one. Work must not close it. */
   async withShell<T>(board: string, work: (shell: SshShell) => Promise<T>): Promise<T> {
     const state = this.state();
-    const shell = await connectBoard(state, board, 10_000 * (this.backend().layout(boardOf(state, board)).timeScale ?? 1));
-    try {
-      return await work(shell);
-    } finally {
-      shell.close();
-    }
+    const target = boardOf(state, board);
+    // Not the connect timeout of a board that may still be booting: the lab switched this one off.
+    if (target.power === 'off') throw new Error(`board ${board} of lab ${this.name} is powered off: \`synrace power ${board} on --lab ${this.name}\` first`);
+    return boardShells.use(state, board, 10_000 * (this.backend().layout(target).timeScale ?? 1), work);
   }
 
   exec(board: string, command: string, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -349,6 +349,7 @@ export class Lab {
       const target = boardOf(state, board);
       const driver = backend.power(target);
       if (action !== 'on') {
+        await boardShells.forget(this.name, board);
         await driver.off();
         target.power = 'off';
         this.runDir.writeState(state);

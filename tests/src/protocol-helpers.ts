@@ -101,16 +101,28 @@ const PROBE_PATH = '/tmp/synrace-frames.py';
 /** A download the server sends slowly (a few seconds), for attacks on a live connection. */
 export interface LiveDownload { clientPort: number; finished(): Promise<string> }
 
-export async function startSlowDownload(lab: Lab, host: string, url: string, origin: string): Promise<LiveDownload> {
+/** The lab's own delay beyond the profile that a race answer may still take (its hops, a loaded host). */
+const ANSWER_SLACK_MS = 150;
+
+/**
+ * Starts the download at the site's client host and returns once it is established and its race is over: every
+ * candidate's answer, the slowest one held by a synchronized switch included, has reached the gateway. An attack
+ * sent sooner would meet a connection still being raced, and late answers would blur what the attack did.
+ */
+export async function startSlowDownload(lab: Lab, site: SitePrediction, url: string, origin: string): Promise<LiveDownload> {
+  const host = site.hostBoard;
   const sum = `/tmp/synrace-live-${Date.now()}.sum`;
+  // Established means the first answer is in; the slowest one, held by a synchronized switch at most, follows within this.
+  const lastAnswerAfterFirst = Math.max(...site.candidates.map((c) => Math.max(c.raceMs, c.syncRaceMs))) - Math.min(...site.candidates.map((c) => c.raceMs)) + ANSWER_SLACK_MS;
   await lab.exec(host, `setsid -f sh -c 'curl -s -m 60 ${url} | sha256sum > ${sum}.part && mv ${sum}.part ${sum}' >/dev/null 2>&1`);
   let clientPort = 0;
   for (let i = 0; i < 50 && !clientPort; i++) {
-    const { stdout } = await lab.exec(host, `ss -Htn dst ${origin}:80`);
+    const { stdout } = await lab.exec(host, `ss -Htn state established dst ${origin}:80`);
     clientPort = Number(/:(\d+)\s+\S+:80\s*$/m.exec(stdout)?.[1] ?? 0);
     if (!clientPort) await new Promise((r) => setTimeout(r, 100));
   }
-  if (!clientPort) throw new Error(`the slow download on ${host} never showed up in its socket table`);
+  if (!clientPort) throw new Error(`the slow download on ${host} never showed up established in its socket table`);
+  await new Promise((r) => setTimeout(r, lastAnswerAfterFirst));
   return {
     clientPort,
     async finished() {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForConsole } from '@synrace/hardware';
@@ -30,6 +31,29 @@ describe(`${LIVE_LAB ? 'the live lab' : 'namespace lab'}: the world lab`, functi
     const names = lab().state().boards.map((b) => b.name);
     const answers = await Promise.all(names.map((n) => lab().exec(n, 'hostname')));
     assert.deepEqual(answers.map((a) => a.stdout.trim()), names);
+  });
+
+  it('runs commands on a board over one kept SSH connection, a second only beyond the sessions one carries, and replaces one the board ended', async () => {
+    // sshd's established connections on the board, the one carrying this command included.
+    const connections = async () => Number((await lab().exec('rep-fra', "ss -Htn state established '( sport = :22 )' | wc -l")).stdout);
+    const before = await connections();
+    for (let i = 0; i < 10; i++) await lab().exec('rep-fra', 'true');
+    assert.equal(await connections(), before, 'ten commands in a row opened connections of their own');
+    const parallel = await Promise.all(Array.from({ length: 12 }, () => lab().exec('rep-fra', 'sleep 0.3; echo ok')));
+    assert.deepEqual(parallel.map((r) => r.stdout.trim()), Array(12).fill('ok'));
+    assert.ok((await connections()) <= before + 1, 'twelve commands at once need two connections at most');
+    // The board ends every session (as a reboot of sshd would); the next command gets a new connection and runs.
+    await lab().exec('rep-fra', `setsid -f sh -c 'sleep 0.3; pkill -f "sshd: root@"' >/dev/null 2>&1`);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await lab().exec('rep-fra', 'hostname')).stdout.trim(), 'rep-fra');
+    assert.equal(await connections(), 1);
+  });
+
+  it('lets a command-line run end as soon as its work is done, with its SSH connections kept open', async () => {
+    const started = Date.now();
+    const run = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(require.resolve('@synrace/orchestrator'))}).Lab.attach(${JSON.stringify(lab().name)}).exec('rep-fra', 'hostname').then((r) => process.stdout.write(r.stdout))`], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(run.signal, null, `still running after ${Date.now() - started} ms: an idle connection kept the process alive`);
+    assert.equal(run.stdout.trim(), 'rep-fra', run.stderr);
   });
 
   it('round-trips an SFTP upload byte-identical', async () => {

@@ -24,6 +24,9 @@ export interface ExecResult {
 
 const RETRY_INTERVAL_MS = 250;
 
+/** The connection refused a session (it has ended): the command never started, so running it on another connection is safe. */
+export class NoSessionError extends Error {}
+
 // Errors that mean "the board is not listening yet" rather than "this will never work".
 const NOT_LISTENING_YET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -72,6 +75,21 @@ export class SshShell {
     }
   }
 
+  /** False once the connection has ended, from either side. */
+  get open(): boolean {
+    return !this.closed;
+  }
+
+  /**
+   * Whether the connection keeps the Node process alive, like a socket's ref() and unref(): a connection kept open
+   * for later commands must not hold a finished command-line run.
+   */
+  holdProcess(hold: boolean): void {
+    const sock = (this.client as unknown as { _sock?: { ref(): void; unref(): void } })._sock;
+    if (hold) sock?.ref();
+    else sock?.unref();
+  }
+
   /** Runs a command; `input`, if given, is its stdin (a tar stream, say), else it reads /dev/null. */
   exec(command: string, options: { timeoutMs: number; input?: Buffer }): Promise<ExecResult> {
     const what = `ssh ${this.target}: exec ${JSON.stringify(command)}`;
@@ -104,7 +122,7 @@ export class SshShell {
       this.client.exec(options.input === undefined ? `exec </dev/null; ${command}` : command, (err, ch) => {
         if (err) {
           clearTimeout(timer);
-          reject(new Error(`${what}: could not start: ${err.message}`, { cause: err }));
+          reject(new NoSessionError(`${what}: could not start: ${err.message}`, { cause: err }));
           return;
         }
         if (timedOut) {
@@ -184,7 +202,7 @@ export class SshShell {
       this.client.sftp((err, sftp) => {
         if (err) {
           this.sftpSession = undefined;
-          reject(new Error(`ssh ${this.target}: cannot start SFTP: ${err.message}`, { cause: err }));
+          reject(new NoSessionError(`ssh ${this.target}: cannot start SFTP: ${err.message}`, { cause: err }));
         } else {
           sftp.on('close', () => {
             this.sftpSession = undefined;
@@ -211,6 +229,8 @@ function connectOnce(endpoint: SshEndpoint, privateKey: Buffer, pinned: PinnedHo
     let offeredKey: Buffer | undefined;
     client.once('ready', () => {
       client.removeAllListeners('error');
+      // A command is a few small packets each way; Nagle would hold each behind the board's delayed ACK (40 ms).
+      client.setNoDelay(true);
       resolve(client);
     });
     client.once('error', (err: NodeJS.ErrnoException) => {

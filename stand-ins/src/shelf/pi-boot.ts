@@ -40,6 +40,9 @@ for d in etc opt var; do
   mkdir -p "$B/disk/upper/$d" "$B/disk/work/$d"
   mount -t overlay "pi-$d" -o "lowerdir=/$d,upperdir=$B/disk/upper/$d,workdir=$B/disk/work/$d" "/$d"
 done
+# A Pi of the lab has no DNS: its lookups fail at once on the board instead of heading for the host's resolver.
+rm -f /etc/resolv.conf
+printf 'nameserver 127.0.0.1\\n' >/etc/resolv.conf
 # The Pi's /run/synrace is its own tmpfs; but this host keeps its labs under /run/synrace too, the shelf's
 # own among them (this board's files included), so that one lab's directory is carried into the new one.
 LAB=$(dirname "$(dirname "$B")")

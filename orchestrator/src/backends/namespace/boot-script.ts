@@ -51,6 +51,10 @@ export function renderBootScript(board: BoardPlan, paths: BootPaths): string {
     `sysctl -qw net.ipv4.ip_forward=${board.forwarding ? 1 : 0}`,
     `echo "network: ${ifaces}"`,
     `mkdir -p ${shellQuote(paths.home)} && mount --bind ${shellQuote(paths.home)} /root`,
+    // The lab has no DNS: a lookup (a reverse one, say) fails at once on the board itself instead of waiting 5 s for
+    // the host's resolver, an address outside the lab that the board's packets must never head for.
+    `printf 'nameserver 127.0.0.1\\n' >${shellQuote(`${paths.boardDir}/resolv.conf`)}`,
+    `if [ -f /etc/resolv.conf ]; then mount --bind ${shellQuote(`${paths.boardDir}/resolv.conf`)} /etc/resolv.conf; fi`,
     'mkdir -p /run/sshd',
     `${paths.sshd.map(shellQuote).join(' ')} &`,
     `echo "sshd: listening on ${addressOf(board.mgmtAddress)}:22"`,
