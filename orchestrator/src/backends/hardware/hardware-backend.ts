@@ -1,5 +1,6 @@
 import { closeSync, copyFileSync, mkdirSync, openSync } from 'node:fs';
-import { BoardStuckError, RelayPowerDriver, type BringUpTimeouts } from '@synrace/hardware';
+import { setTimeout as delay } from 'node:timers/promises';
+import { BoardStuckError, RelayPowerDriver, type BringUpTimeouts, type PowerDriver } from '@synrace/hardware';
 import type { Inventory, Topology } from '@synrace/netem-profiles';
 import type { CreateRequest, DownProblem, LabBackend } from '../lab-backend';
 import { connectBoard } from '../../labs/board-access';
@@ -22,6 +23,22 @@ export const HARDWARE_TIMEOUTS: BringUpTimeouts = { powered: 10_000, booted: 180
 export function relayOf(board: BoardRecord): RelayPowerDriver {
   if (!board.physical) throw new Error(`board ${board.name} is not a physical board`);
   return new RelayPowerDriver(board.physical.relay, { board: board.name });
+}
+
+/**
+ * The relay as `synrace power` and the suites switch it: the relay opens at once, but the Pi runs on until its
+ * supply drains, so off resolves only then. Whatever comes next (a failover test's connection, say) finds the board off.
+ */
+function offOnceDrained(relay: RelayPowerDriver): PowerDriver {
+  return {
+    on: () => relay.on(),
+    off: async () => {
+      await relay.off();
+      await delay(POWER_SETTLE_MS);
+    },
+    isOn: () => relay.isOn(),
+    cycle: (settleMs, signal) => relay.cycle(settleMs, signal),
+  };
 }
 
 /**
@@ -92,8 +109,8 @@ export class HardwareBackend implements LabBackend {
     return state;
   }
 
-  power(board: BoardRecord): RelayPowerDriver {
-    return relayOf(board);
+  power(board: BoardRecord): PowerDriver {
+    return offOnceDrained(relayOf(board));
   }
 
   layout(): BoardLayout {
