@@ -80,14 +80,15 @@ async function captureEveryBoard(lab: Lab, dir: string): Promise<() => Promise<v
 }
 
 /** Runs suites against the lab that is up and leaves a run folder: TAP, JUnit, pcaps, consoles, agent state, report. */
-export async function runSuites(lab: Lab, suites: E2eSuite[], onTap: (chunk: Buffer) => void): Promise<TestRun> {
+/** `grep`: only the tests whose full name matches it, as mocha's --grep; one that matches none is a failed run. */
+export async function runSuites(lab: Lab, suites: E2eSuite[], onTap: (chunk: Buffer) => void, grep?: string): Promise<TestRun> {
   lab.state();
   const folder = newRunFolder(lab.name);
   const stopCaptures = await captureEveryBoard(lab, join(folder, 'pcaps', 'boards'));
   const result = await runMochaTap(
     suites.map((s) => s.specFile),
     onTap,
-    { env: { ...process.env, SYNRACE_LIVE_LAB: lab.name, SYNRACE_ARTIFACTS: join(folder, 'pcaps', 'tests') } },
+    { env: { ...process.env, SYNRACE_LIVE_LAB: lab.name, SYNRACE_ARTIFACTS: join(folder, 'pcaps', 'tests') }, grep },
   );
   await stopCaptures();
   writeFileSync(join(folder, 'tap.txt'), result.tap);

@@ -31,6 +31,8 @@ export interface TapRunOptions {
   failOnSkip?: boolean;
   /** Aborted: mocha gets SIGINT, as from Ctrl-C, so its after hooks take down what its tests made. */
   signal?: AbortSignal;
+  /** Only the tests whose full name matches this regular expression (mocha's --grep); matching none is a failure. */
+  grep?: string;
 }
 
 /**
@@ -39,7 +41,7 @@ export interface TapRunOptions {
  * so is a skip that does not say why.
  */
 export function runMochaTap(specs: string[], onTap: (chunk: Buffer) => void, options: TapRunOptions = {}): Promise<TapSummary & { tap: string }> {
-  const mocha = spawn(process.execPath, [require.resolve('mocha/bin/mocha.js'), '--reporter', 'tap', '--timeout', '180000', '--exit', ...specs], {
+  const mocha = spawn(process.execPath, [require.resolve('mocha/bin/mocha.js'), '--reporter', 'tap', '--timeout', '180000', '--exit', ...(options.grep === undefined ? [] : ['--grep', options.grep]), ...specs], {
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: REPO_ROOT,
     env: options.env ?? process.env,
@@ -67,7 +69,11 @@ export function runMochaTap(specs: string[], onTap: (chunk: Buffer) => void, opt
     mocha.on('close', (code, signal) => {
       options.signal?.removeEventListener('abort', interrupt);
       parser.end();
-      for (const line of refused) onTap(Buffer.from(`# FAILED: ${line}\n`));
+      if (options.grep !== undefined && summary.pass + summary.fail + summary.skip === 0) refused.push(`no test matches --grep ${JSON.stringify(options.grep)}`);
+      for (const line of refused) {
+        tap += `# FAILED: ${line}\n`;
+        onTap(Buffer.from(`# FAILED: ${line}\n`));
+      }
       summary.fail += refused.length;
       if ((code !== 0 || signal) && summary.fail === 0) summary.fail = 1;
       done({ ...summary, tap });

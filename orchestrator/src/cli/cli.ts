@@ -82,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       'step-timeout': { type: 'string' },
       'show-secrets': { type: 'boolean', default: false },
       tail: { type: 'string' },
+      grep: { type: 'string' },
       config: { type: 'string', default: 'A' },
       race: { type: 'string' },
       connections: { type: 'string', default: '5' },
@@ -191,7 +192,7 @@ export async function main(argv: string[]): Promise<number> {
       const lab = attach();
       const run = await runSuites(lab, suitesNamed(rest), (chunk) => {
         if (!json) process.stdout.write(chunk);
-      });
+      }, values.grep);
       progress.step(`run folder: ${run.folder}; report: ${run.report}`);
       print(json, run, `\n${formatSummary(run.summary)}`);
       return run.summary.fail === 0 ? 0 : 1;
