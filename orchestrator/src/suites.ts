@@ -79,8 +79,10 @@ async function captureEveryBoard(lab: Lab, dir: string): Promise<() => Promise<v
   };
 }
 
-/** Runs suites against the lab that is up and leaves a run folder: TAP, JUnit, pcaps, consoles, agent state, report. */
-/** `grep`: only the tests whose full name matches it, as mocha's --grep; one that matches none is a failed run. */
+/**
+ * Runs suites against the lab that is up and leaves a run folder: TAP, JUnit, pcaps, consoles, agent state, report.
+ * `grep`: only the tests whose full name matches it, as mocha's --grep; one that matches none is a failed run.
+ */
 export async function runSuites(lab: Lab, suites: E2eSuite[], onTap: (chunk: Buffer) => void, grep?: string): Promise<TestRun> {
   lab.state();
   const folder = newRunFolder(lab.name);

@@ -71,8 +71,9 @@ export function runMochaTap(specs: string[], onTap: (chunk: Buffer) => void, opt
       parser.end();
       if (options.grep !== undefined && summary.pass + summary.fail + summary.skip === 0) refused.push(`no test matches --grep ${JSON.stringify(options.grep)}`);
       for (const line of refused) {
-        tap += `# FAILED: ${line}\n`;
-        onTap(Buffer.from(`# FAILED: ${line}\n`));
+        const comment = `# FAILED: ${line}\n`;
+        tap += comment;
+        onTap(Buffer.from(comment));
       }
       summary.fail += refused.length;
       if ((code !== 0 || signal) && summary.fail === 0) summary.fail = 1;
