@@ -39,14 +39,18 @@ describe(`${LIVE_LAB ? 'the live lab' : 'namespace lab'}: the world lab`, functi
     const before = await connections();
     for (let i = 0; i < 10; i++) await lab().exec('rep-fra', 'true');
     assert.equal(await connections(), before, 'ten commands in a row opened connections of their own');
+    // The board ends this process's connection (its sshd session, the parent of the command's shell), and no one
+    // else's: the next command gets a new connection and runs.
+    const clientPort = async () => (await lab().exec('rep-fra', 'echo $SSH_CONNECTION')).stdout.split(' ')[1];
+    const endedPort = await clientPort();
+    await lab().exec('rep-fra', 'setsid -f sh -c "sleep 0.3; kill $PPID" >/dev/null 2>&1');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await lab().exec('rep-fra', 'hostname')).stdout.trim(), 'rep-fra');
+    assert.notEqual(await clientPort(), endedPort, 'the command ran on the connection the board had ended');
+    assert.equal(await connections(), before, 'the ended connection was replaced by one');
     const parallel = await Promise.all(Array.from({ length: 12 }, () => lab().exec('rep-fra', 'sleep 0.3; echo ok')));
     assert.deepEqual(parallel.map((r) => r.stdout.trim()), Array(12).fill('ok'));
     assert.ok((await connections()) <= before + 1, 'twelve commands at once need two connections at most');
-    // The board ends every session (as a reboot of sshd would); the next command gets a new connection and runs.
-    await lab().exec('rep-fra', `setsid -f sh -c 'sleep 0.3; pkill -f "sshd: root@"' >/dev/null 2>&1`);
-    await new Promise((r) => setTimeout(r, 1000));
-    assert.equal((await lab().exec('rep-fra', 'hostname')).stdout.trim(), 'rep-fra');
-    assert.equal(await connections(), 1);
   });
 
   it('lets a command-line run end as soon as its work is done, with its SSH connections kept open', async () => {
