@@ -16,15 +16,26 @@ const VM_BOARDS = /\/(hardware\/dist\/test\/board-image|tests\/dist\/test\/vm-la
  */
 const OPT_IN = /\/tests\/dist\/test\/vm-lab\.test\.js$/;
 
+/**
+ * The longest lab suites, each in a mocha run of its own beside the rest: they spend their time waiting on the
+ * WAN's delays, each lab judges its races against its own measured noise, and the delay line runs on a real-time
+ * thread of its own, so labs side by side do not skew each other's round trips (docs/decisions.md).
+ */
+const OWN_LANES: { name: string; spec: RegExp }[] = [
+  { name: 'protocol suite', spec: /\/tests\/dist\/test\/protocol\.test\.js$/ },
+  { name: 'shelf and winner cache', spec: /\/tests\/dist\/test\/(hardware-backend|winner-cache)\.test\.js$/ },
+];
+
 interface Lane { name: string; specs: string[] }
 
-/**
- * One mocha run after another: every spec but the VM boards', then those. Two lanes side by side (the timed
- * labs apart, the rest at nice 10) were tried and made timing checks flaky on two cores: docs/decisions.md.
- */
-function lanesOf(specs: string[]): Lane[] {
+/** Stages run one after another, the lanes of a stage side by side: the lab suites and the rest, then the VM boards. */
+function stagesOf(specs: string[]): Lane[][] {
   const vm = specs.filter((s) => VM_BOARDS.test(s));
-  return [{ name: 'all but the VM boards', specs: specs.filter((s) => !vm.includes(s)) }, { name: 'VM boards', specs: vm }].filter((l) => l.specs.length > 0);
+  const own = OWN_LANES.map((l) => ({ name: l.name, specs: specs.filter((s) => l.spec.test(s)) }));
+  const rest = specs.filter((s) => !vm.includes(s) && !own.some((l) => l.specs.includes(s)));
+  return [[...own, { name: 'all the rest but the VM boards', specs: rest }], [{ name: 'VM boards', specs: vm }]]
+    .map((stage) => stage.filter((l) => l.specs.length > 0))
+    .filter((stage) => stage.length > 0);
 }
 
 async function main(): Promise<void> {
@@ -42,8 +53,7 @@ async function main(): Promise<void> {
   // SIGTERM (a CI timeout) reaches this process alone: the running mocha gets it as Ctrl-C, and no further run starts.
   const interrupted = new AbortController();
   for (const name of ['SIGINT', 'SIGTERM'] as const) process.once(name, () => interrupted.abort());
-  for (const lane of lanesOf(specs)) {
-    if (interrupted.signal.aborted) break;
+  const runLane = async (lane: Lane): Promise<void> => {
     const started = Date.now();
     const stream = tap.lane();
     const summary = await runMochaTap(lane.specs, (chunk) => stream.write(chunk), { failOnSkip, signal: interrupted.signal });
@@ -53,6 +63,10 @@ async function main(): Promise<void> {
     total.skip += summary.skip;
     stream.write(Buffer.from(`# ${lane.name}: ${lane.specs.length} files in ${((Date.now() - started) / 1000).toFixed(0)} s\n`));
     stream.end();
+  };
+  for (const stage of stagesOf(specs)) {
+    if (interrupted.signal.aborted) break;
+    await Promise.all(stage.map(runLane));
   }
   const text = tap.finish();
   // For CI systems that read JUnit rather than TAP.
