@@ -98,8 +98,11 @@ export function readPcap(path: string): string {
 const FRAMES_PROBE = readFileSync(join(__dirname, '..', '..', 'probes', 'frames.py'));
 const PROBE_PATH = '/tmp/synrace-frames.py';
 
-/** A download the server sends slowly (a few seconds), for attacks on a live connection. */
-export interface LiveDownload { clientPort: number; finished(): Promise<string> }
+/**
+ * A download the server sends slowly (a few seconds), for attacks on a live connection. `winnerAddress` is the
+ * candidate its race bound it to, as the gateway's table says: an attacker forges that one, whoever it is.
+ */
+export interface LiveDownload { clientPort: number; winnerAddress: string; finished(): Promise<string> }
 
 /** The lab's own delay beyond the profile that a race answer may still take (its hops, a loaded host). */
 const ANSWER_SLACK_MS = 150;
@@ -123,8 +126,11 @@ export async function startSlowDownload(lab: Lab, site: SitePrediction, url: str
   }
   if (!clientPort) throw new Error(`the slow download on ${host} never showed up established in its socket table`);
   await new Promise((r) => setTimeout(r, lastAnswerAfterFirst));
+  const entry = (await lab.agent(site.gatewayBoard).table()).entries.find((e) => e.client.endsWith(`:${clientPort}`) && e.server === `${origin}:80`);
+  if (!entry?.winner) throw new Error(`the slow download from ${host} (port ${clientPort}) has no bound winner in ${site.gatewayBoard}'s table: ${JSON.stringify(entry)}`);
   return {
     clientPort,
+    winnerAddress: entry.winner,
     async finished() {
       const { stdout } = await lab.exec(host, `for i in $(seq 300); do [ -f ${sum} ] && break; sleep 0.1; done; cat ${sum}; rm -f ${sum}`, 60_000);
       return stdout.split(' ')[0];

@@ -251,9 +251,8 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const rogue = boardsWithRole(topology, 'rogue')[0].name;
       const rogueAddress = addressOf(interfaceOn(topology.boards.find((b) => b.name === rogue)!, 'wan')!.address);
       const hostAddress = addressOf(interfaceOn(topology.boards.find((b) => b.name === site.hostBoard)!, 'lan')!.address);
-      const winnerAddress = [...candidateBoards(topology).entries()].find(([, b]) => b === site.winner)![0];
       const expected = createHash('sha256').update(readFileSync(lab().runDir.path('content', DOWNLOAD_PATH))).digest('hex');
-      return { topology, site, rogue, rogueAddress, hostAddress, winnerAddress, expected, inject: await rogueInjector(lab(), rogue) };
+      return { topology, site, rogue, rogueAddress, hostAddress, expected, inject: await rogueInjector(lab(), rogue) };
     };
 
     it('drops a SYN+ACK from an address that never got the SYN, resets nobody, and the connection survives', async () => {
@@ -271,7 +270,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const s = await scene();
       const live = await startSlowDownload(lab(), s.site, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
       // Spoofing the winner's (or, in configuration B, the server's) address, as the bound connection shows it.
-      const from = configuration === 'B' ? origin() : s.winnerAddress;
+      const from = configuration === 'B' ? origin() : live.winnerAddress;
       // In C a plain packet is not even part of the (tunnelled) connection.
       const counter = configuration === 'C' ? 'plain-in-tunnelled-connection-dropped' : 'forged-reset-dropped';
       const dropped = await growth(lab(), s.site.gatewayBoard, counter, () => s.inject(`${from} ${s.hostAddress} 80 ${live.clientPort} rst 12345 0`), 1);
@@ -335,9 +334,9 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const s = await scene();
       const live = await startSlowDownload(lab(), s.site, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
       // As the client's connection shows the server side: the winner in A, the server's address in B, the winner's tunnel in C.
-      const from = configuration === 'A' ? s.winnerAddress : origin();
+      const from = configuration === 'A' ? live.winnerAddress : origin();
       const tunnel = configuration === 'C' ? `tunnel-` : '';
-      const outer = configuration === 'C' ? ` ${s.winnerAddress}` : '';
+      const outer = configuration === 'C' ? ` ${live.winnerAddress}` : '';
       const walk = [0, 2 ** 30, 2 ** 31, 3 * 2 ** 30];
       const dropped = await growth(lab(), s.site.gatewayBoard, 'forged-reset-dropped', () =>
         s.inject(...walk.map((seq) => `${from} ${s.hostAddress} 80 ${live.clientPort} ${tunnel}ack ${seq} 1${outer}`), `${from} ${s.hostAddress} 80 ${live.clientPort} ${tunnel}rst ${3 * 2 ** 30} 0${outer}`), 1);
@@ -405,7 +404,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       await new Promise((r) => setTimeout(r, 1500));
       const before = await counters(lab(), s.site.gatewayBoard);
       // A late answer from the winner for the live connection, and a start packet, both to a MAC nobody has.
-      await lab().exec(s.rogue, `${probe} ${s.winnerAddress} ${s.hostAddress} 80 ${live.clientPort} synack && ${probe} ${s.hostAddress} ${origin()} 44000 80 tagged-syn && sleep 0.5`);
+      await lab().exec(s.rogue, `${probe} ${live.winnerAddress} ${s.hostAddress} 80 ${live.clientPort} synack && ${probe} ${s.hostAddress} ${origin()} 44000 80 tagged-syn && sleep 0.5`);
       const after = await counters(lab(), s.site.gatewayBoard);
       await promiscuous.stop();
       const acted = ['late-answer-reset', 'answer-from-stranger-dropped', 'answer-unmatched-passed', 'answer-unrelated-dropped', 'syn-tagged', 'client-tag-stripped'].filter((k) => (after[k] ?? 0) !== (before[k] ?? 0));
@@ -465,7 +464,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
         const live = await startSlowDownload(lab(), s.site, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
         const dropped = await growth(lab(), s.site.gatewayBoard, 'tunnel-dropped-not-from-bound-replica', async () => {
           await s.inject(`${origin()} ${s.hostAddress} 80 ${live.clientPort} tunnel-data 1 1 ${s.rogueAddress}`);
-          await s.inject(`${origin()} ${s.hostAddress} 80 ${live.clientPort + 1} tunnel-data 1 1 ${s.winnerAddress}`);
+          await s.inject(`${origin()} ${s.hostAddress} 80 ${live.clientPort + 1} tunnel-data 1 1 ${live.winnerAddress}`);
         });
         assert.equal(dropped, 2);
         assert.equal(await live.finished(), s.expected, 'the live download is intact');
