@@ -136,8 +136,13 @@ for (const configuration of configurations) describe(`winner cache, configuratio
 
   it('makes a cached handshake cost the round trip to the winner plus the measured overhead, far less than the race', async () => {
     const outcome = winnerIn(site(), race);
-    await forget();
-    const cached = (await burst(11)).slice(1);
+    // The cost is judged against the predicted winner's round trip, so the race that fills the cache must go to it:
+    // beside two other labs a single race now and then goes to the runner-up (CI40), and is then run again.
+    let cached: Awaited<ReturnType<typeof burst>> = [];
+    for (let attempt = 0; attempt < 3 && cached[0]?.servedBy !== outcome.winner; attempt++) {
+      await forget();
+      cached = (await burst(11)).slice(1);
+    }
     assert.equal(cached.length, 10);
     for (const f of cached) assert.deepEqual([f.httpCode, f.servedBy, await viaOf(f)], [200, outcome.winner, 'cache']);
     const cachedMs = median(cached.map((f) => f.handshakeMs));
@@ -158,8 +163,11 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     assert.deepEqual([await viaOf(first), await viaOf(second)], ['race', 'cache']);
     await new Promise((r) => setTimeout(r, Math.max(0, racedAt + ttlMs - Date.now()) + 200));
     const third = await fetchFrom(lab(), site().hostBoard, url());
-    assert.equal(await viaOf(third), 'race', 'after the TTL the next connection races');
-    assert.equal(third.servedBy, winnerIn(site(), race).winner);
+    const entry = (await gateway().table()).entries.find((e) => e.client.endsWith(`:${third.localPort}`));
+    assert.equal(entry?.via, 'race', 'after the TTL the next connection races');
+    // Which candidate a single race picks is judged against the noise by the race tests; here, that it was a
+    // race the winner answered (beside two other labs, this site's runner-up once won it: CI40).
+    assert.equal(candidateBoards(world().topology).get(entry!.winner!), third.servedBy, 'served by the race\'s winner');
   });
 
   /**
