@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processStartTime } from '@synrace/hardware';
 import { lockLab } from '../src/labs/lab-lock';
+import { lockRegistry } from '../src/labs/registry';
 import { RunDir } from '../src/labs/run-dir';
 
 describe('lab lock', () => {
@@ -57,5 +58,45 @@ describe('lab lock', () => {
     assert.ok(held.length >= 1, outputs.join('\n'));
     for (let i = 1; i < held.length; i++) assert.ok(held[i][0] >= held[i - 1][1], `two holders at once:\n${outputs.join('\n')}`);
     assert.ok(outputs.filter((o) => !o.startsWith('held')).every((o) => /busy|keeps changing hands/.test(o)), outputs.join('\n'));
+  });
+});
+
+describe('registry lock', () => {
+  let root: string;
+  let before: string | undefined;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'srt-registry-'));
+    before = process.env.SYNRACE_RUN_DIR;
+    process.env.SYNRACE_RUN_DIR = root;
+  });
+  afterEach(() => {
+    if (before === undefined) delete process.env.SYNRACE_RUN_DIR;
+    else process.env.SYNRACE_RUN_DIR = before;
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** Another process that holds the registry lock for holdMs; resolves once it holds it. */
+  const holder = (holdMs: number) => new Promise<{ pid: number; done: Promise<void> }>((resolve, reject) => {
+    const registry = require.resolve('../src/labs/registry');
+    const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(registry)}).lockRegistry('up --name other').then((release) => { console.log('held'); setTimeout(release, ${holdMs}); })`], { env: { ...process.env, SYNRACE_RUN_DIR: root } });
+    const done = new Promise<void>((r) => child.on('close', () => r()));
+    child.stdout.on('data', () => resolve({ pid: child.pid!, done }));
+    child.on('error', reject);
+  });
+
+  it('makes an up started beside another wait for its turn, not fail', async () => {
+    const other = await holder(400);
+    const from = Date.now();
+    const release = await lockRegistry('up --name mine');
+    const waited = Date.now() - from;
+    release();
+    await other.done;
+    assert.ok(waited >= 200, `took the lock after ${waited} ms, while the other up held it for 400 ms`);
+  });
+
+  it('names the holder once it has waited long enough', async () => {
+    const other = await holder(1500);
+    await assert.rejects(() => lockRegistry('up --name mine', 300), new RegExp(`another \`synrace up --name other\` \\(pid ${other.pid}\\) has been choosing its management subnet for 0.3 s; try again`));
+    await other.done;
   });
 });

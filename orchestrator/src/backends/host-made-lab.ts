@@ -23,7 +23,7 @@ export async function startHostMadeLab<P extends ManagementPlan>(
   mkdirSync(runDir.path('logs'), { recursive: true });
   copyFileSync(inputs.topologyFile, runDir.path('topology.yaml'));
   copyFileSync(inputs.profileFile, runDir.path('profile.yaml'));
-  const releaseRegistry = lockRegistry(`up --name ${request.name}`);
+  const releaseRegistry = await lockRegistry(`up --name ${request.name}`);
   try {
     const subnet = await chooseManagementSubnet(request.name, request.mgmtSubnet ?? inputs.topology.management.subnet, request.mgmtSubnet !== undefined);
     if (subnet !== inputs.topology.management.subnet) progress.step(`management subnet ${inputs.topology.management.subnet} is taken; lab ${request.name} uses ${subnet}`);

@@ -67,9 +67,26 @@ export function resolveLab(requested?: string): string {
   throw new Error(`${labs.length} labs are up (${labs.map((l) => l.name).join(', ')}): say which with --lab NAME`);
 }
 
-/** Held while a lab picks its management subnet and writes it down, so two `up`s cannot pick the same one. */
-export function lockRegistry(command: string): () => void {
-  return takeLock(join(labsRoot(), '.registry.lock'), command, (owner) => new Error(`another \`synrace ${owner.command}\` (pid ${owner.pid}) is choosing its management subnet; try again`));
+/** Choosing a subnet takes a fraction of a second: an `up` started beside another waits this long for its turn. */
+const REGISTRY_WAIT_MS = 10_000;
+const REGISTRY_POLL_MS = 50;
+
+class RegistryBusyError extends Error {}
+
+/**
+ * Held while a lab picks its management subnet and writes it down, so two `up`s cannot pick the same one. Two
+ * `up`s started together (two terminals, test suites side by side) take turns: the later one waits for the lock.
+ */
+export async function lockRegistry(command: string, waitMs = REGISTRY_WAIT_MS): Promise<() => void> {
+  const giveUpAt = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return takeLock(join(labsRoot(), '.registry.lock'), command, (owner) => new RegistryBusyError(`another \`synrace ${owner.command}\` (pid ${owner.pid}) has been choosing its management subnet for ${waitMs / 1000} s; try again once it is done`));
+    } catch (err) {
+      if (!(err instanceof RegistryBusyError) || Date.now() >= giveUpAt) throw err;
+      await new Promise((r) => setTimeout(r, REGISTRY_POLL_MS));
+    }
+  }
 }
 
 /** Prefixes the host already routes that are not any lab's: a lab's management subnet must not shadow them. */
