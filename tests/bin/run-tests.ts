@@ -18,8 +18,8 @@ const OPT_IN = /\/tests\/dist\/test\/vm-lab\.test\.js$/;
 
 /**
  * The longest lab suites, each in a mocha run of its own beside the rest: they spend their time waiting on the
- * WAN's delays, each lab judges its races against its own measured noise, and the delay line runs on a real-time
- * thread of its own, so labs side by side do not skew each other's round trips (docs/decisions.md).
+ * WAN's delays, and the delay line runs on a real-time thread of its own. Labs side by side do slow each other's
+ * agent hops, so a race's winner is judged only where its margin exceeds the lab's measured noise (docs/decisions.md).
  */
 const OWN_LANES: { name: string; spec: RegExp }[] = [
   { name: 'protocol suite', spec: /\/tests\/dist\/test\/protocol\.test\.js$/ },
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   }
   const tap = new TapInterleaver((text) => process.stdout.write(text));
   const total: TapSummary = { pass: 0, fail: 0, skip: 0 };
-  // SIGTERM (a CI timeout) reaches this process alone: the running mocha gets it as Ctrl-C, and no further run starts.
+  // SIGTERM (a CI timeout) reaches this process alone: every running mocha gets it as Ctrl-C, and no further stage starts.
   const interrupted = new AbortController();
   for (const name of ['SIGINT', 'SIGTERM'] as const) process.once(name, () => interrupted.abort());
   const runLane = async (lane: Lane): Promise<void> => {
