@@ -17,7 +17,8 @@ export interface RunningCapture {
  * stopping it loses nothing; the pcap is readable by tcpdump and Wireshark.
  */
 export async function startCapture(host: CaptureHost, board: string, ifname: string, localDir: string, filter = ''): Promise<RunningCapture> {
-  const remote = `/tmp/synrace-capture-${board}-${ifname}-${Date.now()}.pcap`;
+  // This process's id too: namespace boards share the host's /tmp, and boards of labs side by side share names.
+  const remote = `/tmp/synrace-capture-${board}-${ifname}-${process.pid}-${Date.now()}.pcap`;
   // tcpdump writes the pcap header only once its socket is attached: until then, packets would be missed.
   const { stdout, code, stderr } = await host.exec(
     board,

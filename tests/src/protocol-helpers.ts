@@ -96,7 +96,12 @@ export function readPcap(path: string): string {
 }
 
 const FRAMES_PROBE = readFileSync(join(__dirname, '..', '..', 'probes', 'frames.py'));
-const PROBE_PATH = '/tmp/synrace-frames.py';
+/**
+ * A board's test files live in root's home, which is the board's own (namespace boards and the shelf's stand-in
+ * Pis share the host's /tmp, where suites side by side would rewrite each other's copy while it runs) and goes
+ * with the lab, even when a test stops half-way.
+ */
+export const PROBE_PATH = '/root/synrace-frames.py';
 
 /**
  * A download the server sends slowly (a few seconds), for attacks on a live connection. `winnerAddress` is the
@@ -114,7 +119,7 @@ const ANSWER_SLACK_MS = 150;
  */
 export async function startSlowDownload(lab: Lab, site: SitePrediction, url: string, origin: string): Promise<LiveDownload> {
   const host = site.hostBoard;
-  const sum = `/tmp/synrace-live-${Date.now()}.sum`;
+  const sum = `/root/synrace-live-${Date.now()}.sum`;
   // Established means the first answer is in; the slowest one, held by a synchronized switch at most, follows within this.
   const lastAnswerAfterFirst = Math.max(...site.candidates.map((c) => Math.max(c.raceMs, c.syncRaceMs))) - Math.min(...site.candidates.map((c) => c.raceMs)) + ANSWER_SLACK_MS;
   await lab.exec(host, `setsid -f sh -c 'curl -s -m 60 ${url} | sha256sum > ${sum}.part && mv ${sum}.part ${sum}' >/dev/null 2>&1`);

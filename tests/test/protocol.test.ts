@@ -6,7 +6,7 @@ import { addressOf, boardsWithRole, interfaceOn, predict, type SitePrediction } 
 import { AgentControlClient, type Configuration } from '@synrace/agents';
 import { candidateBoards, connectionOk, CONTROL_PORT, DOWNLOAD_PATH, Lab, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard, renderVerdicts } from '@synrace/orchestrator';
 import { LIVE_LAB, skipBecause, useLab } from '../src';
-import { ARTIFACTS, counters, fetchFrom, raceEveryConnection, framesProbe, growth, rogueInjector, startSlowDownload, predictWithout, predictionFor, readPcap, siteWonByReplica, outcomeIn } from '../src/protocol-helpers';
+import { ARTIFACTS, counters, fetchFrom, raceEveryConnection, framesProbe, growth, PROBE_PATH, rogueInjector, startSlowDownload, predictWithout, predictionFor, readPcap, siteWonByReplica, outcomeIn } from '../src/protocol-helpers';
 
 /** Every configuration on its own lab; against a live lab, the configuration it runs. */
 const configurations: Configuration[] = LIVE_LAB ? [Lab.attach(LIVE_LAB).state().protocol?.configuration ?? 'A'] : ['A', 'B', 'C'];
@@ -399,7 +399,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const live = await startSlowDownload(lab(), s.site, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
       // tcpdump without -p: the gateway's WAN interface takes every frame the WAN floods to it.
       const promiscuous = await watch(s.site.gatewayBoard, 'promiscuous', '');
-      const probe = `/usr/bin/python3 /tmp/synrace-frames.py frame ${wanOf(s.rogue).name} 02:aa:bb:cc:dd:ee`;
+      const probe = `/usr/bin/python3 ${PROBE_PATH} frame ${wanOf(s.rogue).name} 02:aa:bb:cc:dd:ee`;
       // The live connection's own race is over first: its late answers would move the counters below.
       await new Promise((r) => setTimeout(r, 1500));
       const before = await counters(lab(), s.site.gatewayBoard);
@@ -419,7 +419,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const s = await scene();
       const rogueMac = (await lab().exec(s.rogue, `cat /sys/class/net/${wanOf(s.rogue).name}/address`)).stdout.trim();
       // To the rogue's own MAC: the delay line learns every source and forwards none of the frames anywhere.
-      const flood = await lab().exec(s.rogue, `/usr/bin/python3 /tmp/synrace-frames.py macflood ${wanOf(s.rogue).name} 1000000 ${rogueMac}`, 240_000);
+      const flood = await lab().exec(s.rogue, `/usr/bin/python3 ${PROBE_PATH} macflood ${wanOf(s.rogue).name} 1000000 ${rogueMac}`, 240_000);
       assert.equal(flood.code, 0, flood.stderr);
       const { judged } = await lab().verify(['plain'], 2);
       assert.deepEqual(judged.misses.map((v) => `${v.clientSite}: ${v.connections.map((c) => c.servedBy).join(' ')}`), []);
