@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -269,10 +269,23 @@ describeOwnLabs('namespace labs side by side', function () {
 describeOwnLabs('namespace lab: down leaves nothing behind', function () {
   this.timeout(120_000);
 
-  it('removes every namespace, link, bridge, process, mount and lock of the lab', async () => {
+  it('removes every namespace, link, bridge, process, mount, lock and temporary file of the lab', async () => {
     const lab = await Lab.up({ name: 'e2e-clean' }, new Progress(true));
     try {
       assert.ok((await leftoversOf('e2e-clean')).length > 10, 'a live lab should show up as leftovers');
+      // `down` kills the delay line outright, so its engine's files must be where `down` removes them: the run folder.
+      const processes = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
+        try {
+          const ppid = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1];
+          return [{ pid, ppid, argv: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0') }];
+        } catch {
+          return []; // gone meanwhile
+        }
+      });
+      const line = processes.find((p) => p.argv.includes(lab.runDir.path('wan', 'agent.json')));
+      const engine = processes.find((p) => p.ppid === line?.pid && p.argv[0].endsWith('/wan-delay-engine'));
+      assert.ok(engine, `the lab's delay line and its engine: ${JSON.stringify(line)}`);
+      for (const file of engine.argv.slice(1, 3)) assert.ok(file.startsWith(`${lab.runDir.root}/`), `${file} is outside the lab's run folder ${lab.runDir.root}`);
     } finally {
       await lab.down();
     }

@@ -30,7 +30,9 @@ export async function startWanDelayLine(runDir: RunDir, plan: LabPlan, config: W
   const logFile = runDir.consoleLog('wan');
   const since = existsSync(logFile) ? statSync(logFile).size : 0;
   const log = openSync(logFile, 'a');
-  const pid = spawnDetached(['nsenter', `--net=/run/netns/${plan.names.wanNetns}`, process.execPath, AGENT_MAIN_SCRIPT, '--config', configFile], log);
+  // Its temporary files (the engine's plan and counters) go in the lab's run folder, which `down` removes: `down`
+  // kills the delay line outright, so the files it would remove on SIGTERM stay behind wherever they are.
+  const pid = spawnDetached(['nsenter', `--net=/run/netns/${plan.names.wanNetns}`, 'env', `TMPDIR=${dirname(configFile)}`, process.execPath, AGENT_MAIN_SCRIPT, '--config', configFile], log);
   closeSync(log);
   runDir.manifest().recordProcess(DELAY_LINE, pid);
   await waitForConsole(logFile, /wan-delay ready/, 10_000, { since, format: 'plain' });
