@@ -1,11 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { boardsWithRole, interfaceOn, loadTopology, predict, shippedInventoryPath, shippedProfilePath, shippedTopologyPath, loadProfile } from '@synrace/netem-profiles';
+import { boardsWithRole, interfaceOn, loadTopology, predict, raceSettings, shippedInventoryPath, shippedProfilePath, shippedTopologyPath, loadProfile } from '@synrace/netem-profiles';
 import { connectionOk, labRunDir, REPO_ROOT, type SiteVerdict } from '@synrace/orchestrator';
 import { buildShelf, destroyShelf, PI4_CHIPS, runWithFakeGpio, SHELF_LAB, SSHD_BROKEN_FLAG, type FakeGpioRun, type Shelf } from '@synrace/stand-ins';
 import { runCli } from '../src/cli';
 import { describeOwnLabs } from '../src/lab-fixture';
+import { worldWithWinnerCache } from '../src/race-topology';
 import type { ScenarioInput, ScenarioOutput, ScenarioStep, StepOutcome } from '../src/shelf-scenario';
 
 const ARTIFACTS = join(REPO_ROOT, 'artifacts');
@@ -55,7 +56,8 @@ describeOwnLabs('hardware backend on a shelf of stand-in Pis (relays, serial con
     await stopIfInterrupted();
     const brokenSsh = join(shelf.lab.runDir.boardDir('rogue'), SSHD_BROKEN_FLAG);
     const inventory = shelf.inventoryFile;
-    const up = ['up', '--name', LAB, '--backend', 'hardware', '--inventory', inventory];
+    // The world lab with the winner cache's deadline slack that suites running beside others need (its TTL as shipped).
+    const up = ['up', '--name', LAB, '--backend', 'hardware', '--inventory', inventory, '--topology', worldWithWinnerCache(raceSettings(world).winnerCache.ttlMs)];
     // Options go before `--`: what follows it is the board's command line.
     const onLab = (command: string, ...args: string[]) => [command, '--lab', LAB, ...args];
     const steps: Record<StepName, ScenarioStep> = {

@@ -4,34 +4,19 @@
 // winner forced busy loses its clients at their next connection.
 // Tolerances come from the lab's own measured noise (raced handshakes against the predictor), not constants.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { boardsWithRole, predict, raceSettings, shippedTopologyPath, type DelayProfile, type SitePrediction, type Topology } from '@synrace/netem-profiles';
+import { boardsWithRole, predict, raceSettings, type DelayProfile, type SitePrediction, type Topology } from '@synrace/netem-profiles';
 import type { Configuration, RaceMode, WinnerCacheDump } from '@synrace/agents';
 import { candidateBoards, curlLoop, Lab, originAddress, parseCurlLoop, type SiteVerdict } from '@synrace/orchestrator';
 import { LIVE_LAB, skipBecause, useLab } from '../src';
+import { worldWithWinnerCache } from '../src/race-topology';
 import { fetchFrom, growth, predictionFor, predictWithout, type Fetch } from '../src/protocol-helpers';
 
 /** Short enough to wait out in a test, long enough for a burst of connections inside it on a loaded host. */
 const TEST_TTL_MS = 8000;
-/**
- * A test host running other suites delays a handshake by up to about 25 ms now and then; with the default 20 ms
- * a steady winner's deadline (its RTT + the slack) would sometimes pass, and a cached connection race.
- */
-const TEST_SLACK_MS = 50;
-/** The world lab with a short winner-cache TTL; removed when the test process ends, after its labs are down. */
-function shortTtlTopology(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'synrace-winner-cache-'));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'world.yaml');
-  writeFileSync(file, `${readFileSync(shippedTopologyPath('world'), 'utf8')}\nrace:\n  winnerCache: { ttlMs: ${TEST_TTL_MS}, maxEntries: 1024, deadlineSlackMs: ${TEST_SLACK_MS} }\n`);
-  return file;
-}
 
 const live = LIVE_LAB ? Lab.attach(LIVE_LAB).state().protocol : undefined;
 const configurations: Configuration[] = live ? [live.configuration] : ['A', 'B', 'C'];
-const topologyFile = LIVE_LAB ? undefined : shortTtlTopology();
+const topologyFile = LIVE_LAB ? undefined : worldWithWinnerCache(TEST_TTL_MS);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /** The winner of a race mode at a site, from the predictor. */

@@ -27,8 +27,10 @@ export function spawnAgent(ns: string, config: unknown, processName?: string): A
   writeFileSync(configPath, JSON.stringify(config));
   const argv = [process.execPath, AGENT_MAIN, '--config', configPath];
   const named = processName ? ['bash', '-c', 'exec -a "$0" "$@"', processName, ...argv] : argv;
+  // The agent's temporary files go in the folder removed when it exits, even when a test kills it outright.
   const child = spawn('ip', ['netns', 'exec', ns, ...named], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TMPDIR: dir },
   });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
