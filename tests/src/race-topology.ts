@@ -7,7 +7,7 @@ import { shippedTopologyPath } from '@synrace/netem-profiles';
  * A test host running other suites delays a handshake by up to about 25 ms now and then; with the default 20 ms
  * a steady winner's deadline (its RTT + the slack) would sometimes pass, and a cached connection race.
  */
-export const TEST_SLACK_MS = 50;
+const TEST_SLACK_MS = 50;
 
 /** The world lab with the tests' winner-cache settings; the file goes when the test process ends, after its labs are down. */
 export function worldWithWinnerCache(ttlMs: number): string {
