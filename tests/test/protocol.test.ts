@@ -218,7 +218,7 @@ for (const configuration of configurations) describe(`protocol, configuration ${
     let offending = '';
     try {
       while (served.length < 3 && !served.includes(site.winner)) {
-        const { stdout } = await lab().exec(site.hostBoard, `curl -s -m 60 -D /tmp/synrace-headers ${url(DOWNLOAD_PATH)} | sha256sum; grep -i x-served-by /tmp/synrace-headers`, 90_000);
+        const { stdout } = await lab().exec(site.hostBoard, `curl -s -m 60 -D /root/synrace-headers ${url(DOWNLOAD_PATH)} | sha256sum; grep -i x-served-by /root/synrace-headers; rm -f /root/synrace-headers`, 90_000);
         served.push(/^x-served-by:\s*(\S+)/im.exec(stdout)?.[1] ?? '(none)');
         assert.equal(stdout.split(' ')[0], expected, `the download served by ${served.at(-1)} differs`);
       }
@@ -353,7 +353,9 @@ for (const configuration of configurations) describe(`protocol, configuration ${
         const { stdout } = await lab().exec(s.site.hostBoard, `curl -s -o /dev/null -m 10 -w '%{exitcode} %{time_total} %{local_port}' ${url('/', 8080)}`);
         const [exit, seconds, port] = stdout.trim().split(' ');
         assert.equal(exit, '7', `curl should fail with "connection refused", got exit ${exit} after ${seconds} s`);
-        assert.ok(Number(seconds) * 1000 < rtt + 40, `refused after ${Number(seconds) * 1000} ms; one round trip is ${rtt} ms`);
+        // A refusal lost on the way would leave the client to retransmit its SYN after 1 s: within half of that
+        // beyond the round trip, the first SYN was refused (beside two other labs, the agents' hops added 47 ms: CI52).
+        assert.ok(Number(seconds) * 1000 < rtt + 500, `refused after ${Number(seconds) * 1000} ms; one round trip is ${rtt} ms, a retransmitted SYN 1 s more`);
         const entry = (await lab().agent(s.site.gatewayBoard).table()).entries.find((e) => e.client === `${s.hostAddress}:${port}`);
         assert.equal(entry, undefined, `the refused connection's entry is still there: ${JSON.stringify(entry)}`);
       } finally {
