@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +116,26 @@ describe('SshShell against a real sshd', function () {
       assert.ok(err.message.includes(`offered ssh-ed25519 ${offered}`), err.message);
       return true;
     });
+  });
+
+  it('fails a board that accepts but never speaks SSH within the timeout, and the error after it goes unheard', async () => {
+    // A board whose sshd hangs: it accepts, says nothing, and drops the connection after the client gave up.
+    const silent = createServer((socket) => void setTimeout(() => socket.destroy(), 300));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const uncaught: Error[] = [];
+    const hear = (err: Error) => uncaught.push(err);
+    // Mocha's own handler would fail whichever test runs when it fires; this one must see it first.
+    const mochas = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException').on('uncaughtException', hear);
+    try {
+      await assert.rejects(SshShell.connect({ ...endpoint, port: (silent.address() as AddressInfo).port }, { timeoutMs: 200 }), /connect failed \(client-timeout\)/);
+      await delay(600);
+    } finally {
+      process.removeListener('uncaughtException', hear);
+      for (const listener of mochas) process.on('uncaughtException', listener);
+      silent.close();
+    }
+    assert.deepEqual(uncaught.map((e) => e.message), []);
   });
 
   it('gives up on a port nobody listens on once the retry deadline has passed', async () => {

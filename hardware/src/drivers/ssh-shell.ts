@@ -233,7 +233,12 @@ function connectOnce(endpoint: SshEndpoint, privateKey: Buffer, pinned: PinnedHo
       client.setNoDelay(true);
       resolve(client);
     });
-    client.once('error', (err: NodeJS.ErrnoException) => {
+    let failed = false;
+    // ssh2 can report a second error as the socket goes after the first (a handshake timeout, then "Connection lost
+    // before handshake"): the first decides, and none may go unheard, or it would end the process.
+    client.on('error', (err: NodeJS.ErrnoException) => {
+      if (failed) return;
+      failed = true;
       client.end();
       if (offeredKey !== undefined) {
         reject(new Error(
