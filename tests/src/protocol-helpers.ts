@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressOf, boardsWithRole, interfaceOn, predict, type DelayProfile, type ModeOutcome, type PredictedMode, type SitePrediction, type Topology } from '@synrace/netem-profiles';
+import type { TableDump } from '@synrace/agents';
 import type { Lab } from '@synrace/orchestrator';
 
 /** Where the suites leave pcaps: a `synrace test` run folder, or artifacts/ at the repository root. */
@@ -103,6 +104,11 @@ const FRAMES_PROBE = readFileSync(join(__dirname, '..', '..', 'probes', 'frames.
  */
 export const PROBE_PATH = '/root/synrace-frames.py';
 
+/** The gateway table's entry of the connection from a client port (a client host's ports are its own). */
+export function entryOfClientPort(table: TableDump, port: number) {
+  return table.entries.find((e) => e.client.endsWith(`:${port}`));
+}
+
 /**
  * A download the server sends slowly (a few seconds), for attacks on a live connection. `winnerAddress` is the
  * candidate its race bound it to, as the gateway's table says: an attacker forges that one, whoever it is.
@@ -131,7 +137,7 @@ export async function startSlowDownload(lab: Lab, site: SitePrediction, url: str
   }
   if (!clientPort) throw new Error(`the slow download on ${host} never showed up established in its socket table`);
   await new Promise((r) => setTimeout(r, lastAnswerAfterFirst));
-  const entry = (await lab.agent(site.gatewayBoard).table()).entries.find((e) => e.client.endsWith(`:${clientPort}`) && e.server === `${origin}:80`);
+  const entry = entryOfClientPort(await lab.agent(site.gatewayBoard).table(), clientPort);
   if (!entry?.winner) throw new Error(`the slow download from ${host} (port ${clientPort}) has no bound winner in ${site.gatewayBoard}'s table: ${JSON.stringify(entry)}`);
   return {
     clientPort,

@@ -9,7 +9,7 @@ import type { Configuration, RaceMode, WinnerCacheDump } from '@synrace/agents';
 import { candidateBoards, curlLoop, Lab, originAddress, parseCurlLoop, type SiteVerdict } from '@synrace/orchestrator';
 import { LIVE_LAB, skipBecause, useLab } from '../src';
 import { worldWithWinnerCache } from '../src/race-topology';
-import { fetchFrom, growth, predictionFor, predictWithout, type Fetch } from '../src/protocol-helpers';
+import { entryOfClientPort, fetchFrom, growth, predictionFor, predictWithout, type Fetch } from '../src/protocol-helpers';
 
 /** Short enough to wait out in a test, long enough for a burst of connections inside it on a loaded host. */
 const TEST_TTL_MS = 8000;
@@ -46,7 +46,7 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     if (!cache) throw new Error(`${site().gatewayBoard} has no winner cache`);
     return cache;
   };
-  const viaOf = async (f: { localPort: number }) => (await gateway().table()).entries.find((e) => e.client.endsWith(`:${f.localPort}`))?.via;
+  const viaOf = async (f: { localPort: number }) => entryOfClientPort(await gateway().table(), f.localPort)?.via;
   /** `count` fresh connections in one go on the site's host, so that a burst fits well inside the TTL. */
   const burst = async (count: number) => {
     const { code, stdout, stderr } = await lab().exec(site().hostBoard, curlLoop(url(), count), 60_000);
@@ -132,7 +132,7 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     }
     const table = await gateway().table();
     for (const f of cached) {
-      const entry = table.entries.find((e) => e.client.endsWith(`:${f.localPort}`));
+      const entry = entryOfClientPort(table, f.localPort);
       assert.deepEqual([f.httpCode, f.servedBy, entry?.via], [200, outcome.winner, 'cache'], `port ${f.localPort}: ${JSON.stringify(entry)}; table counters ${JSON.stringify(table.counters)}`);
     }
     const cachedMs = median(cached.map((f) => f.handshakeMs));
@@ -153,7 +153,7 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     assert.deepEqual([await viaOf(first), await viaOf(second)], ['race', 'cache']);
     await new Promise((r) => setTimeout(r, Math.max(0, racedAt + ttlMs - Date.now()) + 200));
     const third = await fetchFrom(lab(), site().hostBoard, url());
-    const entry = (await gateway().table()).entries.find((e) => e.client.endsWith(`:${third.localPort}`));
+    const entry = entryOfClientPort(await gateway().table(), third.localPort);
     assert.equal(entry?.via, 'race', 'after the TTL the next connection races');
     // Which candidate a single race picks is judged against the noise by the race tests; here, that it was a
     // race the winner answered (beside two other labs, this site's runner-up once won it: CI40).
