@@ -109,6 +109,17 @@ describe('QEMU board firmware and command line', () => {
     }
   });
 
+  it('turns the kernel\'s speculation mitigations off under TCG alone, which executes nothing speculatively', () => {
+    const m: QemuMachineResource = { name: 'b1', arch: 'arm64', memoryMiB: 512, cpus: 1, disk: '/d/b1.disk', nics: [], serialPath: '/d/tty', qmpPath: '/d/qmp', stateDir: '/d/s' };
+    const append = (machine: QemuMachineResource, accel: 'tcg' | 'kvm') => {
+      const argv = qemuArgv(machine, { kernel: 'k', initrd: undefined, cmdline: 'console=ttyAMA0 root=/dev/vda2' }, accel);
+      return argv[argv.indexOf('-append') + 1];
+    };
+    assert.equal(append(m, 'tcg'), 'console=ttyAMA0 root=/dev/vda2 mitigations=off kpti=0');
+    assert.equal(append({ ...m, arch: 'amd64' }, 'tcg'), 'console=ttyAMA0 root=/dev/vda2 mitigations=off');
+    assert.equal(append({ ...m, arch: 'amd64' }, 'kvm'), 'console=ttyAMA0 root=/dev/vda2');
+  });
+
   it('takes the host keys of the last boot from the console text', () => {
     const key = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${n}x root@b1`;
     const lines = [HOST_KEYS_BEGIN, key(1), HOST_KEYS_END, 'noise', `[  3.1] x ${HOST_KEYS_BEGIN}`, `  ${key(2)}`, HOST_KEYS_END, HOST_KEYS_BEGIN, key(3)];
