@@ -17,6 +17,7 @@ export { VIRTUAL_BOARD, type NamespaceBoardClass } from './backends/namespace/bo
 export type { LabBackend } from './backends/lab-backend';
 export { BOOT_MARKER } from './backends/getty-console';
 export { withinTolerance, judgedRttMs, pingTargetOf, clientSites, type RttSample } from './delays/rtt';
+export { calibratedProfile, describeCalibration, type DelayCalibration } from './delays/calibration';
 export { renderTable } from './table';
 export { type RunningCapture } from './capture';
 export { type SiteVerdict, type VerifyMode, VERIFY_MODES, renderVerdicts, candidateBoards, curlLoop, parseCurlLoop, expectedVia, connectionOk, measuredNoiseMs, missesBeyondNoise, judgeRun, type RunJudgement } from './verify';

@@ -12,6 +12,7 @@ import type { NamespaceBoardClass } from './backends/namespace/board-class';
 import { checkUpRequest, loadLabInputs, resolveProfile, type LabInputFiles, type LabInputs, type UpRequest } from './inputs/lab-inputs';
 import { measureRttFrom, clientSites, judgedRttMs, withinTolerance, type RttSample } from './delays/rtt';
 import { applyTcTree, wanBoards } from './delays/tc-trees';
+import { calibratedProfile, calibrationFrom, describeCalibration } from './delays/calibration';
 import { startCapture, type RunningCapture } from './capture';
 import { Progress } from './progress';
 import { agentControl, labAgentConfig, provisionedBoards, provisionLabBoard, type LabProvisioning } from './provision/provision-lab';
@@ -42,6 +43,8 @@ const SLOW_STEP_MS = 2000;
 
 /** How many more rounds an external WAN gets to show the profile's delays after the first. */
 const EXTERNAL_DELAY_ROUNDS = 4;
+/** Round trips per path and round when calibrating kernel netem: enough for a floor that is the path's, not one lucky answer's. */
+const CALIBRATION_PINGS = 20;
 
 /** The key the board printed on its console at this boot; a board whose key is pinned must print that one again. */
 async function consoleHostKey(backend: LabBackend, board: BoardRecord, since: number): Promise<string> {
@@ -103,6 +106,7 @@ export class Lab {
     return Lab.make(opts, progress, async (lab, startedAt) => {
       await lab.start(startedAt, opts.signal, opts.timeouts);
       if (lab.state().delay.mode === 'external') await lab.checkExternalDelays();
+      if (lab.state().delay.mode === 'kernel-netem') await lab.calibrateDelays();
       const state = lab.state();
       state.phase = 'up';
       state.timings!.upMs = Date.now() - startedAt;
@@ -264,6 +268,25 @@ export class Lab {
     }
   }
 
+  /**
+   * Kernel netem: what the boards themselves add to each client's round trips at the least (about a millisecond per
+   * forwarding board under TCG), taken off the netem delays so that the RTT matrix is the profile's. Each path's
+   * lower floor of two rounds is kept, since a board still busy from its start only ever adds.
+   */
+  private async calibrateDelays(): Promise<void> {
+    this.progress.step(`calibrating the delays: the RTT matrix, ${CALIBRATION_PINGS} pings per path, twice`);
+    const rounds = [await this.measureRtt(CALIBRATION_PINGS), await this.measureRtt(CALIBRATION_PINGS)];
+    const lower = rounds[0].map((s) => {
+      const again = rounds[1].find((t) => t.from === s.from && t.to === s.to);
+      return again?.minMs != null && (s.minMs === null || again.minMs < s.minMs) ? again : s;
+    });
+    const state = this.state();
+    state.delay.calibration = calibrationFrom(lower, CALIBRATION_PINGS);
+    this.runDir.writeState(state);
+    await this.applyTcTrees(this.inputs().profile);
+    this.progress.step(describeCalibration(state.delay.calibration));
+  }
+
   /** A WAN that is said to have the delays already must show them: no lab on unchecked geography. */
   private async checkExternalDelays(): Promise<void> {
     this.progress.step('--delay external: measuring the RTT matrix against the profile');
@@ -365,7 +388,8 @@ export class Lab {
         this.progress.step(`${board} reachable`);
         // A cold boot starts with no qdiscs: the board's share of the geography goes back on, as at `up`.
         if (state.delay.mode === 'kernel-netem' && wanBoards(this.inputs().topology).includes(board)) {
-          await this.withShell(board, (shell) => applyTcTree(shell, this.inputs().topology, this.inputs().profile, board, { timeScale: backend.layout(target).timeScale }));
+          const profile = calibratedProfile(this.inputs().profile, state.delay.calibration);
+          await this.withShell(board, (shell) => applyTcTree(shell, this.inputs().topology, profile, board, { timeScale: backend.layout(target).timeScale }));
           this.progress.step(`${board}: tc tree applied`);
         }
         if (target.agentToken) {
@@ -489,10 +513,14 @@ export class Lab {
     return perSite.flat();
   }
 
-  /** Puts the profile's tc tree on every WAN board over SSH, as on hardware; `netem: false` leaves the netem leaves out. */
-  async applyTcTrees(profile: DelayProfile, netem = true): Promise<void> {
+  /**
+   * Puts the profile's tc tree on every WAN board over SSH, as on hardware, each delay shortened by the lab's
+   * calibration; `netem: false` leaves the netem leaves out.
+   */
+  async applyTcTrees(authored: DelayProfile, netem = true): Promise<void> {
     const { topology } = this.inputs();
     const state = this.state();
+    const profile = calibratedProfile(authored, state.delay.calibration);
     const timeScale = (board: string) => this.backend().layout(boardOf(state, board)).timeScale;
     await Promise.all(wanBoards(topology).map((board) => this.withShell(board, (shell) => applyTcTree(shell, topology, profile, board, { netem, timeScale: timeScale(board) }))));
     this.progress.step(`tc tree applied on ${wanBoards(topology).length} WAN boards`);

@@ -2,6 +2,7 @@ import { compileTcTree, renderTcScript } from '@synrace/netem-profiles';
 import type { Lab } from '../lab';
 import type { LabState } from '../labs/lab-state';
 import { judgedRttMs, type RttSample } from '../delays/rtt';
+import { calibratedProfile, describeCalibration } from '../delays/calibration';
 import { renderTable } from '../table';
 
 export async function boardTable(lab: Lab, state: LabState): Promise<string> {
@@ -35,14 +36,17 @@ export function rttMatrix(samples: RttSample[]): string {
 export function netemShow(lab: Lab): { data: unknown; text: string } {
   const state = lab.state();
   const { topology, profile } = lab.inputs();
-  const paths = profile.paths.map((p) => [p.from, p.to, p.delayMs.toFixed(1), p.jitterMs.toFixed(1), p.lossPct.toFixed(2), p.rateMbit ?? '-']);
-  let text = `delay mode: ${state.delay.mode} (${state.delay.probe})\nprofile: ${profile.name} (${profile.source})\n\n${renderTable(['from', 'to', 'delay ms', 'jitter ms', 'loss %', 'rate Mbit'], paths)}`;
+  const calibration = state.delay.calibration;
+  const set = calibratedProfile(profile, calibration);
+  const paths = profile.paths.map((p, i) => [p.from, p.to, p.delayMs.toFixed(1), ...(calibration ? [set.paths[i].delayMs.toFixed(1)] : []), p.jitterMs.toFixed(1), p.lossPct.toFixed(2), p.rateMbit ?? '-']);
+  const headers = ['from', 'to', 'delay ms', ...(calibration ? ['netem ms'] : []), 'jitter ms', 'loss %', 'rate Mbit'];
+  let text = `delay mode: ${state.delay.mode} (${state.delay.probe})\nprofile: ${profile.name} (${profile.source})\n${calibration ? `${describeCalibration(calibration)}\n` : ''}\n${renderTable(headers, paths)}`;
   const trees: Record<string, string> = {};
   if (state.delay.mode === 'kernel-netem') {
     for (const b of topology.boards.filter((x) => x.interfaces.some((i) => i.network === 'wan'))) {
-      trees[b.name] = renderTcScript(compileTcTree(topology, profile, b.name, { netem: true }));
+      trees[b.name] = renderTcScript(compileTcTree(topology, set, b.name, { netem: true }));
       text += `\n\n# ${b.name}\n${trees[b.name]}`;
     }
   }
-  return { data: { mode: state.delay.mode, probe: state.delay.probe, profile: profile.name, paths: profile.paths, tcTrees: trees }, text };
+  return { data: { mode: state.delay.mode, probe: state.delay.probe, profile: profile.name, paths: profile.paths, tcTrees: trees, calibration }, text };
 }

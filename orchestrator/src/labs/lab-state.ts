@@ -1,6 +1,7 @@
 import type { Configuration, RaceMode } from '@synrace/agents';
 import type { QemuMachineResource } from '@synrace/hardware';
 import type { ConsoleLogin, Role } from '@synrace/netem-profiles';
+import type { DelayCalibration } from '../delays/calibration';
 
 /** 'external': a hardware WAN that has the profile's delays already (a WAN emulator); checked by measuring. */
 export type DelayMode = 'userspace-delay-line' | 'kernel-netem' | 'external';
@@ -76,7 +77,8 @@ export interface LabState {
   inventoryFile?: string;
   /** The host's management network to the boards: namespace and vm labs make one; a shelf has its own. */
   management?: ManagementNetwork;
-  delay: { mode: DelayMode; probe: string };
+  /** Kernel netem labs: `calibration` once `up` has measured what the boards add to each path. */
+  delay: { mode: DelayMode; probe: string; calibration?: DelayCalibration };
   boards: BoardRecord[];
   /** Absent while the boards are not provisioned yet. */
   protocol?: ProtocolOptions;
