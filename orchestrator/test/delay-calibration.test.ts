@@ -35,6 +35,9 @@ describe('kernel netem calibration', () => {
     const calibration = calibrationFrom([sample('ashburn', 40)], 20);
     assert.equal(oneWayDelay(calibratedProfile(profile, calibration), 'newyork', 'ashburn'), 0);
     assert.equal(calibratedProfile(profile, undefined), profile);
+    const precise = { ...profile, paths: profile.paths.map((p) => ({ ...p, delayMs: p.delayMs + 0.04 })) };
+    const set = calibratedProfile(precise, calibrationFrom([sample('ashburn', 14)], 20));
+    assert.equal(oneWayDelay(set, 'newyork', 'london'), 50.04, 'a path without an offset keeps its delay to the last digit');
   });
 
   it('refuses to calibrate a path that did not answer, naming it', () => {

@@ -41,7 +41,13 @@ export function calibrationFrom(samples: RttSample[], pings: number, at = new Da
 export function calibratedProfile(profile: DelayProfile, calibration: DelayCalibration | undefined): DelayProfile {
   if (!calibration) return profile;
   const offsetOf = (from: string, to: string) => calibration.paths.find((p) => p.from === from && p.to === to)?.offsetMs ?? 0;
-  return { ...profile, paths: profile.paths.map((p) => ({ ...p, delayMs: roundToTenth(Math.max(0, p.delayMs - offsetOf(p.from, p.to))) })) };
+  return {
+    ...profile,
+    paths: profile.paths.map((p) => {
+      const offset = offsetOf(p.from, p.to);
+      return offset > 0 ? { ...p, delayMs: roundToTenth(Math.max(0, p.delayMs - offset)) } : p;
+    }),
+  };
 }
 
 /** One line for progress and `netem show`: the offsets, largest first. */
