@@ -209,7 +209,7 @@ export class Lab {
               : {}),
             sshAttemptMs: 5000 * (backend.layout(board).timeScale ?? 1),
             provision: async ({ signal: stepSignal, shell }) => {
-              if (delayed.has(board.name)) await applyTcTree(shell, topology, profile, board.name, { timeScale: backend.layout(board).timeScale });
+              if (delayed.has(board.name)) await this.applyBoardTree(shell, board.name, profile);
               stepSignal.throwIfAborted();
               if (provisioned.has(board.name)) await provisionLabBoard(provisioning, board.name, shell);
             },
@@ -388,8 +388,7 @@ export class Lab {
         this.progress.step(`${board} reachable`);
         // A cold boot starts with no qdiscs: the board's share of the geography goes back on, as at `up`.
         if (state.delay.mode === 'kernel-netem' && wanBoards(this.inputs().topology).includes(board)) {
-          const profile = calibratedProfile(this.inputs().profile, state.delay.calibration);
-          await this.withShell(board, (shell) => applyTcTree(shell, this.inputs().topology, profile, board, { timeScale: backend.layout(target).timeScale }));
+          await this.withShell(board, (shell) => this.applyBoardTree(shell, board, this.inputs().profile));
           this.progress.step(`${board}: tc tree applied`);
         }
         if (target.agentToken) {
@@ -517,13 +516,17 @@ export class Lab {
    * Puts the profile's tc tree on every WAN board over SSH, as on hardware, each delay shortened by the lab's
    * calibration; `netem: false` leaves the netem leaves out.
    */
-  async applyTcTrees(authored: DelayProfile, netem = true): Promise<void> {
-    const { topology } = this.inputs();
+  async applyTcTrees(profile: DelayProfile, netem = true): Promise<void> {
+    const boards = wanBoards(this.inputs().topology);
+    await Promise.all(boards.map((board) => this.withShell(board, (shell) => this.applyBoardTree(shell, board, profile, netem))));
+    this.progress.step(`tc tree applied on ${boards.length} WAN boards`);
+  }
+
+  /** The board's share of the profile's geography as its tc tree, each delay less the lab's calibration (none yet during `up`). */
+  private applyBoardTree(shell: SshShell, board: string, authored: DelayProfile, netem = true): Promise<void> {
     const state = this.state();
     const profile = calibratedProfile(authored, state.delay.calibration);
-    const timeScale = (board: string) => this.backend().layout(boardOf(state, board)).timeScale;
-    await Promise.all(wanBoards(topology).map((board) => this.withShell(board, (shell) => applyTcTree(shell, topology, profile, board, { netem, timeScale: timeScale(board) }))));
-    this.progress.step(`tc tree applied on ${wanBoards(topology).length} WAN boards`);
+    return applyTcTree(shell, this.inputs().topology, profile, board, { netem, timeScale: this.backend().layout(boardOf(state, board)).timeScale });
   }
 
   /** Swaps the geography of a live lab. */
