@@ -158,7 +158,8 @@ export function createProtocolLab(): ProtocolLab {
       return {
         child,
         output: () => out,
-        waitFor(text, timeoutMs = 5000) {
+        // A start, not a judgement: beside two other lanes, a python3 web server once printed nothing within 5 s (CI61).
+        waitFor(text, timeoutMs = 20_000) {
           return new Promise((resolve, reject) => {
             const started = Date.now();
             const poll = setInterval(() => {
