@@ -327,7 +327,25 @@ static uint64_t mac_at(const uint8_t *b) {
 
 /* ---- ports and queues ---- */
 
+/*
+ * The frames due in one pass leave through one sendmmsg per port, in their order, rather than one send
+ * each: at 100k frames/s a system call per frame made the engine fall behind (p99 0.7-6.7 ms late).
+ */
+#define TX_BATCH 64
+
+struct tx_batch {
+  struct mmsghdr msgs[TX_BATCH];
+  struct iovec iov[TX_BATCH];
+  uint8_t *frames[TX_BATCH];
+  int pairs[TX_BATCH];
+  int size;
+};
+
+static struct tx_batch *tx_batches; // one per port
+
 static void open_ports(void) {
+  tx_batches = calloc(port_count, sizeof *tx_batches);
+  if (!tx_batches) die(1, "out of memory for the send batches");
   for (int i = 0; i < port_count; i++) {
     unsigned ifindex = if_nametoindex(ports[i].ifname);
     if (!ifindex) die(2, "port %s: interface not found in this network namespace", ports[i].ifname);
@@ -389,6 +407,36 @@ static void enqueue(int pair, int port, const uint8_t *frame, uint32_t len, int6
   }
 }
 
+static void flush(int port) {
+  struct tx_batch *t = &tx_batches[port];
+  int done = 0;
+  while (done < t->size) {
+    int n = sendmmsg(ports[port].fd, t->msgs + done, (unsigned)(t->size - done), 0);
+    if (n > 0) {
+      for (int i = done; i < done + n; i++) count(t->pairs[i], P_FORWARDED);
+      done += n;
+      continue;
+    }
+    // The first frame left unsent is refused; the rest are tried again.
+    count(t->pairs[done++], P_REFUSED);
+    if (errno != ports[port].reported_errno) {
+      ports[port].reported_errno = errno;
+      fprintf(stderr, "dropping frames on %s: %s\n", ports[port].ifname, strerror(errno));
+    }
+  }
+  for (int i = 0; i < t->size; i++) free(t->frames[i]);
+  t->size = 0;
+}
+
+static void batch(int pair, struct queued *q) {
+  struct tx_batch *t = &tx_batches[q->port];
+  t->iov[t->size] = (struct iovec){ q->frame, q->len };
+  t->msgs[t->size].msg_hdr = (struct msghdr){ .msg_iov = &t->iov[t->size], .msg_iovlen = 1 };
+  t->frames[t->size] = q->frame;
+  t->pairs[t->size++] = pair;
+  if (t->size == TX_BATCH) flush(q->port);
+}
+
 /** Sends what is due; returns the next departure (INT64_MAX when nothing waits). */
 static int64_t release_due(int64_t now) {
   int64_t next = INT64_MAX;
@@ -400,8 +448,7 @@ static int64_t release_due(int64_t now) {
       int64_t late = now - q->departure;
       if (late > 1000000) counters[H_LATE_1MS]++;
       if ((uint64_t)late > counters[H_MAX_LATE_NS]) counters[H_MAX_LATE_NS] = (uint64_t)late;
-      transmit(pair, q->port, q->frame, q->len);
-      free(q->frame);
+      batch(pair, q);
       p->head = (p->head + 1) % queue_limit;
       p->size--;
     }
@@ -412,6 +459,9 @@ static int64_t release_due(int64_t now) {
     }
     if (p->ring[p->head].departure < next) next = p->ring[p->head].departure;
     b++;
+  }
+  for (int port = 0; port < port_count; port++) {
+    if (tx_batches[port].size > 0) flush(port);
   }
   return next;
 }
@@ -518,10 +568,19 @@ int main(int argc, char **argv) {
   printf("ready\n");
   fflush(stdout);
 
-  int64_t next = INT64_MAX; // the earliest departure waiting
+  int64_t next = INT64_MAX;  // the earliest departure waiting
+  int64_t wake = INT64_MAX;  // when the engine wants to look at its queues again
+  int64_t armed = INT64_MAX; // what the timer is set for; INT64_MAX: not set, or its expiry read
   while (!stopping) {
+    // Setting a timer is dear on a virtual machine (on this one, half the engine's CPU at 100k frames/s):
+    // an earlier timer still pending serves, since waking early only means looking again.
+    int64_t before = now_ns(CLOCK_MONOTONIC);
+    if (wake > before && (armed == INT64_MAX || armed <= before || wake < armed)) {
+      arm(timer, wake);
+      armed = wake;
+    }
     struct epoll_event events[64];
-    int n = epoll_wait(ep, events, 64, -1);
+    int n = epoll_wait(ep, events, 64, wake <= before ? 0 : -1);
     if (n < 0 && errno != EINTR) die(1, "epoll_wait: %s", strerror(errno));
     int64_t offset = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
     for (int i = 0; i < n; i++) {
@@ -531,6 +590,7 @@ int main(int argc, char **argv) {
       } else if (which == (uint32_t)port_count) {
         uint64_t expirations;
         if (read(timer, &expirations, sizeof expirations) < 0 && errno != EAGAIN) die(1, "timerfd: %s", strerror(errno));
+        armed = INT64_MAX;
       } else {
         char buf[64];
         if (read(STDIN_FILENO, buf, sizeof buf) <= 0) stopping = 1; // the role that started this is gone
@@ -540,7 +600,7 @@ int main(int argc, char **argv) {
     while (next != INT64_MAX && now_ns(CLOCK_MONOTONIC) < next && next - now_ns(CLOCK_MONOTONIC) <= SPIN_NS) {}
     int64_t now = now_ns(CLOCK_MONOTONIC);
     next = release_due(now);
-    arm(timer, wake_time(now, next));
+    wake = wake_time(now, next);
   }
   return 0;
 }
