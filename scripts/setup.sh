@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(nginx-light tini python3 gcc libc6-dev libxml2-utils chromium openssh-server openssh-client socat ethtool iproute2 iputils-ping iptables tcpdump curl mtools dosfstools fdisk xz-utils procps psmisc util-linux systemd
+DEBIAN_PACKAGES=(nginx-light tini python3 gcc libc6-dev libxml2-utils chromium openssh-server openssh-client socat ethtool iproute2 iputils-ping iptables tcpdump curl apache2-utils mtools dosfstools fdisk xz-utils procps psmisc util-linux systemd
   # QEMU boards: the machines, the board image builder (mmdebstrap; arch-test and qemu-user-static for arm64),
   # openssl for the console password hash a VM board's flash sets
   qemu-system-x86 qemu-system-arm qemu-user-static mmdebstrap arch-test e2fsprogs openssl)
