@@ -83,7 +83,10 @@ export class AgentControlClient {
     const { board, address, port, token } = this.endpoint;
     const body = value === undefined ? undefined : JSON.stringify(value);
     return new Promise((resolve, reject) => {
-      const req = request({ host: address, port, path, method, timeout: timeoutMs, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
+      // A connection of its own (agent: false): Node 20's global agent keeps sockets alive, and one the
+      // agent's server closes after its 5 s keep-alive just as a call reuses it fails as "socket hang up"
+      // (seen after an ab run of about 5 s between two counter reads).
+      const req = request({ host: address, port, path, method, agent: false, timeout: timeoutMs, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString()));
         res.on('end', () => {
