@@ -3,8 +3,9 @@ import { join } from 'node:path';
 
 export { percentile, round3 } from './stats';
 export type { DelayAccuracyStep } from './delay-accuracy';
+export type { PacketStages } from './packet-stages';
 
-export const AGENT_BENCHMARKS = ['delay-accuracy', 'table-lookups', 'timer-precision', 'role-fuzz', 'syn-flood'] as const;
+export const AGENT_BENCHMARKS = ['delay-accuracy', 'table-lookups', 'timer-precision', 'role-fuzz', 'syn-flood', 'packet-stages'] as const;
 export type AgentBenchmark = (typeof AGENT_BENCHMARKS)[number];
 
 /** The script of a benchmark: it prints progress on stderr and one JSON document on stdout. */

@@ -5,10 +5,11 @@ import { roleFuzz, synFlood } from './hostile-wan';
 import { agentKill, lifecycle } from './lifecycle';
 import { labScale } from './lab-scale';
 import { load } from './load';
+import { packetStages } from './packet-stages';
 import type { BenchSection } from './section';
 import { throughput } from './throughput';
 import { translationTable } from './translation-table';
 import { vmLabBench } from './vm-lab';
 
 /** In report order. */
-export const SECTIONS: BenchSection[] = [labScale, delayLine, handshake, fidelity, load, agentKill, throughput, translationTable, roleFuzz, synFlood, lifecycle, vmLabBench];
+export const SECTIONS: BenchSection[] = [labScale, delayLine, handshake, fidelity, load, agentKill, throughput, packetStages, translationTable, roleFuzz, synFlood, lifecycle, vmLabBench];
