@@ -28,6 +28,17 @@ describe('console log writer', () => {
     assert.match(line, /\| gin: $/);
   });
 
+  it('waitForConsole sees a whole login prompt that kernel messages cut into and then follow, with no newline of its own', async () => {
+    const file = join(dir, 'board.log');
+    const writer = new ConsoleLogWriter(file, 'pi-01');
+    // As a stand-in Pi's console printed it in CI63: the prompt's first letter, a kernel message, the rest of the prompt, more kernel messages.
+    writer.output(Buffer.from('Debian GNU/Linux 12 pi-01 ttyAMA0\r\n\r\np[   10.070614] IPv6: ADDRCONF(NETDEV_CHANGE): wlan0: link becomes ready\r\n' +
+      'i-01 login: [   10.265752] usb 1-1.3: New USB device found, idVendor=0bda, idProduct=8153, bcdDevice=30.00\r\n[   10.821243] cam-dummy-reg: disabling\r\n'));
+    await writer.close();
+    const line = await waitForConsole(file, /\blogin: *$/, 500, { since: 0 });
+    assert.match(line, /\| i-01 login: \[/);
+  });
+
   it('waitForConsole does not take a prompt mended from parts that never make one', async () => {
     const file = join(dir, 'board.log');
     const writer = new ConsoleLogWriter(file, 'pi-01');

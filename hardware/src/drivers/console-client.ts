@@ -98,7 +98,9 @@ export async function waitForConsole(logFile: string, pattern: RegExp, timeoutMs
 
 /**
  * The lines the board's programs printed, mended where a kernel message cut into one: on a chatty
- * console "pi-01 lo[    9.19] usb 1-1.3: ...\ngin: " is the prompt "pi-01 login: " to a reader.
+ * console "pi-01 lo[    9.19] usb 1-1.3: ...\ngin: " is the prompt "pi-01 login: " to a reader, and so is
+ * "p[   10.07] IPv6: ...\ni-01 login: [   10.26] usb 1-1.3: ...", where the prompt is whole before the next
+ * kernel message and no newline of the program's ever comes (getty waits for a name).
  */
 class BoardLines {
   private cutShort = '';
@@ -110,9 +112,10 @@ class BoardLines {
     if (matches(text, pattern)) return true;
     const own = withoutKernelMessages(text);
     if (own.length < text.length) {
-      // A kernel message runs to the end of its log line; the program's line, if cut, goes on later.
+      // A kernel message runs to the end of its log line; the program's line, if cut, goes on later, or
+      // is already all there.
       this.cutShort += own;
-      return false;
+      return matches(this.cutShort, pattern);
     }
     const line = this.cutShort + own;
     this.cutShort = '';
