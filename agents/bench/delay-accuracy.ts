@@ -69,8 +69,8 @@ function macBytes(mac: string): Buffer {
   return Buffer.from(mac.replace(/:/g, ''), 'hex');
 }
 
+/** The part of the wake probe's output this benchmark reads. */
 interface WakeProbe {
-  realtime: boolean;
   over1ms: number;
   maxLateUs: number;
 }

@@ -5,7 +5,7 @@ import { boardsWithRole, predict } from '@synrace/netem-profiles';
 import { DEFAULT_TOPOLOGY, originAddress, renderTable, resolveTopology, withLab, type Lab } from '@synrace/orchestrator';
 import type { BenchContext, HostSection, SectionReport } from './section';
 
-/** Issue 16 loaded the lab from Dublin's host; another topology's first client site stands in. */
+/** Issue 16 loaded the world lab from Dublin's host. */
 const CLIENT_SITE = 'dublin';
 const UNLOADED = { requests: 200, concurrency: 1 };
 const LOADED = { requests: 3000, concurrency: 50 };
@@ -92,7 +92,8 @@ function loadTopology(dir: string): string {
 async function measure(context: BenchContext, lab: Lab): Promise<LoadReport> {
   const { topology, profile } = lab.inputs();
   const predictions = predict(topology, profile);
-  const site = predictions.find((p) => p.clientSite === CLIENT_SITE) ?? predictions[0];
+  const site = predictions.find((p) => p.clientSite === CLIENT_SITE);
+  if (!site) throw new Error(`load: the ${DEFAULT_TOPOLOGY} topology has no client site ${CLIENT_SITE}`);
   const url = `http://${originAddress(topology)}/index.html`;
   const gateway = lab.agent(site.gatewayBoard);
   const switchAgent = lab.agent(boardsWithRole(topology, 'server-switch')[0].name);
