@@ -25,7 +25,9 @@ interface Client {
 
 async function connect(lab: ProtocolLab, port: number, server: string = ADDR.origin, timeoutS = 5): Promise<Client> {
   const daemon = lab.daemon('client', `client-${port}-${Date.now() % 100000}`, ['python3', '-c', CLIENT_PY, server, String(port), String(timeoutS)]);
-  const line = async (n: number, timeoutMs = (timeoutS + 2) * 1000): Promise<string> => {
+  // The client's own timeout plus 10 s for `ip netns exec python3` to start: beside two other lanes (CI66) the
+  // client printed nothing, not even its connect timeout, within 2 s over it.
+  const line = async (n: number, timeoutMs = (timeoutS + 10) * 1000): Promise<string> => {
     const started = Date.now();
     for (;;) {
       const lines = daemon.output().split('\n').filter((l) => l.length > 0);

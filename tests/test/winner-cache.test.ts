@@ -78,7 +78,7 @@ for (const configuration of configurations) describe(`winner cache, configuratio
       return v.connections.filter((c) => c.via === 'race' && c.servedBy === predicted.winner).map((c) => c.handshakeMs - predicted.handshakeMs);
     }));
   };
-  /** A race whose margin a late answer could swallow: its winner is judged by the majority of connections, not by every one. */
+  /** A race whose margin a late answer could swallow: any candidate within it may win, as verify names such a tie and does not judge it. */
   const nearTie = (marginMs: number, latenessMs: number) => marginMs <= 2 * latenessMs;
   before(async function () {
     this.timeout(120_000);
@@ -115,9 +115,16 @@ for (const configuration of configurations) describe(`winner cache, configuratio
     for (const v of verdicts) {
       const got = v.connections.map((c) => `${c.servedBy}/${c.via}`).join(' ');
       assert.ok(v.connections.every((c) => c.via === 'race'), `${v.clientSite}: every connection raced: ${got}`);
-      const won = v.connections.filter((c) => c.servedBy === v.predicted && c.tableWinner === v.predicted).length;
-      if (nearTie(winnerIn(predictionFor(predictions, v.clientSite), 'bounded').marginMs, lateMs)) assert.ok(won * 2 > v.connections.length, `${v.clientSite} (near tie): predicted ${v.predicted} for most, got ${got}`);
-      else assert.ok(v.ok, `${v.clientSite}: predicted ${v.predicted}, got ${got} (answers up to ${lateMs.toFixed(1)} ms late)`);
+      const prediction = predictionFor(predictions, v.clientSite);
+      if (nearTie(winnerIn(prediction, 'bounded').marginMs, lateMs)) {
+        // Within the run's own noise either candidate may win (as verify names such a tie and does not judge it); a
+        // candidate outside it may not. CI66: Sao Paulo's rep-mia and rep-iad, 2 of 3 to the runner-up.
+        const best = Math.min(...prediction.candidates.map((c) => c.boundedRaceMs));
+        const tied = prediction.candidates.filter((c) => c.boundedRaceMs - best <= 2 * lateMs).map((c) => c.board);
+        assert.ok(v.connections.every((c) => tied.includes(c.servedBy ?? '') && c.tableWinner === c.servedBy), `${v.clientSite} (near tie): ${tied.join(' or ')}, got ${got}`);
+      } else {
+        assert.ok(v.ok, `${v.clientSite}: predicted ${v.predicted}, got ${got} (answers up to ${lateMs.toFixed(1)} ms late)`);
+      }
     }
   });
 
