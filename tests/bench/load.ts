@@ -79,8 +79,6 @@ function cpuJiffies(): { busy: number; total: number } {
   return { busy: total - fields[3] - (fields[4] ?? 0), total };
 }
 
-const counter = (counters: Record<string, unknown>, role: string, name: string): number => (counters[role] as Record<string, number> | undefined)?.[name] ?? 0;
-
 /** The world topology with a fan-out budget above the load, in a folder the caller removes. */
 function loadTopology(dir: string): string {
   const file = join(dir, 'world-load.yaml');
@@ -103,15 +101,14 @@ async function measure(context: BenchContext, lab: Lab): Promise<LoadReport> {
   context.progress.step(`load: ${UNLOADED.requests} connections one at a time from ${site.hostBoard}`);
   const unloaded = await ab(lab, site.hostBoard, url, UNLOADED);
   context.progress.step(`load: ab -n ${LOADED.requests} -c ${LOADED.concurrency} from ${site.hostBoard}, every connection through the ${race} race`);
-  const before = { gateway: await gateway.counters(), switch: await switchAgent.counters() };
+  type RoleCounters = Record<string, Record<string, number> | undefined>;
+  const countersNow = async (): Promise<RoleCounters> => ({ ...(await gateway.counters()), ...(await switchAgent.counters()) }) as RoleCounters;
+  const before = await countersNow();
   const cpuBefore = cpuJiffies();
   const loaded = await ab(lab, site.hostBoard, url, LOADED);
   const cpuAfter = cpuJiffies();
-  const after = { gateway: await gateway.counters(), switch: await switchAgent.counters() };
-  const delta = (role: 'gateway' | 'switch', name: string) => {
-    const key = role === 'gateway' ? 'client-gateway' : 'server-switch';
-    return counter(after[role], key, name) - counter(before[role], key, name);
-  };
+  const after = await countersNow();
+  const grew = (role: 'client-gateway' | 'server-switch', name: string) => (after[role]?.[name] ?? 0) - (before[role]?.[name] ?? 0);
   return {
     clientSite: site.clientSite,
     hostBoard: site.hostBoard,
@@ -121,9 +118,9 @@ async function measure(context: BenchContext, lab: Lab): Promise<LoadReport> {
     unloaded,
     loaded,
     fanOutBudget: FAN_OUT,
-    cachedSyns: delta('gateway', 'syn-cached'),
-    fannedOut: delta('switch', 'syn-fanned-out'),
-    overBudget: delta('switch', 'syn-to-origin-only-fan-out-over-budget'),
+    cachedSyns: grew('client-gateway', 'syn-cached'),
+    fannedOut: grew('server-switch', 'syn-fanned-out'),
+    overBudget: grew('server-switch', 'syn-to-origin-only-fan-out-over-budget'),
     hostBusyPct: Math.round((1000 * (cpuAfter.busy - cpuBefore.busy)) / Math.max(1, cpuAfter.total - cpuBefore.total)) / 10,
   };
 }
