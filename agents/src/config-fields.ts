@@ -36,6 +36,13 @@ export function numberIn(obj: Json, key: string, where: string, min: number, max
   return v;
 }
 
+export function optionalBoolean(obj: Json, key: string, where: string, absent: boolean): boolean {
+  const v = obj[key];
+  if (v === undefined) return absent;
+  if (typeof v !== 'boolean') throw new ConfigError(`${where}.${key} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 export function oneOf<T extends string>(obj: Json, key: string, where: string, allowed: readonly T[]): T {
   const v = obj[key];
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {

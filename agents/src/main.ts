@@ -58,7 +58,10 @@ function startRole(config: BoardConfig, name: keyof BoardConfig['roles']): Runni
         name,
         counters: () => role.counters(),
         table: () => role.table(),
-        switches: { 'winner-cache': booleanSwitch('winner-cache', (on) => role.setWinnerCache(on)) },
+        switches: {
+          'winner-cache': booleanSwitch('winner-cache', (on) => role.setWinnerCache(on)),
+          'kernel-path': booleanSwitch('kernel-path', (on) => role.setKernelPath(on)),
+        },
         stop: () => role.close(),
       };
     }

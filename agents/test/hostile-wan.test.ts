@@ -9,41 +9,10 @@ import { openPacketSocket } from '../src/io/packet-socket';
 import type { AgentRun } from './support/agent-process';
 import { inNetns } from './support/netns';
 import {
-  ADDR, CLIENT_PY, countersOf, createProtocolLab, gatewayConfig, replicaConfig, switchConfig, switchRole, tableOf, WEB_SERVER_PY,
+  ADDR, countersOf, createProtocolLab, gatewayConfig, replicaConfig, switchConfig, switchRole, tableOf, WEB_SERVER_PY,
   type Configuration, type Daemon, type ProtocolLab,
 } from './support/protocol-lab';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Client {
-  daemon: Daemon;
-  /** The n-th line the client printed (0-based), waiting for it. */
-  line(n: number, timeoutMs?: number): Promise<string>;
-  send(text: string): void;
-  port: number;
-}
-
-async function connect(lab: ProtocolLab, port: number, server: string = ADDR.origin, timeoutS = 5): Promise<Client> {
-  const daemon = lab.daemon('client', `client-${port}-${Date.now() % 100000}`, ['python3', '-c', CLIENT_PY, server, String(port), String(timeoutS)]);
-  // The client's own timeout plus 10 s for `ip netns exec python3` to start: beside two other lanes (CI66) the
-  // client printed nothing, not even its connect timeout, within 2 s over it.
-  const line = async (n: number, timeoutMs = (timeoutS + 10) * 1000): Promise<string> => {
-    const started = Date.now();
-    for (;;) {
-      const lines = daemon.output().split('\n').filter((l) => l.length > 0);
-      if (lines.length > n) return lines[n];
-      if (Date.now() - started > timeoutMs) throw new Error(`client printed no line ${n}: ${daemon.output()}`);
-      await sleep(10);
-    }
-  };
-  const first = await line(0);
-  const port0 = /^connected (\d+)/.exec(first);
-  return { daemon, line, send: (text) => void daemon.child.stdin!.write(`send ${text}\n`), port: port0 ? Number(port0[1]) : -1 };
-}
-
-function num(counters: Record<string, unknown>, name: string): number {
-  return typeof counters[name] === 'number' ? (counters[name] as number) : 0;
-}
+import { connect, num, sleep } from './support/lab-client';
 
 describe('hostile WAN (issue #10): agents in a namespace lab', function () {
   this.timeout(120_000);
@@ -89,10 +58,12 @@ describe('hostile WAN (issue #10): agents in a namespace lab', function () {
         d.daemon.kill();
       });
 
-      it('beats the blind RFC 5961 walk: ACKs at seq 0, 2^30, 2^31, 3*2^30, then a RST, and the connection survives', async () => {
+      it('beats the blind RFC 5961 walk on a kernel-carried connection: ACKs at seq 0, 2^30, 2^31, 3*2^30, then a RST, and the connection survives', async () => {
         await startLab(configuration, 'replica');
         const c = await connect(lab, 80);
         assert.equal(await c.line(1), 'got hi replica');
+        const attacked = tableOf(lab, 'gw').entries.find((e) => e.client === `${ADDR.client}:${c.port}`);
+        assert.equal(attacked?.path, 'kernel', 'the walk meets the kernel path, which carries the connection');
         const forged = (seq: number, flags: number): Buffer => {
           const inner = buildSegment({ src: ADDR.origin, dst: ADDR.client, srcPort: 80, dstPort: c.port, seq, ack: 1, flags });
           if (configuration === 'A') {

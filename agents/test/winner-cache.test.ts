@@ -85,7 +85,7 @@ interface Sent { packet: Buffer; dst: number }
 /** A gateway core with a hand-turned clock and timers, recording verdicts and what it sent itself. */
 function harness(configuration: Configuration) {
   const config: ClientGatewayConfig = {
-    lanInterface: 'lan0', wanInterface: 'wan0', webPorts: [80, 8080], configuration, maxMss: 1440,
+    lanInterface: 'lan0', wanInterface: 'wan0', webPorts: [80, 8080], configuration, maxMss: 1440, kernelPath: false,
     localAddresses: [ip('10.3.0.1'), GATEWAY_WAN], table: {}, candidates: [{ server: SERVER, replicas: [REPLICA, OTHER_REPLICA] }],
     winnerCache: { ttlMs: 30_000, maxEntries: 16, deadlineSlackMs: 20, tunnelSource: GATEWAY_WAN },
   };
@@ -268,7 +268,7 @@ describe('replica: cached start packets from a client gateway (B and C)', () => 
     const counters = new Counters();
     const injected: Buffer[] = [];
     const core = createReplicaCore(
-      { ownAddress: REPLICA, serverAddresses: [SERVER], configuration: 'C', busyLoad: 50, switchAddresses: [SWITCH], gateways: [{ address: GATEWAY_WAN, clients: [{ network: ip('10.3.0.0'), mask: 0xffffff00 }] }] },
+      { ownAddress: REPLICA, serverAddresses: [SERVER], configuration: 'C', busyLoad: 50, switchAddresses: [SWITCH], kernelPath: false, gateways: [{ address: GATEWAY_WAN, clients: [{ network: ip('10.3.0.0'), mask: 0xffffff00 }] }] },
       counters, (p) => injected.push(Buffer.from(p)), () => undefined,
     );
     const tunnelled = (outerSrc: number, client: string) => {

@@ -55,17 +55,21 @@ export interface RaceSettings {
   winnerCache: WinnerCacheSettings;
   /** Bounded race: the longest the switch holds a copy. */
   holdBudgetMs: number;
+  /** Client gateways hand a won connection to their kernel path, where the board's kernel has one. */
+  kernelPath: boolean;
 }
 
 /**
  * fanOut: far above any lab's legitimate SYN rate, yet a bound on what a forged flood reflects.
  * winnerCache: half a minute keeps a page's burst of connections on one race; the slack covers a loaded
- * host's scheduling noise. holdBudgetMs: docs/decisions.md "Bounded race".
+ * host's scheduling noise. holdBudgetMs: docs/decisions.md "Bounded race". kernelPath: docs/decisions.md
+ * "Kernel path".
  */
 export const DEFAULT_RACE_SETTINGS: RaceSettings = {
   fanOut: { rate: 200, burst: 400 },
   winnerCache: { ttlMs: 30_000, maxEntries: 1024, deadlineSlackMs: 20 },
   holdBudgetMs: 100,
+  kernelPath: true,
 };
 
 /** The topology's race settings, defaults filled in. */

@@ -45,11 +45,18 @@ export interface GatewayCost {
   cpuMsPerMBRuns: number[];
 }
 
+/** Downloads through the race with the gateway's connections carried one way, and what they cost its agent. */
+export interface CarriedSeries extends DownloadSeries {
+  gatewayCost: GatewayCost;
+}
+
 export interface LabThroughput {
   path: ReplicaPath;
   fileBytes: number;
-  withAgents: DownloadSeries;
-  gatewayCost: GatewayCost;
+  /** Kernel path off: the agent gives every segment its verdict. */
+  agentPath: CarriedSeries;
+  /** Kernel path on: the agent decides the race, tcx classifiers carry the rest; or why it could not be measured. */
+  kernelPath: CarriedSeries | { error: string };
   /** Only when asked for: the path does not depend on the configuration. */
   gatewayAgentStopped?: DownloadSeries;
 }
@@ -137,9 +144,9 @@ async function stopGatewayAgent(context: BenchContext, lab: Lab, gateway: string
 }
 
 /**
- * Downloads through the race with agents on, costing the gateway agent per download; then, if asked, stops
- * that agent for good and downloads from the winner's own address, which only the kernel forwards. The file
- * goes away with the lab's run directory.
+ * Downloads through the race with agents on, the gateway's kernel path off and then on, costing the gateway
+ * agent per download; then, if asked, stops that agent for good and downloads from the winner's own address,
+ * which only the kernel forwards. The file goes away with the lab's run directory.
  */
 export async function measureGatewayThroughput(context: BenchContext, lab: Lab, label: string, withKernelBaseline: boolean): Promise<LabThroughput> {
   const path = replicaPath(lab);
@@ -150,12 +157,22 @@ export async function measureGatewayThroughput(context: BenchContext, lab: Lab, 
   const { pid } = await lab.agent(path.gateway).health();
   const sampleLoad = () => sampleGatewayLoad(lab, path.gateway, pid, interfaces);
 
-  await warmUp(context, lab, path.host, path.raceUrl, `${label}, agents on`);
-  const loads = [await sampleLoad()];
-  const withAgents = await downloads(context, lab, path.host, path.raceUrl, path.winner, `${label}, through the race, agents on`, async () => {
-    loads.push(await sampleLoad());
+  const carried = async (kernelPath: boolean): Promise<CarriedSeries> => {
+    const seriesLabel = `${label}, through the race, kernel path ${kernelPath ? 'on' : 'off'}`;
+    await lab.agent(path.gateway).setKernelPath(kernelPath);
+    await warmUp(context, lab, path.host, path.raceUrl, seriesLabel);
+    const loads = [await sampleLoad()];
+    const series = await downloads(context, lab, path.host, path.raceUrl, path.winner, seriesLabel, async () => {
+      loads.push(await sampleLoad());
+    });
+    return { ...series, gatewayCost: gatewayCost(pid, loads, series.runs) };
+  };
+  const agentPath = await carried(false);
+  const kernelPath = await carried(true).catch((err: Error) => {
+    if (context.signal.aborted) throw err;
+    return { error: err.message };
   });
-  const result: LabThroughput = { path, fileBytes: withAgents.runs[0].bytes, withAgents, gatewayCost: gatewayCost(pid, loads, withAgents.runs) };
+  const result: LabThroughput = { path, fileBytes: agentPath.runs[0].bytes, agentPath, kernelPath };
   if (!withKernelBaseline) return result;
 
   await stopGatewayAgent(context, lab, path.gateway, pid, label);

@@ -30,6 +30,8 @@ export interface ControlSwitches {
   dead: boolean;
   /** The client gateway's winner cache: off, every connection races (and the cache forgets). */
   'winner-cache': boolean;
+  /** The client gateway's kernel path: off, every carried connection goes back to the agent, and new ones stay there. */
+  'kernel-path': boolean;
   /** The switch's synchronized holds by candidate address (ms), for a geography changed live. */
   holds: Record<string, number>;
 }

@@ -58,6 +58,10 @@ export class AgentControlClient {
     return this.flip('winner-cache', on);
   }
 
+  setKernelPath(on: boolean): Promise<unknown> {
+    return this.flip('kernel-path', on);
+  }
+
   /** Polls /health until the agent answers: the last step of a board's provisioning. */
   async waitHealthy(timeoutMs: number): Promise<AgentHealth> {
     const deadline = Date.now() + timeoutMs;

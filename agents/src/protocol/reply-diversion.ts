@@ -3,8 +3,12 @@
 // agent reads, by a policy rule; the agent's own sends carry a mark that keeps
 // them on the main table.
 import { execFileSync } from 'node:child_process';
+import { iptables, removeChain } from './steering';
 
 export const AGENT_MARK = 0x5352;
+/** Set in mangle OUTPUT on what `only` selects; the divert rule then takes just those. */
+const DIVERT_MARK = 0x5353;
+const ONLY_CHAIN = 'SYNRACE-RP';
 const TABLE = String(AGENT_MARK);
 const MARK_RULE_PREF = '5351';
 const DIVERT_RULE_PREF = '5352';
@@ -25,9 +29,15 @@ export interface ReplyDiversion {
   selector: string[];
   /** Addresses the stack must own as local, non-ARPing ones (configuration C: the server's). */
   localAddresses: string[];
+  /**
+   * Absent: everything the selector takes is diverted. Present: only packets one of these iptables matches
+   * (mangle OUTPUT) selects; the rest leaves by the main table (where the kernel path tunnels it).
+   */
+  only?: string[][];
 }
 
 function remove(d: ReplyDiversion): void {
+  removeChain('mangle', 'OUTPUT', ONLY_CHAIN);
   ip(['rule', 'del', 'pref', DIVERT_RULE_PREF], true);
   ip(['rule', 'del', 'pref', MARK_RULE_PREF], true);
   ip(['route', 'flush', 'table', TABLE], true);
@@ -47,6 +57,12 @@ export function installReplyDiversion(d: ReplyDiversion): () => void {
   ip(['link', 'set', d.tun, 'up']);
   ip(['route', 'replace', 'default', 'dev', d.tun, 'table', TABLE]);
   ip(['rule', 'add', 'pref', MARK_RULE_PREF, 'fwmark', `0x${AGENT_MARK.toString(16)}`, 'lookup', 'main']);
-  ip(['rule', 'add', 'pref', DIVERT_RULE_PREF, ...d.selector, 'lookup', TABLE]);
+  if (d.only) {
+    iptables(['-t', 'mangle', '-N', ONLY_CHAIN]);
+    for (const match of d.only) iptables(['-t', 'mangle', '-A', ONLY_CHAIN, ...match, '-j', 'MARK', '--set-xmark', `0x${DIVERT_MARK.toString(16)}/0xffffffff`]);
+    iptables(['-t', 'mangle', '-A', 'OUTPUT', '-j', ONLY_CHAIN]);
+  }
+  const marked = d.only ? ['fwmark', `0x${DIVERT_MARK.toString(16)}`] : [];
+  ip(['rule', 'add', 'pref', DIVERT_RULE_PREF, ...d.selector, ...marked, 'lookup', TABLE]);
   return () => remove(d);
 }

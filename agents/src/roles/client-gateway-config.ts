@@ -1,4 +1,4 @@
-import { address, addressList, arrayAt, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
+import { address, addressList, arrayAt, nonEmptyString, numberIn, objectAt, oneOf, optionalBoolean, portList } from '../config-fields';
 import type { TableOptions, WinnerCacheOptions } from '../table';
 
 export const CONFIGURATIONS = ['A', 'B', 'C'] as const;
@@ -20,6 +20,8 @@ export interface ClientGatewayConfig {
   candidates: { server: number; replicas: number[] }[];
   /** Absent: every connection races. */
   winnerCache?: GatewayWinnerCacheConfig;
+  /** Carry won connections' established segments in the kernel (tcx classifiers) where it can. */
+  kernelPath: boolean;
 }
 
 export interface GatewayWinnerCacheConfig extends WinnerCacheOptions {
@@ -32,7 +34,8 @@ export interface GatewayWinnerCacheConfig extends WinnerCacheOptions {
 }
 
 /** The role's part of the board config file, as the orchestrator writes it (addresses dotted). */
-export interface ClientGatewayConfigFile extends Omit<ClientGatewayConfig, 'localAddresses' | 'table' | 'candidates' | 'winnerCache'> {
+export interface ClientGatewayConfigFile extends Omit<ClientGatewayConfig, 'localAddresses' | 'table' | 'candidates' | 'winnerCache' | 'kernelPath'> {
+  kernelPath?: boolean;
   localAddresses: string[];
   table?: Partial<TableOptions>;
   candidates: { server: string; replicas: string[] }[];
@@ -65,6 +68,7 @@ export function parseClientGatewayConfig(raw: unknown, where = 'client-gateway')
       return { server: address(entry, 'server', at), replicas: addressList(entry, 'replicas', at) };
     }),
     table: Object.fromEntries(Object.keys(table).map((k) => [k, numberIn(table, k, `${where}.table`, 1, Infinity)])),
+    kernelPath: optionalBoolean(obj, 'kernelPath', where, false),
     ...(obj.winnerCache === undefined ? {} : { winnerCache: parseWinnerCache(obj.winnerCache, `${where}.winnerCache`) }),
   };
 }

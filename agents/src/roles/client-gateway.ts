@@ -6,7 +6,7 @@
 // The kernel forwards; the gateway's chain queues web traffic to it (steered-queue.ts) and each packet
 // goes back with a verdict: untouched, rewritten, or dropped. Only RSTs to late answerers are its own.
 import { buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView } from '../packet';
-import { TranslationTable, type AnswerKey, type ConnectionKey, type TableDump, type TableEntry } from '../table';
+import { DEFAULT_TABLE_OPTIONS, TranslationTable, type AnswerKey, type ConnectionKey, type TableDump, type TableEntry } from '../table';
 import { Counters } from '../protocol/counters';
 import { PacketParser, type PacketKind } from '../protocol/packet-parser';
 import { RawSender } from '../protocol/raw-sender';
@@ -14,6 +14,8 @@ import { interfaceIndex, openSteeredQueue, type Verdicts } from '../protocol/ste
 import { GATEWAY_STEERING, NOT_LOCAL_MATCH, START_PACKET_MATCH, webPortsMatch, type SteeringRule } from '../protocol/steering';
 import type { ClientGatewayConfig } from './client-gateway-config';
 import { createCachedStarts, type CachedStarts } from './cached-starts';
+import { GatewayKernelPath, type KernelPathDump } from '../kernel-path/gateway-kernel-path';
+import type { FlowMode } from '../kernel-path/gateway-programs';
 
 const SWEEP_INTERVAL_MS = 1000;
 
@@ -21,6 +23,7 @@ export interface ClientGateway {
   counters(): Record<string, unknown>;
   table(): TableDump;
   setWinnerCache(on: boolean): void;
+  setKernelPath(on: boolean): void;
   close(): void;
 }
 
@@ -28,6 +31,8 @@ export interface ClientGateway {
 export interface GatewayCore {
   fromClient(packet: Buffer, v: Verdicts): void;
   fromServer(packet: Buffer, v: Verdicts): void;
+  /** Reads the kernel path's last segments into the table, then forgets idle entries. */
+  sweep(now: number): void;
   readonly table: TranslationTable;
   /** Absent when the config has no winner cache. */
   readonly cachedStarts?: CachedStarts;
@@ -40,8 +45,11 @@ export type Later = (ms: number, fn: () => void) => () => void;
  * `send` sends a packet the gateway originates (RSTs, cached and kept start packets); `now` is the table's
  * clock in ms; `later` times cached start packets' deadlines.
  */
-export function createGatewayCore(config: ClientGatewayConfig, counters: Counters, send: (packet: Buffer, dst: number) => void, now: () => number, later: Later): GatewayCore {
+export function createGatewayCore(config: ClientGatewayConfig, counters: Counters, send: (packet: Buffer, dst: number) => void, now: () => number, later: Later, kernel?: GatewayKernelPath): GatewayCore {
   const table = new TranslationTable(config.table);
+  if (kernel) table.onRemoved = (entry, why) => kernel.leave(entry, why);
+  /** How the kernel path carries a connection a replica won; one the origin won crosses untouched. */
+  const replicaFlow: FlowMode = config.configuration === 'A' ? 'translate' : config.configuration === 'B' ? 'translate-spoofed' : 'tunnel';
   const cachedStarts = config.winnerCache && createCachedStarts({ config, cacheConfig: config.winnerCache, counters, send, now, later });
   const webPorts = new Set(config.webPorts);
   const local = new Set(config.localAddresses);
@@ -87,11 +95,23 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     v.rewritten(tagged.packet);
   }
 
+  /**
+   * A segment of a carried connection that reached the agent: a SYN, FIN or RST, or one the classifiers
+   * would not vouch for. What they learnt comes first, so a RST is judged at the current sequence number;
+   * a FIN takes the connection back to the agent for its close.
+   */
+  function settle(entry: TableEntry, flags: number): void {
+    if (!kernel || entry.path !== 'kernel') return;
+    if (flags & TcpFlag.FIN) kernel.leave(entry, 'fin');
+    else kernel.sync(entry);
+  }
+
   /** P600, client to server: a connection bound to a replica goes to the replica. */
   function clientSegment(packet: Buffer, v: Verdicts): void {
     const { ip, tcp } = fromClients;
     const entry = table.get(key);
     if (entry) {
+      settle(entry, tcp.flags);
       table.recordClientAcknowledgement(entry, tcp.flags, tcp.ack, tcp.window);
       table.recordSegment(entry, 'client', tcp.flags, now());
     }
@@ -186,6 +206,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     if (verdict === 'won') {
       counters.add(entry.state === 'origin' ? 'won-by-origin' : 'won-by-replica');
       cachedStarts?.won(entry);
+      if (kernel?.carry(entry, entry.state === 'replica' ? replicaFlow : 'pass')) counters.add('kernel-path-carried');
     }
     // Configuration C: the client's segments will be tunnelled, 20 bytes longer; its MSS comes from here.
     const clamped = config.configuration === 'C' && clampMss(packet, tcp, config.maxMss);
@@ -229,6 +250,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
       counters.add('unmatched-passed');
       return v.pass();
     }
+    settle(entry, tcp.flags);
     if (entry.state === 'pending') return pendingReset(entry, v);
     // C carries a replica-bound connection only inside the tunnel; plain packets claiming to be part of it are forged.
     if (config.configuration === 'C' && entry.state === 'replica') {
@@ -300,6 +322,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     answer.answerer = config.configuration === 'B' ? innerIp.src : outer.src;
     if ((innerTcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) return acknowledgement(packet, innerIp, innerTcp, v);
     const entry = table.findForAnswer(answer);
+    if (entry) settle(entry, innerTcp.flags);
     if (config.configuration !== 'C' || !entry || entry.state !== 'replica' || entry.winner !== outer.src) {
       counters.add('tunnel-dropped-not-from-bound-replica');
       return v.drop();
@@ -321,7 +344,12 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     else serverSegment(packet, v);
   }
 
-  return { fromClient, fromServer, table, ...(cachedStarts ? { cachedStarts } : {}) };
+  function sweep(at: number): void {
+    if (kernel) for (const entry of kernel.syncAll()) table.seenAt(entry, entry.kernelLastSeen);
+    table.sweep(at);
+  }
+
+  return { fromClient, fromServer, sweep, table, ...(cachedStarts ? { cachedStarts } : {}) };
 }
 
 /** The steering rules: web traffic both ways, and in B and C the tunnel towards the clients. */
@@ -355,11 +383,13 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
       deadlines.delete(timer);
     };
   };
-  const core = createGatewayCore(config, counters, (packet, dst) => sender.send(packet, dst), Date.now, later);
+  const kernelPath = config.kernelPath ? openKernelPath(config, lanIndex, wanIndex, counters, log) : undefined;
+  const core = createGatewayCore(config, counters, (packet, dst) => sender.send(packet, dst), Date.now, later, kernelPath);
   let queue;
   try {
     queue = openSteeredQueue(GATEWAY_STEERING, gatewaySteeringRules(config), log);
   } catch (err) {
+    kernelPath?.close();
     sender.close();
     throw err;
   }
@@ -370,7 +400,7 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     counters.add('other-interface-passed');
     v.pass();
   });
-  const sweeper = setInterval(() => core.table.sweep(Date.now()), SWEEP_INTERVAL_MS);
+  const sweeper = setInterval(() => core.sweep(Date.now()), SWEEP_INTERVAL_MS);
   log(`client-gateway ready: configuration ${config.configuration}, web ports ${config.webPorts.join(',')}, ${config.lanInterface} -> ${config.wanInterface}`);
 
   return {
@@ -380,18 +410,49 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
       table: core.table.counters,
       entries: core.table.size,
       ...(core.cachedStarts ? { winnerCache: core.cachedStarts.cache.dump(Date.now()) } : {}),
+      kernelPath: kernelPathState(config, kernelPath),
     }),
-    table: () => core.table.dump(Date.now()),
+    table: () => {
+      kernelPath?.syncAll();
+      return core.table.dump(Date.now());
+    },
     setWinnerCache(on) {
       if (!core.cachedStarts) throw new Error('this gateway has no winner cache configured');
       core.cachedStarts.cache.setEnabled(on);
       log(`client-gateway: winner cache ${on ? 'on' : 'off'}`);
     },
+    setKernelPath(on) {
+      if (!kernelPath) throw new Error(config.kernelPath ? 'this gateway\'s kernel cannot carry connections (see its log)' : 'this gateway has no kernel path configured');
+      kernelPath.setEnabled(on);
+      log(`client-gateway: kernel path ${on ? 'on' : 'off'}`);
+    },
     close() {
       clearInterval(sweeper);
       deadlines.forEach((t) => clearTimeout(t));
       steered.close();
+      kernelPath?.close();
       sender.close();
     },
   };
+}
+
+/** The classifiers, or undefined (logged and counted) where the kernel has no tcx or refuses them: the agent carries everything then. */
+function openKernelPath(config: ClientGatewayConfig, lanIndex: number, wanIndex: number, counters: Counters, log: (message: string) => void): GatewayKernelPath | undefined {
+  try {
+    const path = GatewayKernelPath.open({
+      lanInterface: config.lanInterface, lanIndex, wanInterface: config.wanInterface, wanIndex,
+      markBit: GATEWAY_STEERING.markBit, maxFlows: config.table.maxEntries ?? DEFAULT_TABLE_OPTIONS.maxEntries,
+    });
+    log(`client-gateway: kernel path on (tcx ingress on ${config.lanInterface} and ${config.wanInterface})`);
+    return path;
+  } catch (err) {
+    counters.add('kernel-path-unavailable');
+    log(`client-gateway: kernel path unavailable, the agent carries every connection: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+function kernelPathState(config: ClientGatewayConfig, path: GatewayKernelPath | undefined): KernelPathDump | 'not-configured' | 'unavailable' {
+  if (path) return path.dump();
+  return config.kernelPath ? 'unavailable' : 'not-configured';
 }

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config-error';
-import { address, addressList, arrayAt, nonEmptyAddressList, numberIn, objectAt, oneOf, prefixList, type AddressPrefix } from '../config-fields';
+import { address, addressList, arrayAt, nonEmptyAddressList, numberIn, objectAt, oneOf, optionalBoolean, prefixList, type AddressPrefix } from '../config-fields';
 import { CONFIGURATIONS, type Configuration } from './client-gateway-config';
 
 export interface ReplicaConfig {
@@ -18,10 +18,13 @@ export interface ReplicaConfig {
    * addressed to the replica, plain.
    */
   gateways: { address: number; clients: AddressPrefix[] }[];
+  /** C: the tunnel's ends in the kernel (tcx classifiers) where it can; A and B keep their packets in the agent. */
+  kernelPath: boolean;
 }
 
 /** The role's part of the board config file, as the orchestrator writes it (addresses dotted). */
-export interface ReplicaConfigFile extends Omit<ReplicaConfig, 'ownAddress' | 'serverAddresses' | 'switchAddresses' | 'gateways'> {
+export interface ReplicaConfigFile extends Omit<ReplicaConfig, 'ownAddress' | 'serverAddresses' | 'switchAddresses' | 'gateways' | 'kernelPath'> {
+  kernelPath?: boolean;
   ownAddress: string;
   serverAddresses: string[];
   switchAddresses: string[];
@@ -44,5 +47,6 @@ export function parseReplicaConfig(raw: unknown, where = 'replica'): ReplicaConf
     busyLoad: numberIn(obj, 'busyLoad', where, 0, Infinity, true),
     switchAddresses: nonEmptyAddressList(obj, 'switchAddresses', where),
     gateways,
+    kernelPath: optionalBoolean(obj, 'kernelPath', where, false),
   };
 }

@@ -19,6 +19,7 @@ import { AGENT_MARK, installReplyDiversion } from '../protocol/reply-diversion';
 import { installStartRefusal, type StartRefusal } from '../protocol/start-refusal';
 import { prefixContains } from '../config-fields';
 import type { ReplicaConfig } from './replica-config';
+import { ReplicaKernelPath, type ReplicaKernelPathDump } from '../kernel-path/replica-kernel-path';
 
 const LOAD_SAMPLE_MS = 1000;
 const TUN_NAME = 'srtun0';
@@ -156,20 +157,28 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
   let removeDiversion = () => undefined as void;
   copies.onPacket(core.onCopy);
 
+  const kernelPath = config.kernelPath && config.configuration === 'C' ? openKernelPath(config, counters, log) : undefined;
   if (config.configuration !== 'A') {
     tun = openTunDevice(TUN_NAME);
     const own = ipToString(config.ownAddress);
+    const servers = config.serverAddresses.map(ipToString);
     removeDiversion = installReplyDiversion({
       tun: TUN_NAME,
-      selector: config.configuration === 'C' ? ['from', ipToString(config.serverAddresses[0])] : ['from', own, 'ipproto', 'tcp', 'sport', '80'],
-      localAddresses: config.configuration === 'C' ? config.serverAddresses.map(ipToString) : [],
+      selector: config.configuration === 'C' ? ['from', servers[0]] : ['from', own, 'ipproto', 'tcp', 'sport', '80'],
+      localAddresses: config.configuration === 'C' ? servers : [],
+      // With the kernel path the stack's resets (a refusal must not leave) and anything but TCP still come here.
+      ...(kernelPath ? { only: servers.flatMap((s) => [['-s', s, '-p', 'tcp', '--tcp-flags', 'RST', 'RST'], ['-s', s, '!', '-p', 'tcp']]) } : {}),
     });
     tun.onPacket(core.fromStack);
   }
   log(`replica ready: configuration ${config.configuration}, serving ${config.serverAddresses.length} origin server(s), start packets from ${config.switchAddresses.map(ipToString).join(', ')}`);
 
   return {
-    counters: () => ({ ...counters.toJSON(), busy: core.busy.forced, dead: core.busy.dead, loadAverage: core.busy.load, ...(startFilter ? { startRefusal: startFilter.mode } : {}) }),
+    counters: () => ({
+      ...counters.toJSON(), busy: core.busy.forced, dead: core.busy.dead, loadAverage: core.busy.load,
+      ...(startFilter ? { startRefusal: startFilter.mode } : {}),
+      kernelPath: kernelPathState(config, kernelPath),
+    }),
     setBusy(forced) {
       core.busy.forced = forced;
       busyChanged();
@@ -177,6 +186,7 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
     },
     setDead(forced) {
       core.busy.dead = forced;
+      kernelPath?.setCarrying(!forced);
       busyChanged();
       log(`replica: dead ${forced ? 'forced on' : 'off'}`);
     },
@@ -185,8 +195,29 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
       startFilter?.remove();
       copies.close();
       tun?.close();
+      // The server's addresses go first: with the classifiers gone, nothing may leave from them plainly.
       removeDiversion();
+      kernelPath?.close();
       raw.close();
     },
   };
+}
+
+/** C's classifiers, or undefined (logged and counted) where the kernel has no tcx or refuses them. */
+function openKernelPath(config: ReplicaConfig, counters: Counters, log: (message: string) => void): ReplicaKernelPath | undefined {
+  try {
+    const path = ReplicaKernelPath.open(config.ownAddress, config.serverAddresses);
+    log(`replica: kernel path on (tcx ingress and egress on ${path.wanInterface})`);
+    return path;
+  } catch (err) {
+    counters.add('kernel-path-unavailable');
+    log(`replica: kernel path unavailable, the agent carries the tunnel: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+function kernelPathState(config: ReplicaConfig, path: ReplicaKernelPath | undefined): ReplicaKernelPathDump | 'not-configured' | 'unavailable' | 'agent-only-in-this-configuration' {
+  if (path) return path.dump();
+  if (!config.kernelPath) return 'not-configured';
+  return config.configuration === 'C' ? 'unavailable' : 'agent-only-in-this-configuration';
 }

@@ -1,7 +1,7 @@
 // JSON-friendly picture of the table for the control API.
 import { ipToString } from '../packet/address';
 import type { TableCounters } from './table-counters';
-import type { EntryState, IdleClass, TableEntry, Via } from './table-entry';
+import type { CarriedBy, EntryState, IdleClass, TableEntry, Via } from './table-entry';
 
 export interface EntryDump {
   client: string;
@@ -15,6 +15,9 @@ export interface EntryDump {
   synRetransmits: number;
   finFromClient: boolean;
   finFromServer: boolean;
+  path: CarriedBy;
+  /** Segments the kernel path carried each way, as of its last read (the sweep's, each second). */
+  kernelPackets: { toServer: number; toClient: number };
 }
 
 export interface TableDump {
@@ -37,5 +40,7 @@ export function describeEntry(entry: TableEntry, now: number): EntryDump {
     synRetransmits: entry.synRetransmits,
     finFromClient: entry.finFromClient,
     finFromServer: entry.finFromServer,
+    path: entry.path,
+    kernelPackets: { ...entry.kernelPackets },
   };
 }

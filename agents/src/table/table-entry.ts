@@ -17,6 +17,9 @@ export type EntryState = 'pending' | 'replica' | 'origin';
  */
 export type Via = 'race' | 'cache' | 'race-after-cache' | 'untagged';
 
+/** Who carries the connection's established segments: the agent's verdicts, or the kernel path's classifiers. */
+export type CarriedBy = 'agent' | 'kernel';
+
 /** Which expiry class an entry is in; each has its own idle timeout. */
 export type IdleClass = 'pending' | 'established' | 'closing';
 
@@ -47,6 +50,11 @@ export class TableEntry {
   windowScaled = false;
   finFromClient = false;
   finFromServer = false;
+  path: CarriedBy = 'agent';
+  /** Segments the kernel path carried, as of its last read. */
+  readonly kernelPackets = { toServer: 0, toClient: 0 };
+  /** The kernel path's last segment, on the table's clock, as of its last read. */
+  kernelLastSeen = 0;
   lastSeen: number;
   /** False once the entry has ended; a caller may still hold it. */
   inTable = true;

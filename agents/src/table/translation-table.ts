@@ -50,6 +50,8 @@ export type PendingResult =
 export type AnswerVerdict = 'won' | 'duplicate' | 'late' | 'unrelated';
 
 export type Side = 'client' | 'server';
+/** Why an entry left the table. */
+export type Removal = 'reset' | 'expired' | 'replaced' | 'refused' | 'evicted';
 export type SegmentOutcome = 'open' | 'closing' | 'ended';
 
 export class TranslationTable {
@@ -59,6 +61,9 @@ export class TranslationTable {
   private readonly idle: Record<IdleClass, IdleList> = { pending: new IdleList(), established: new IdleList(), closing: new IdleList() };
   private readonly idleMs: Record<IdleClass, number>;
   private entryCount = 0;
+
+  /** Told of every entry that leaves the table, however it ends. */
+  onRemoved: ((entry: TableEntry, why: Removal) => void) | null = null;
 
   constructor(options: Partial<TableOptions> = {}) {
     this.options = { ...DEFAULT_TABLE_OPTIONS, ...options };
@@ -110,7 +115,7 @@ export class TranslationTable {
         this.touch(existing, now);
         return { entry: existing, created: false };
       }
-      this.remove(existing);
+      this.remove(existing, 'replaced');
       this.counters.replaced++;
     }
     if (chainLength(this.chainOf(key.clientIp, key.clientPort)) >= MAX_CONNECTIONS_PER_CLIENT_SOCKET) {
@@ -182,7 +187,7 @@ export class TranslationTable {
   /** The client refused the connection's port at the origin (RST+ACK to the SYN): the entry ends. */
   endRefused(entry: TableEntry): void {
     if (!entry.inTable) return;
-    this.remove(entry);
+    this.remove(entry, 'refused');
     this.counters.refusedByOrigin++;
   }
 
@@ -203,7 +208,7 @@ export class TranslationTable {
       else if (ahead > 0) this.counters.serverSegmentsBeyondWindow++;
     }
     if (flags & TcpFlag.RST) {
-      this.remove(entry);
+      this.remove(entry, 'reset');
       this.counters.reset++;
       return 'ended';
     }
@@ -216,6 +221,11 @@ export class TranslationTable {
     return entry.idleClass === 'closing' ? 'closing' : 'open';
   }
 
+  /** A segment of the entry crossed at `at` without the agent seeing it (the kernel path carried it). */
+  seenAt(entry: TableEntry, at: number): void {
+    if (entry.inTable && at > entry.lastSeen) this.touch(entry, at);
+  }
+
   /** Forgets entries idle past their class's timeout; returns how many. */
   sweep(now: number): number {
     let expired = 0;
@@ -223,7 +233,7 @@ export class TranslationTable {
       const list = this.idle[idleClass];
       const timeout = this.idleMs[idleClass];
       for (let e = list.head; e && now - e.lastSeen >= timeout; e = list.head) {
-        this.remove(e);
+        this.remove(e, 'expired');
         expired++;
       }
     }
@@ -257,12 +267,12 @@ export class TranslationTable {
   private evictOldestPending(): boolean {
     const oldest = this.idle.pending.head;
     if (!oldest) return false;
-    this.remove(oldest);
+    this.remove(oldest, 'evicted');
     this.counters.evicted++;
     return true;
   }
 
-  private remove(entry: TableEntry): void {
+  private remove(entry: TableEntry, why: Removal): void {
     this.idle[entry.idleClass].remove(entry);
     const socketId = clientSocketId(entry.clientIp, entry.clientPort);
     const head = this.chainOf(entry.clientIp, entry.clientPort);
@@ -280,6 +290,7 @@ export class TranslationTable {
     entry.nextSameClient = null;
     entry.inTable = false;
     this.entryCount--;
+    this.onRemoved?.(entry, why);
   }
 }
 

@@ -275,11 +275,21 @@ export function countersOf(lab: ProtocolLab, board: Board, role: string): Record
   return (JSON.parse(out) as Record<string, Record<string, unknown>>)[role];
 }
 
-export function tableOf(lab: ProtocolLab, board: Board): { size: number; entries: { client: string; state: string; winner: string | null }[]; counters: Record<string, number> } {
+export interface EntryReading {
+  client: string;
+  state: string;
+  winner: string | null;
+  path: 'agent' | 'kernel';
+  kernelPackets: { toServer: number; toClient: number };
+  finFromServer: boolean;
+}
+
+export function tableOf(lab: ProtocolLab, board: Board): { size: number; entries: EntryReading[]; counters: Record<string, number> } {
   return JSON.parse(lab.run(board, ['curl', '-sf', '-H', `Authorization: Bearer ${CONTROL.token}`, `http://${CONTROL.address}:${CONTROL.port}/table`]));
 }
 
-export function gatewayConfig(configuration: Configuration): unknown {
+/** The kernel path is on, as a lab's topology has it by default: attacks meet the classifiers too. */
+export function gatewayConfig(configuration: Configuration, options: { kernelPath?: boolean; table?: Record<string, number> } = {}): unknown {
   return {
     board: 'gw',
     control: CONTROL,
@@ -287,6 +297,7 @@ export function gatewayConfig(configuration: Configuration): unknown {
       'client-gateway': {
         lanInterface: 'lan0', wanInterface: 'wan0', webPorts: WEB_PORTS, configuration, maxMss: 1440,
         localAddresses: [ADDR.gwLan, ADDR.gwWan], candidates: [{ server: ADDR.origin, replicas: [ADDR.replica] }],
+        kernelPath: options.kernelPath ?? true, table: options.table ?? {},
       },
     },
   };
@@ -308,10 +319,11 @@ export function switchRole(winner: 'origin' | 'replica', fanOutLimit = { rate: 1
   };
 }
 
-export function replicaConfig(configuration: Configuration): unknown {
+/** The kernel path is on, as a lab's topology has it by default (configuration C's replica carries its tunnel there). */
+export function replicaConfig(configuration: Configuration, options: { kernelPath?: boolean } = {}): unknown {
   return {
     board: 'replica',
     control: CONTROL,
-    roles: { replica: { ownAddress: ADDR.replica, serverAddresses: [ADDR.origin], configuration, busyLoad: 50, switchAddresses: [ADDR.switchWan] } },
+    roles: { replica: { ownAddress: ADDR.replica, serverAddresses: [ADDR.origin], configuration, busyLoad: 50, switchAddresses: [ADDR.switchWan], kernelPath: options.kernelPath ?? true } },
   };
 }

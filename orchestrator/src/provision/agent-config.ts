@@ -62,6 +62,7 @@ export function agentConfigFor(topology: Topology, profile: DelayProfile, board:
       localAddresses: [...board.interfaces.map((i) => addressOf(i.address)), identity.mgmtAddress],
       candidates: [{ server: originAddress(topology), replicas }],
       winnerCache: { ...raceSettings(topology).winnerCache, tunnelSource: wanAddress(board) },
+      kernelPath: raceSettings(topology).kernelPath,
     };
   }
   if (board.roles.includes('server-switch')) {
@@ -84,6 +85,7 @@ export function agentConfigFor(topology: Topology, profile: DelayProfile, board:
       configuration: options.configuration,
       busyLoad: BUSY_LOAD,
       switchAddresses: boardsWithRole(topology, 'server-switch').map(wanAddress),
+      kernelPath: raceSettings(topology).kernelPath,
       // A sends cached start packets addressed to the replica; B and C tunnel them from the gateways.
       ...(options.configuration === 'A' ? {} : { gateways: boardsWithRole(topology, 'client-gateway').map((g) => ({ address: wanAddress(g), clients: [clientPrefix(topology, g)] })) }),
     };

@@ -1,0 +1,109 @@
+// What the kernel path's classifiers (gateway and replica) share: reading a frame's headers onto the stack,
+// checking them, IPv4-in-IPv4 in and out, and how a program ends. Every program keeps the skb in r6 and
+// ends at one of three labels: 'carried' (its own ending), 'next' (not ours: the next program, or the
+// stack and the agent as before) and 'drop'.
+import { BpfAssembler, FP, type Register } from './bpf-assembler';
+
+export const HELPER = {
+  mapLookup: 1, ktimeGetNs: 5, getPrandomU32: 7, storeBytes: 9, l3CsumReplace: 10, l4CsumReplace: 11, loadBytes: 26, csumDiff: 28, adjustRoom: 50,
+};
+export const TCX_NEXT = -1;
+export const TCX_PASS = 0;
+export const TC_ACT_SHOT = 2;
+export const ETH_HEADER = 14;
+export const IP_HEADER = 20;
+export const TCP_HEADER = 20;
+/** The skb's mark (struct __sk_buff). */
+export const SKB_MARK = 8;
+const SKB_LEN = 0;
+const SKB_GSO_SIZE = 176;
+const ADJ_ROOM_MAC = 1;
+const ADJ_ROOM_ENCAP_L3_IPV4 = 2;
+/** Headers land on the stack from here, two bytes off, so every IPv4 and TCP field is naturally aligned. */
+const HEADERS_AT = -82;
+/** Free stack below the headers, for a program's own use (keys, scratch). */
+export const STACK_FREE_BELOW = -88;
+const OUTER_HEADER_AT = -128;
+
+export const SKB: Register = 6;
+
+/** Where packet byte `offset` lies on the stack. */
+export const at = (offset: number): number => HEADERS_AT + offset;
+
+export function copyHeaders(a: BpfAssembler, offset: number, length: number): void {
+  a.movReg(1, SKB).mov(2, offset).movReg(3, FP).aluImm('add', 3, at(offset)).mov(4, length).call(HELPER.loadBytes).jumpImm('ne', 0, 0, 'next');
+}
+
+/** IPv4 without options, not a fragment. */
+export function checkIpv4(a: BpfAssembler, ip: number): void {
+  a.load(1, 0, FP, at(ip)).jumpImm('ne', 0, 0x45, 'next');
+  // More-fragments and offset, read in network order from a little-endian load.
+  a.load(2, 0, FP, at(ip + 6)).aluImm('and', 0, 0xff3f).jumpImm('ne', 0, 0, 'next');
+}
+
+export function checkProtocolIsTcp(a: BpfAssembler, ip: number): void {
+  a.load(1, 0, FP, at(ip + 9)).jumpImm('ne', 0, 6, 'next');
+}
+
+/** SYN, FIN and RST are the agent's: they open, close and end connections. */
+export function checkPlainSegment(a: BpfAssembler, tcp: number): void {
+  a.load(1, 0, FP, at(tcp + 13)).aluImm('and', 0, 0x07).jumpImm('ne', 0, 0, 'next');
+}
+
+/** The frame's Ethernet type must be IPv4, and its IPv4 and TCP headers readable. */
+export function prologue(a: BpfAssembler): void {
+  a.movReg(SKB, 1);
+  copyHeaders(a, 0, ETH_HEADER + IP_HEADER + TCP_HEADER);
+  a.load(2, 0, FP, at(12)).jumpImm('ne', 0, 0x0008, 'next');
+  checkIpv4(a, ETH_HEADER);
+}
+
+/** An IPv4 address as the immediate whose little-endian store writes it in network order. */
+export function addressImmediate(address: number): number {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(address >>> 0);
+  return b.readInt32LE(0);
+}
+
+/**
+ * Puts an outer IPv4 header from `src` to `dst` (registers holding addresses in network order, r8-r9) in
+ * front of the frame's IPv4 packet, as the agents' encapsulate does (protocol.md): TOS and DF copied, TTL
+ * 64, an id only where DF is clear (RFC 6864). A packet that would not fit `mtu` is left to `tooBig`.
+ */
+export function encapsulate(a: BpfAssembler, src: Register, dst: Register, mtu: number, tooBig: string): void {
+  const ip = ETH_HEADER;
+  const outer = OUTER_HEADER_AT;
+  a.load(2, 0, FP, at(ip + 2)).networkToHost(0, 16).jumpImm('gt', 0, 0xffff - IP_HEADER, tooBig);
+  a.load(4, 0, SKB, SKB_GSO_SIZE).jumpImm('ne', 0, 0, 'encap-fits');
+  a.load(4, 0, SKB, SKB_LEN).jumpImm('gt', 0, ETH_HEADER + mtu - IP_HEADER, tooBig);
+  a.label('encap-fits');
+  a.load(1, 0, FP, at(ip + 1)).aluImm('lsh', 0, 8).aluImm('or', 0, 0x45).store(2, FP, outer, 0);
+  a.load(2, 0, FP, at(ip + 2)).networkToHost(0, 16).aluImm('add', 0, IP_HEADER).networkToHost(0, 16).store(2, FP, outer + 2, 0);
+  a.storeImm(2, FP, outer + 4, 0);
+  a.load(2, 0, FP, at(ip + 6)).store(2, FP, outer + 6, 0).jumpImm('ne', 0, 0, 'encap-id-done');
+  a.call(HELPER.getPrandomU32).store(2, FP, outer + 4, 0);
+  a.label('encap-id-done');
+  // TTL 64, protocol 4, checksum 0 until summed.
+  a.storeImm(2, FP, outer + 8, 0x0440);
+  a.storeImm(2, FP, outer + 10, 0);
+  a.store(4, FP, outer + 12, src);
+  a.store(4, FP, outer + 16, dst);
+  a.mov(1, 0).mov(2, 0).movReg(3, FP).aluImm('add', 3, outer).mov(4, IP_HEADER).mov(5, 0).call(HELPER.csumDiff);
+  a.movReg(1, 0).aluImm('rsh', 1, 16).aluImm('and', 0, 0xffff).aluReg('add', 0, 1);
+  a.movReg(1, 0).aluImm('rsh', 1, 16).aluReg('add', 0, 1).aluImm('xor', 0, 0xffff).aluImm('and', 0, 0xffff);
+  a.store(2, FP, outer + 10, 0);
+  a.movReg(1, SKB).mov(2, IP_HEADER).mov(3, ADJ_ROOM_MAC).mov(4, ADJ_ROOM_ENCAP_L3_IPV4).call(HELPER.adjustRoom).jumpImm('ne', 0, 0, tooBig);
+  a.movReg(1, SKB).mov(2, ETH_HEADER).movReg(3, FP).aluImm('add', 3, outer).mov(4, IP_HEADER).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+}
+
+/** Removes the outer IPv4 header; on failure the packet is unchanged and goes on as `failed`. */
+export function decapsulate(a: BpfAssembler, failed: string): void {
+  a.movReg(1, SKB).mov(2, -IP_HEADER).mov(3, ADJ_ROOM_MAC).mov(4, 0).call(HELPER.adjustRoom).jumpImm('ne', 0, 0, failed);
+}
+
+/** 'next', and 'drop' where something jumps there; 'carried' is each program's own. */
+export function commonEndings(a: BpfAssembler): void {
+  a.label('next').mov(0, TCX_NEXT).exit();
+  // After a header was half rewritten, or a packet that must not leave as it is.
+  if (a.isJumpedTo('drop')) a.label('drop').mov(0, TC_ACT_SHOT).exit();
+}

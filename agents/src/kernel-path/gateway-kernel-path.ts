@@ -1,0 +1,147 @@
+// The gateway's kernel path: which connections its two classifiers carry, and the flow map they share
+// with the agent. The agent decides (the race, the checks, the table); once a connection's race is won
+// it is carried here, and it leaves again on the first FIN or RST the agent sees, when its table entry
+// ends (idle expiry included), or when the path is switched off. The links belong to this process: an
+// agent that dies (SIGKILL, crash) takes its classifiers with it, and its connections fall back to
+// the steering chain.
+import { readFileSync } from 'node:fs';
+import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
+import { close } from '../io/libc';
+import { monotonicNs } from '../io/clock';
+import type { Removal, TableEntry } from '../table';
+import { clientSideProgram, FLOW_KEY_SIZE, FLOW_MODES, FLOW_VALUE, serverSideProgram, type FlowMode } from './gateway-programs';
+
+export interface KernelPathOptions {
+  lanInterface: string;
+  lanIndex: number;
+  wanInterface: string;
+  wanIndex: number;
+  markBit: number;
+  maxFlows: number;
+}
+
+/** A FIN seen by the agent, the entry's end in the table, the path switched off, or a second server on one client socket and port. */
+export type LeaveReason = 'fin' | Removal | 'switched-off' | 'shared-socket';
+
+export interface KernelPathDump {
+  on: boolean;
+  flows: number;
+  carried: number;
+  left: Record<LeaveReason, number>;
+}
+
+const flowId = (clientIp: number, clientPort: number, serverPort: number) => `${clientIp}:${clientPort}:${serverPort}`;
+
+export class GatewayKernelPath {
+  private readonly flows = new Map<string, TableEntry>();
+  private readonly key = Buffer.alloc(FLOW_KEY_SIZE);
+  private readonly value = Buffer.alloc(FLOW_VALUE.size);
+  private carriedTotal = 0;
+  private on = true;
+  private readonly left: Record<LeaveReason, number> = { fin: 0, reset: 0, expired: 0, replaced: 0, refused: 0, evicted: 0, 'switched-off': 0, 'shared-socket': 0 };
+
+  private constructor(private readonly map: BpfMap, private readonly fds: number[]) {}
+
+  /** Loads and attaches both classifiers; throws, having closed whatever it made, when the kernel cannot. */
+  static open(options: KernelPathOptions): GatewayKernelPath {
+    const map = BpfMap.create('hash', 'synrace_flows', FLOW_KEY_SIZE, FLOW_VALUE.size, options.maxFlows);
+    const fds: number[] = [];
+    try {
+      const programOptions = { flowMapFd: map.fd, markBit: options.markBit, wanMtu: interfaceMtu(options.wanInterface) };
+      const client = loadClassifier('synrace_to_srv', clientSideProgram(programOptions));
+      fds.push(client);
+      const server = loadClassifier('synrace_to_cli', serverSideProgram(programOptions));
+      fds.push(server);
+      fds.push(attachTcx(client, options.lanIndex, 'ingress'));
+      fds.push(attachTcx(server, options.wanIndex, 'ingress'));
+    } catch (err) {
+      fds.forEach((fd) => close(fd));
+      map.close();
+      throw err;
+    }
+    return new GatewayKernelPath(map, fds);
+  }
+
+  /** Carries an entry whose race was won; false when switched off, or when its client socket and port are not unique. */
+  carry(entry: TableEntry, mode: FlowMode): boolean {
+    if (!this.on) return false;
+    const id = flowId(entry.clientIp, entry.clientPort, entry.serverPort);
+    const other = this.flows.get(id);
+    if (other && other !== entry) {
+      // Two servers behind one client socket and port: the classifiers could not tell their answers apart.
+      this.leave(other, 'shared-socket');
+      return false;
+    }
+    this.fillKey(entry);
+    const v = this.value.fill(0);
+    v.writeUInt32BE(entry.serverIp, FLOW_VALUE.serverIp);
+    v.writeUInt32BE(entry.winner ?? entry.serverIp, FLOW_VALUE.winner);
+    v.writeUInt32LE(FLOW_MODES[mode], FLOW_VALUE.mode);
+    v.writeUInt32LE(entry.windowScaled ? entry.clientWindowShift : 0, FLOW_VALUE.windowShift);
+    v.writeUInt32LE(entry.serverNextSeq ?? 0, FLOW_VALUE.serverNextSeq);
+    v.writeUInt32LE(Math.min(entry.clientWindow, 0xffffffff), FLOW_VALUE.clientWindow);
+    v.writeBigUInt64LE(BigInt(monotonicNs()), FLOW_VALUE.lastSeenNs);
+    this.map.update(this.key, v);
+    this.flows.set(id, entry);
+    entry.path = 'kernel';
+    this.carriedTotal++;
+    return true;
+  }
+
+  /** Copies what the classifiers learnt (sequence, window, packets, last segment) into the entry. */
+  sync(entry: TableEntry): void {
+    if (entry.path !== 'kernel') return;
+    this.fillKey(entry);
+    if (!this.map.lookup(this.key, this.value)) return;
+    const v = this.value;
+    entry.serverNextSeq = v.readUInt32LE(FLOW_VALUE.serverNextSeq);
+    entry.clientWindow = v.readUInt32LE(FLOW_VALUE.clientWindow);
+    entry.kernelPackets.toServer = Number(v.readBigUInt64LE(FLOW_VALUE.toServerPackets));
+    entry.kernelPackets.toClient = Number(v.readBigUInt64LE(FLOW_VALUE.toClientPackets));
+    const idleMs = (monotonicNs() - Number(v.readBigUInt64LE(FLOW_VALUE.lastSeenNs))) / 1e6;
+    entry.kernelLastSeen = Date.now() - Math.max(0, idleMs);
+  }
+
+  leave(entry: TableEntry, reason: LeaveReason): void {
+    if (entry.path !== 'kernel') return;
+    this.sync(entry);
+    this.fillKey(entry);
+    this.map.delete(this.key);
+    this.flows.delete(flowId(entry.clientIp, entry.clientPort, entry.serverPort));
+    entry.path = 'agent';
+    this.left[reason]++;
+  }
+
+  /** Reads every carried entry's state from the map: before a sweep judges idleness, and for a dump. */
+  syncAll(): Iterable<TableEntry> {
+    for (const entry of this.flows.values()) this.sync(entry);
+    return this.flows.values();
+  }
+
+  /** Off: every carried connection goes back to the agent, and new ones stay there. */
+  setEnabled(on: boolean): void {
+    this.on = on;
+    if (!on) for (const entry of [...this.flows.values()]) this.leave(entry, 'switched-off');
+  }
+
+  dump(): KernelPathDump {
+    return { on: this.on, flows: this.flows.size, carried: this.carriedTotal, left: { ...this.left } };
+  }
+
+  close(): void {
+    this.fds.forEach((fd) => close(fd));
+    this.map.close();
+    for (const entry of this.flows.values()) entry.path = 'agent';
+    this.flows.clear();
+  }
+
+  private fillKey(entry: TableEntry): void {
+    this.key.writeUInt32BE(entry.clientIp, 0);
+    this.key.writeUInt16BE(entry.clientPort, 4);
+    this.key.writeUInt16BE(entry.serverPort, 6);
+  }
+}
+
+function interfaceMtu(name: string): number {
+  return Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8'));
+}

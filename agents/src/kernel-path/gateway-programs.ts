@@ -1,0 +1,181 @@
+// The gateway's kernel path: two tcx classifiers that carry a connection's established segments once the
+// agent has decided its race and put it in the flow map. One sits at the LAN's ingress (client to
+// server), one at the WAN's (towards the client). They do for a carried connection exactly what the
+// agent's verdicts do (protocol.md P600), with the agent's checks:
+// - only a segment without SYN, FIN or RST: those, and anything the program does not recognise, go on
+//   to the agent as before (TCX_NEXT, unmarked);
+// - towards the client, only from the winner (or, in B, the server address the winner spoofs), and in C
+//   only inside the tunnel from the winner with the server's inner source;
+// - the server's next sequence number moves only with the client's acknowledgements and with server
+//   segments that end inside the window the client advertised, so the agent still believes a RST at
+//   exactly that number and no other (RFC 5961).
+// A carried segment gets the gateway's mark bit, so the steering chain lets it through to the kernel's
+// routing without queueing it.
+import { BpfAssembler, FP, type Register } from './bpf-assembler';
+import {
+  at, checkIpv4, checkPlainSegment, checkProtocolIsTcp, commonEndings, copyHeaders, decapsulate, encapsulate, ETH_HEADER, HELPER, IP_HEADER,
+  prologue, SKB, SKB_MARK, STACK_FREE_BELOW, TCP_HEADER, TCX_PASS,
+} from './classifier-pieces';
+
+/** Key: the client socket and the server port, in network order, as the agent's table chains them. */
+export const FLOW_KEY_SIZE = 8;
+
+/** Byte offsets in a flow's value. Addresses are in network order, the rest host order. */
+export const FLOW_VALUE = {
+  serverIp: 0,
+  winner: 4,
+  mode: 8,
+  windowShift: 12,
+  serverNextSeq: 16,
+  clientWindow: 20,
+  lastSeenNs: 24,
+  toServerPackets: 32,
+  toClientPackets: 40,
+  size: 48,
+} as const;
+
+/**
+ * pass: the origin won; segments cross untouched. translate: A (and B towards the server): the server
+ * address becomes the winner's and back. translate-spoofed: B, where the winner may also answer with the
+ * server's address. tunnel: C, IPv4-in-IPv4 to and from the winner.
+ */
+export const FLOW_MODES = { pass: 0, translate: 1, tunnel: 2, 'translate-spoofed': 3 } as const;
+export type FlowMode = keyof typeof FLOW_MODES;
+
+export interface GatewayProgramOptions {
+  flowMapFd: number;
+  /** The gateway's steering mark bit: its chain lets a marked packet through. */
+  markBit: number;
+  /** C: the WAN's MTU; a segment that would not fit once tunnelled is left to the agent. */
+  wanMtu: number;
+}
+
+const BPF_F_PSEUDO_HDR = 0x10;
+const KEY_AT = STACK_FREE_BELOW - 8;
+const SCRATCH_AT = KEY_AT - 8;
+
+// Register roles: r7 the flow's value, r8/r9 the addresses a rewrite swaps or a tunnel's ends.
+const FLOW: Register = 7;
+const FROM: Register = 8;
+const TO: Register = 9;
+
+function lookupFlow(a: BpfAssembler, mapFd: number, clientIp: number, clientPort: number, serverPort: number): void {
+  a.load(4, 0, FP, at(clientIp)).store(4, FP, KEY_AT, 0);
+  a.load(2, 0, FP, at(clientPort)).store(2, FP, KEY_AT + 4, 0);
+  a.load(2, 0, FP, at(serverPort)).store(2, FP, KEY_AT + 6, 0);
+  a.loadMap(1, mapFd).movReg(2, FP).aluImm('add', 2, KEY_AT).call(HELPER.mapLookup).jumpImm('eq', 0, 0, 'next');
+  a.movReg(FLOW, 0);
+}
+
+function touch(a: BpfAssembler, packetsField: number): void {
+  a.call(HELPER.ktimeGetNs).store(8, FLOW, FLOW_VALUE.lastSeenNs, 0);
+  a.load(8, 1, FLOW, packetsField).aluImm('add', 1, 1).store(8, FLOW, packetsField, 1);
+}
+
+/** The client's acknowledgement is its RCV.NXT (only ever forward); its window the room it gives the server. */
+function trackClientAcknowledgement(a: BpfAssembler, tcp: number): void {
+  a.load(1, 0, FP, at(tcp + 13)).aluImm('and', 0, 0x10).jumpImm('eq', 0, 0, 'ack-done');
+  a.load(4, 0, FP, at(tcp + 8)).networkToHost(0, 32);
+  a.load(4, 1, FLOW, FLOW_VALUE.serverNextSeq).movReg(2, 0).alu32Reg('sub', 2, 1).jump32Imm('sle', 2, 0, 'ack-window');
+  a.store(4, FLOW, FLOW_VALUE.serverNextSeq, 0);
+  a.label('ack-window');
+  a.load(2, 0, FP, at(tcp + 14)).networkToHost(0, 16).load(4, 1, FLOW, FLOW_VALUE.windowShift).aluReg('lsh', 0, 1);
+  a.store(4, FLOW, FLOW_VALUE.clientWindow, 0);
+  a.label('ack-done');
+}
+
+/** A server segment moves the server's next sequence number only when it ends inside the client's window. */
+function trackServerSequence(a: BpfAssembler, ip: number, tcp: number, done: string): void {
+  a.load(2, 0, FP, at(ip + 2)).networkToHost(0, 16).aluImm('sub', 0, IP_HEADER);
+  a.load(1, 1, FP, at(tcp + 12)).aluImm('rsh', 1, 4).aluImm('lsh', 1, 2).aluReg('sub', 0, 1);
+  a.load(4, 1, FP, at(tcp + 4)).networkToHost(1, 32).aluReg('add', 0, 1);
+  a.load(4, 1, FLOW, FLOW_VALUE.serverNextSeq).movReg(2, 0).alu32Reg('sub', 2, 1).jump32Imm('sle', 2, 0, done);
+  a.load(4, 3, FLOW, FLOW_VALUE.clientWindow).aluImm('add', 3, 1).jumpReg('gt', 2, 3, done);
+  a.store(4, FLOW, FLOW_VALUE.serverNextSeq, 0);
+  a.label(done);
+}
+
+/** Replaces the IPv4 address at `field` (12 source, 16 destination) from FROM to TO, checksums included. */
+function rewriteAddress(a: BpfAssembler, ip: number, field: number, tcp: number): void {
+  a.movReg(1, SKB).mov(2, tcp + 16).movReg(3, FROM).movReg(4, TO).mov(5, BPF_F_PSEUDO_HDR | 4).call(HELPER.l4CsumReplace).jumpImm('ne', 0, 0, 'next');
+  a.movReg(1, SKB).mov(2, ip + 10).movReg(3, FROM).movReg(4, TO).mov(5, 4).call(HELPER.l3CsumReplace).jumpImm('ne', 0, 0, 'drop');
+  a.store(4, FP, SCRATCH_AT, TO);
+  a.movReg(1, SKB).mov(2, ip + field).movReg(3, FP).aluImm('add', 3, SCRATCH_AT).mov(4, 4).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+}
+
+/** A carried segment gets the steering mark, so the gateway's chain lets it through unqueued. */
+function endings(a: BpfAssembler, markBit: number): void {
+  a.label('carried').load(4, 1, SKB, SKB_MARK).aluImm('or', 1, markBit).store(4, SKB, SKB_MARK, 1).mov(0, TCX_PASS).exit();
+  commonEndings(a);
+}
+
+/** Client to server, at the LAN's ingress. */
+export function clientSideProgram(options: GatewayProgramOptions): Buffer {
+  const a = new BpfAssembler();
+  const ip = ETH_HEADER;
+  const tcp = ETH_HEADER + IP_HEADER;
+  prologue(a);
+  checkProtocolIsTcp(a, ip);
+  checkPlainSegment(a, tcp);
+  lookupFlow(a, options.flowMapFd, ip + 12, tcp, tcp + 2);
+  a.load(4, 0, FP, at(ip + 16)).load(4, 1, FLOW, FLOW_VALUE.serverIp).jumpReg('ne', 0, 1, 'next');
+  trackClientAcknowledgement(a, tcp);
+  touch(a, FLOW_VALUE.toServerPackets);
+  a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('eq', 0, FLOW_MODES.pass, 'carried').jumpImm('eq', 0, FLOW_MODES.tunnel, 'tunnel');
+  a.load(4, FROM, FP, at(ip + 16)).load(4, TO, FLOW, FLOW_VALUE.winner);
+  rewriteAddress(a, ip, 16, tcp);
+  a.goto('carried');
+
+  a.label('tunnel');
+  a.load(4, FROM, FP, at(ip + 12)).load(4, TO, FLOW, FLOW_VALUE.winner);
+  // From the client's own address to the winner, as the agent tunnels; one too big for the WAN is the agent's.
+  encapsulate(a, FROM, TO, options.wanMtu, 'next');
+  a.goto('carried');
+  endings(a, options.markBit);
+  return a.assemble();
+}
+
+/** Towards the client, at the WAN's ingress. */
+export function serverSideProgram(options: GatewayProgramOptions): Buffer {
+  const a = new BpfAssembler();
+  const ip = ETH_HEADER;
+  const tcp = ETH_HEADER + IP_HEADER;
+  prologue(a);
+  a.load(1, 0, FP, at(ip + 9)).jumpImm('eq', 0, 4, 'ipip').jumpImm('ne', 0, 6, 'next');
+
+  checkPlainSegment(a, tcp);
+  lookupFlow(a, options.flowMapFd, ip + 16, tcp + 2, tcp);
+  a.load(4, FROM, FP, at(ip + 12)).load(4, TO, FLOW, FLOW_VALUE.serverIp);
+  a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('eq', 0, FLOW_MODES.tunnel, 'next').jumpImm('eq', 0, FLOW_MODES.pass, 'from-server');
+  a.load(4, 1, FLOW, FLOW_VALUE.winner).jumpReg('eq', FROM, 1, 'from-winner');
+  a.jumpImm('ne', 0, FLOW_MODES['translate-spoofed'], 'next');
+  a.label('from-server').jumpReg('ne', FROM, TO, 'next');
+  trackServerSequence(a, ip, tcp, 'server-tracked');
+  touch(a, FLOW_VALUE.toClientPackets);
+  a.goto('carried');
+  a.label('from-winner');
+  trackServerSequence(a, ip, tcp, 'winner-tracked');
+  touch(a, FLOW_VALUE.toClientPackets);
+  rewriteAddress(a, ip, 12, tcp);
+  a.goto('carried');
+
+  // C: the winner's IPIP packet; the inner one must be TCP to the outer destination, from the server address.
+  const innerIp = ETH_HEADER + IP_HEADER;
+  const innerTcp = innerIp + IP_HEADER;
+  a.label('ipip');
+  copyHeaders(a, innerTcp, TCP_HEADER);
+  checkIpv4(a, innerIp);
+  checkProtocolIsTcp(a, innerIp);
+  a.load(4, 0, FP, at(innerIp + 16)).load(4, 1, FP, at(ip + 16)).jumpReg('ne', 0, 1, 'next');
+  checkPlainSegment(a, innerTcp);
+  lookupFlow(a, options.flowMapFd, innerIp + 16, innerTcp + 2, innerTcp);
+  a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('ne', 0, FLOW_MODES.tunnel, 'next');
+  a.load(4, 0, FP, at(ip + 12)).load(4, 1, FLOW, FLOW_VALUE.winner).jumpReg('ne', 0, 1, 'next');
+  a.load(4, 0, FP, at(innerIp + 12)).load(4, 1, FLOW, FLOW_VALUE.serverIp).jumpReg('ne', 0, 1, 'next');
+  trackServerSequence(a, innerIp, innerTcp, 'tunnel-tracked');
+  touch(a, FLOW_VALUE.toClientPackets);
+  decapsulate(a, 'next');
+  a.goto('carried');
+  endings(a, options.markBit);
+  return a.assemble();
+}

@@ -1,0 +1,80 @@
+// The replica's kernel path (configuration C): its two classifiers on the WAN interface and the small map
+// that says whether ingress carries and counts what each direction did. Like the gateway's, the links
+// belong to this process and go with it.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
+import { close, ifNameToIndex } from '../io/libc';
+import { ipToString } from '../packet';
+import { REPLICA_SLOT_COUNT, REPLICA_SLOTS, tunnelInProgram, tunnelOutProgram } from './replica-programs';
+
+export interface ReplicaKernelPathDump {
+  carrying: boolean;
+  /** Client segments the ingress classifier took out of their tunnel. */
+  decapsulated: number;
+  /** Stack packets the egress classifier tunnelled to their client. */
+  encapsulated: number;
+}
+
+export class ReplicaKernelPath {
+  private readonly key = Buffer.alloc(4);
+  private readonly value = Buffer.alloc(8);
+
+  private constructor(private readonly map: BpfMap, private readonly fds: number[], readonly wanInterface: string) {}
+
+  static open(ownAddress: number, serverAddresses: number[]): ReplicaKernelPath {
+    const wanInterface = interfaceWith(ownAddress);
+    const map = BpfMap.create('array', 'synrace_replica', 4, 8, REPLICA_SLOT_COUNT);
+    const fds: number[] = [];
+    try {
+      const options = { stateMapFd: map.fd, ownAddress, serverAddresses, wanMtu: Number(readFileSync(`/sys/class/net/${wanInterface}/mtu`, 'utf8')) };
+      const inbound = loadClassifier('synrace_tun_in', tunnelInProgram(options));
+      fds.push(inbound);
+      const outbound = loadClassifier('synrace_tun_out', tunnelOutProgram(options));
+      fds.push(outbound);
+      const index = ifNameToIndex(wanInterface);
+      fds.push(attachTcx(inbound, index, 'ingress'));
+      fds.push(attachTcx(outbound, index, 'egress'));
+    } catch (err) {
+      fds.forEach((fd) => close(fd));
+      map.close();
+      throw err;
+    }
+    const path = new ReplicaKernelPath(map, fds, wanInterface);
+    path.setCarrying(true);
+    return path;
+  }
+
+  /** Off: every client segment goes to the agent (a replica playing dead drops them there). */
+  setCarrying(on: boolean): void {
+    this.write(REPLICA_SLOTS.carrying, on ? 1n : 0n);
+  }
+
+  dump(): ReplicaKernelPathDump {
+    return { carrying: this.read(REPLICA_SLOTS.carrying) !== 0, decapsulated: this.read(REPLICA_SLOTS.decapsulated), encapsulated: this.read(REPLICA_SLOTS.encapsulated) };
+  }
+
+  close(): void {
+    this.fds.forEach((fd) => close(fd));
+    this.map.close();
+  }
+
+  private write(slot: number, value: bigint): void {
+    this.key.writeUInt32LE(slot);
+    this.value.writeBigUInt64LE(value);
+    this.map.update(this.key, this.value);
+  }
+
+  private read(slot: number): number {
+    this.key.writeUInt32LE(slot);
+    return this.map.lookup(this.key, this.value) ? Number(this.value.readBigUInt64LE(0)) : 0;
+  }
+}
+
+/** The interface that holds the replica's own address: its WAN. */
+function interfaceWith(address: number): string {
+  const line = execFileSync('ip', ['-o', '-4', 'addr', 'show', 'to', `${ipToString(address)}/32`], { encoding: 'utf8' }).trim().split('\n')[0];
+  const name = /^\d+:\s+(\S+)/.exec(line ?? '')?.[1];
+  if (!name) throw new Error(`no interface holds the replica's own address ${ipToString(address)}`);
+  return name;
+}

@@ -1,0 +1,91 @@
+// The replica's kernel path in configuration C: the tunnel's two ends, with no state per connection. At
+// the WAN's ingress, a client's tunnelled segment (outer source its inner source, to a server address the
+// replica holds) loses its outer header and goes to the stack, as the agent's injection does; a start
+// packet stays the agent's (switches and gateways are believed there). At the WAN's egress, the stack's
+// packet from a server address gets an outer header replica -> client, as the agent's encapsulation; the
+// stack's resets never come here (they are routed to the agent, which keeps refusals of copied start
+// packets to itself), and a packet that cannot be tunnelled is dropped: one with the server's address must
+// never cross the WAN plainly.
+import { BpfAssembler, FP } from './bpf-assembler';
+import {
+  addressImmediate, at, checkIpv4, checkProtocolIsTcp, commonEndings, copyHeaders, decapsulate, encapsulate, ETH_HEADER, HELPER, IP_HEADER,
+  prologue, STACK_FREE_BELOW, TCP_HEADER, TCX_PASS,
+} from './classifier-pieces';
+
+/** Slots of the replica's state map (an array of u64): whether ingress carries, and what each direction carried. */
+export const REPLICA_SLOTS = { carrying: 0, decapsulated: 1, encapsulated: 2 } as const;
+export const REPLICA_SLOT_COUNT = 3;
+
+export interface ReplicaProgramOptions {
+  stateMapFd: number;
+  ownAddress: number;
+  serverAddresses: number[];
+  wanMtu: number;
+}
+
+const SLOT_KEY_AT = STACK_FREE_BELOW - 8;
+const TCP_SYN = 0x02;
+
+/** r0 = the slot's value pointer; `missing` when the map has none (never, for an array). */
+function slot(a: BpfAssembler, mapFd: number, index: number, missing: string): void {
+  a.storeImm(4, FP, SLOT_KEY_AT, index);
+  a.loadMap(1, mapFd).movReg(2, FP).aluImm('add', 2, SLOT_KEY_AT).call(HELPER.mapLookup).jumpImm('eq', 0, 0, missing);
+}
+
+function count(a: BpfAssembler, mapFd: number, index: number): void {
+  slot(a, mapFd, index, 'carried');
+  a.mov(1, 1).atomicAdd(8, 0, 0, 1);
+}
+
+/** The address at stack offset `field` must be one of `addresses`, else 'next'. */
+function oneOf(a: BpfAssembler, field: number, addresses: number[], label: string): void {
+  a.load(4, 0, FP, at(field));
+  for (const address of addresses) a.jump32Imm('eq', 0, addressImmediate(address), label);
+  a.goto('next');
+  a.label(label);
+}
+
+function endings(a: BpfAssembler): void {
+  a.label('carried').mov(0, TCX_PASS).exit();
+  commonEndings(a);
+}
+
+/** WAN ingress: a client's tunnelled segment to the stack. */
+export function tunnelInProgram(options: ReplicaProgramOptions): Buffer {
+  const a = new BpfAssembler();
+  const ip = ETH_HEADER;
+  const innerIp = ip + IP_HEADER;
+  const innerTcp = innerIp + IP_HEADER;
+  prologue(a);
+  a.load(1, 0, FP, at(ip + 9)).jumpImm('ne', 0, 4, 'next');
+  a.load(4, 0, FP, at(ip + 16)).jump32Imm('ne', 0, addressImmediate(options.ownAddress), 'next');
+  copyHeaders(a, innerTcp, TCP_HEADER);
+  checkIpv4(a, innerIp);
+  checkProtocolIsTcp(a, innerIp);
+  a.load(1, 0, FP, at(innerTcp + 13)).aluImm('and', 0, TCP_SYN).jumpImm('ne', 0, 0, 'next');
+  a.load(4, 0, FP, at(ip + 12)).load(4, 1, FP, at(innerIp + 12)).jumpReg('ne', 0, 1, 'next');
+  oneOf(a, innerIp + 16, options.serverAddresses, 'to-server');
+  // A replica played dead (or its path switched off) leaves every segment to the agent.
+  slot(a, options.stateMapFd, REPLICA_SLOTS.carrying, 'next');
+  a.load(8, 0, 0, 0).jumpImm('eq', 0, 0, 'next');
+  decapsulate(a, 'next');
+  count(a, options.stateMapFd, REPLICA_SLOTS.decapsulated);
+  a.goto('carried');
+  endings(a);
+  return a.assemble();
+}
+
+/** WAN egress: the stack's packet from a server address, tunnelled to its client. */
+export function tunnelOutProgram(options: ReplicaProgramOptions): Buffer {
+  const a = new BpfAssembler();
+  const ip = ETH_HEADER;
+  prologue(a);
+  oneOf(a, ip + 12, options.serverAddresses, 'from-server');
+  a.load(1, 0, FP, at(ip + 9)).jumpImm('ne', 0, 6, 'drop');
+  a.mov(8, addressImmediate(options.ownAddress)).load(4, 9, FP, at(ip + 16));
+  encapsulate(a, 8, 9, options.wanMtu, 'drop');
+  count(a, options.stateMapFd, REPLICA_SLOTS.encapsulated);
+  a.goto('carried');
+  endings(a);
+  return a.assemble();
+}

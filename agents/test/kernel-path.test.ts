@@ -1,0 +1,168 @@
+// Issue #16's kernel path: once the gateway's race is won, tcx classifiers carry the connection's segments,
+// and the connection comes back to the agent on a FIN, a RST, idle expiry, an agent restart, or the path
+// switched off. Agents in a namespace lab of their own (support/protocol-lab.ts). Needs root.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { tcxProgramCount } from '../src/io/bpf';
+import { ifNameToIndex } from '../src/io/libc';
+import type { AgentRun } from './support/agent-process';
+import { inNetns } from './support/netns';
+import { connect, num, sleep, type Client } from './support/lab-client';
+import {
+  ADDR, CONTROL, countersOf, createProtocolLab, gatewayConfig, replicaConfig, switchConfig, tableOf, WEB_SERVER_PY,
+  type Configuration, type EntryReading, type ProtocolLab,
+} from './support/protocol-lab';
+
+interface KernelPathState {
+  on: boolean;
+  flows: number;
+  carried: number;
+  left: Record<string, number>;
+}
+
+describe('kernel path (issue #16): a won connection carried by tcx classifiers', function () {
+  this.timeout(120_000);
+  let lab: ProtocolLab;
+  const agents: AgentRun[] = [];
+
+  before(async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    lab = createProtocolLab();
+    const origin = lab.daemon('origin', 'web-origin', ['python3', '-c', WEB_SERVER_PY, 'origin', '80,8080']);
+    const replica = lab.daemon('replica', 'web-replica', ['python3', '-c', WEB_SERVER_PY, 'replica', '80']);
+    await origin.waitFor('serving');
+    await replica.waitFor('serving');
+  });
+
+  after(() => lab?.destroy());
+  afterEach(async () => {
+    for (const a of agents.splice(0)) await a.stop();
+  });
+
+  async function startLab(configuration: Configuration, table: Record<string, number> = {}): Promise<AgentRun> {
+    agents.push(await lab.agent('replica', replicaConfig(configuration), 'replica ready'));
+    agents.push(await lab.agent('sw', switchConfig('replica'), 'server-switch ready'));
+    const gateway = await lab.agent('gw', gatewayConfig(configuration, { table }), 'client-gateway ready');
+    agents.push(gateway);
+    return gateway;
+  }
+
+  const kernelPath = (): KernelPathState => countersOf(lab, 'gw', 'client-gateway').kernelPath as KernelPathState;
+  const entryOf = (c: Client): EntryReading | undefined => tableOf(lab, 'gw').entries.find((e) => e.client === `${ADDR.client}:${c.port}`);
+  const classifiers = (): number[] => inNetns(lab.ns.gw, () => ['lan0', 'wan0'].map((i) => tcxProgramCount(ifNameToIndex(i), 'ingress')));
+  const echo = async (c: Client, from: number, count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) {
+      c.send(`line ${i}`);
+      assert.equal(await c.line(from + i), `got echo line ${i}`);
+    }
+  };
+
+  for (const configuration of ['A', 'B', 'C'] as Configuration[]) {
+    it(`${configuration}: the agent decides the race and sees the close; the classifiers carry every segment between${configuration === 'C' ? ', at both ends of the tunnel' : ''}`, async () => {
+      await startLab(configuration);
+      assert.deepEqual(classifiers(), [1, 1], 'one classifier on each of lan0 and wan0');
+      const c = await connect(lab, 80);
+      assert.equal(await c.line(1), 'got hi replica');
+      await echo(c, 2, 20);
+      const carried = entryOf(c);
+      assert.equal(carried?.path, 'kernel');
+      assert.ok(carried.kernelPackets.toServer >= 20 && carried.kernelPackets.toClient >= 20, JSON.stringify(carried.kernelPackets));
+      const counters = countersOf(lab, 'gw', 'client-gateway');
+      // The client's ACK of the SYN+ACK was carried too: the agent gave no client segment a verdict.
+      assert.equal(num(counters, 'to-replica'), 0, 'no client segment went through the agent');
+      assert.equal(num(counters, 'won-by-replica'), 1);
+      if (configuration === 'C') {
+        // The tunnel's other end: the replica's classifiers took the client's segments out and put its answers in.
+        const replica = countersOf(lab, 'replica', 'replica');
+        const tunnel = replica.kernelPath as { decapsulated: number; encapsulated: number };
+        assert.ok(tunnel.decapsulated >= 20 && tunnel.encapsulated >= 20, JSON.stringify(tunnel));
+        assert.equal(num(replica, 'tunnelled-from-client'), 0, 'no client segment reached the replica agent');
+      }
+      c.send('bye');
+      assert.equal(await c.line(22), 'closed');
+      await sleep(200);
+      const after = kernelPath();
+      assert.equal(after.left.fin, 1, JSON.stringify(after));
+      assert.equal(after.flows, 0);
+      assert.equal(entryOf(c)?.path, 'agent', 'the close is the agent\'s');
+      assert.equal(entryOf(c)?.finFromServer, true);
+    });
+  }
+
+  it('a RST the client sends ends the entry and takes the flow out of the kernel', async () => {
+    await startLab('A');
+    const c = await connect(lab, 80);
+    assert.equal(await c.line(1), 'got hi replica');
+    await echo(c, 2, 3);
+    assert.equal(entryOf(c)?.path, 'kernel');
+    // ss -K destroys the client's socket, which sends a RST.
+    lab.run('client', ['ss', '-K', 'dst', ADDR.origin, 'dport', '=', '80', 'sport', '=', String(c.port)]);
+    await sleep(300);
+    assert.equal(entryOf(c), undefined, 'the entry ended');
+    assert.equal(kernelPath().left.reset, 1);
+    assert.equal(kernelPath().flows, 0);
+    c.daemon.kill();
+  });
+
+  it('an idle carried connection expires from the table and the kernel; a busy one outlives the idle timeout', async () => {
+    await startLab('A', { establishedIdleMs: 2500 });
+    const idle = await connect(lab, 80);
+    const busy = await connect(lab, 80);
+    assert.equal(await idle.line(1), 'got hi replica');
+    assert.equal(await busy.line(1), 'got hi replica');
+    // 5 s of traffic on one, none on the other: only the kernel sees the busy one's segments.
+    for (let i = 0; i < 10; i++) {
+      busy.send(`tick ${i}`);
+      assert.equal(await busy.line(2 + i), `got echo tick ${i}`);
+      await sleep(500);
+    }
+    assert.equal(entryOf(idle), undefined, 'the idle connection expired');
+    assert.equal(entryOf(busy)?.path, 'kernel', 'the busy one is still carried');
+    assert.equal(kernelPath().left.expired, 1);
+    assert.equal(kernelPath().flows, 1);
+    busy.daemon.kill();
+    idle.daemon.kill();
+  });
+
+  it('switched off, carried connections go back to the agent and carry on; on again, new ones are carried', async () => {
+    await startLab('C');
+    const c = await connect(lab, 80);
+    assert.equal(await c.line(1), 'got hi replica');
+    await echo(c, 2, 2);
+    flip(lab, false);
+    assert.equal(kernelPath().left['switched-off'], 1);
+    await echo(c, 4, 2);
+    assert.equal(entryOf(c)?.path, 'agent');
+    assert.ok(num(countersOf(lab, 'gw', 'client-gateway'), 'to-replica') >= 2, 'the agent tunnels the segments again');
+    flip(lab, true);
+    const d = await connect(lab, 80);
+    assert.equal(await d.line(1), 'got hi replica');
+    assert.equal(entryOf(d)?.path, 'kernel');
+    c.daemon.kill();
+    d.daemon.kill();
+  });
+
+  it('a SIGKILLed agent takes its classifiers with it; the restarted one attaches its own, once', async () => {
+    const gateway = await startLab('A');
+    const c = await connect(lab, 80);
+    assert.equal(await c.line(1), 'got hi replica');
+    assert.equal(entryOf(c)?.path, 'kernel');
+    agents.splice(agents.indexOf(gateway), 1);
+    gateway.child.kill('SIGKILL');
+    await gateway.exited;
+    assert.deepEqual(classifiers(), [0, 0], 'no classifier outlives its agent');
+    agents.push(await lab.agent('gw', gatewayConfig('A'), 'client-gateway ready'));
+    assert.deepEqual(classifiers(), [1, 1]);
+    const d = await connect(lab, 80);
+    assert.equal(await d.line(1), 'got hi replica');
+    await echo(d, 2, 2);
+    assert.equal(entryOf(d)?.path, 'kernel');
+    c.daemon.kill();
+    d.daemon.kill();
+  });
+});
+
+function flip(lab: ProtocolLab, on: boolean): void {
+  execFileSync('ip', ['netns', 'exec', lab.ns.gw, 'curl', '-sf', '-X', 'POST', '-H', `Authorization: Bearer ${CONTROL.token}`, '-H', 'Content-Type: application/json',
+    '-d', JSON.stringify(on), `http://${CONTROL.address}:${CONTROL.port}/switch/kernel-path`], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
