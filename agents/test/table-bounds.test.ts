@@ -78,11 +78,11 @@ describe('TranslationTable: dump', () => {
     assert.deepEqual(dump.entries, [
       {
         client: '10.0.0.5:40000', server: '198.51.100.7:80', state: 'pending', winner: null, via: 'race', idleClass: 'pending',
-        ageMs: 900, idleMs: 900, synRetransmits: 0, finFromClient: false, finFromServer: false,
+        ageMs: 900, idleMs: 900, synRetransmits: 0, finFromClient: false, finFromServer: false, path: 'agent', kernelPackets: { toServer: 0, toClient: 0 },
       },
       {
         client: '10.0.0.5:40001', server: '198.51.100.7:80', state: 'replica', winner: '203.0.113.1', via: 'race', idleClass: 'established',
-        ageMs: 800, idleMs: 300, synRetransmits: 0, finFromClient: false, finFromServer: false,
+        ageMs: 800, idleMs: 300, synRetransmits: 0, finFromClient: false, finFromServer: false, path: 'agent', kernelPackets: { toServer: 0, toClient: 0 },
       },
     ]);
   });

@@ -5,6 +5,8 @@
 //
 // The kernel forwards; the gateway's chain queues web traffic to it (steered-queue.ts) and each packet
 // goes back with a verdict: untouched, rewritten, or dropped. Only RSTs to late answerers are its own.
+// Once a race is won, the kernel path (kernel-path/) carries the connection's segments but SYN, FIN and
+// RST, which still come here.
 import { buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView } from '../packet';
 import { DEFAULT_TABLE_OPTIONS, TranslationTable, type AnswerKey, type ConnectionKey, type TableDump, type TableEntry } from '../table';
 import { Counters } from '../protocol/counters';
