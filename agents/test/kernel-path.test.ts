@@ -58,7 +58,7 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
   };
 
   for (const configuration of ['A', 'B', 'C'] as Configuration[]) {
-    it(`${configuration}: the agent decides the race and sees the close; the classifiers carry every segment between${configuration === 'C' ? ', at both ends of the tunnel' : ''}`, async () => {
+    it(`${configuration}: the agents decide the race and see the close; classifiers carry every segment between${configuration === 'A' ? '' : ', at the replica too'}`, async () => {
       await startLab(configuration);
       assert.deepEqual(classifiers(), [1, 1], 'one classifier on each of lan0 and wan0');
       const c = await connect(lab, 80);
@@ -71,11 +71,17 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       // The client's ACK of the SYN+ACK was carried too: the agent gave no client segment a verdict.
       assert.equal(num(counters, 'to-replica'), 0, 'no client segment went through the agent');
       assert.equal(num(counters, 'won-by-replica'), 1);
+      const replica = countersOf(lab, 'replica', 'replica');
+      const replicaPath = replica.kernelPath as { decapsulated: number; encapsulated: number; spoofed: number };
+      if (configuration === 'B') {
+        // The replica's classifier sent its SYN+ACK inside server -> client, and every answer after it as the server.
+        assert.equal(replicaPath.encapsulated, 1, JSON.stringify(replicaPath));
+        assert.ok(replicaPath.spoofed >= 20, JSON.stringify(replicaPath));
+        assert.equal(num(replica, 'spoofed-to-client') + num(replica, 'acknowledgements-spoofed'), 0, 'no answer went through the replica agent');
+      }
       if (configuration === 'C') {
         // The tunnel's other end: the replica's classifiers took the client's segments out and put its answers in.
-        const replica = countersOf(lab, 'replica', 'replica');
-        const tunnel = replica.kernelPath as { decapsulated: number; encapsulated: number };
-        assert.ok(tunnel.decapsulated >= 20 && tunnel.encapsulated >= 20, JSON.stringify(tunnel));
+        assert.ok(replicaPath.decapsulated >= 20 && replicaPath.encapsulated >= 20, JSON.stringify(replicaPath));
         assert.equal(num(replica, 'tunnelled-from-client'), 0, 'no client segment reached the replica agent');
       }
       c.send('bye');

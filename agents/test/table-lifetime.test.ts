@@ -70,6 +70,25 @@ describe('TranslationTable: ends of connections', () => {
     assert.equal(table.counters.expired, 2);
   });
 
+  it('asks where else an entry was seen only when it is about to expire, and keeps it if it was seen since', () => {
+    const table = new TranslationTable(TIMEOUTS);
+    const carried = won(table, keyOf(40000), REPLICA_A, 0);
+    const idle = won(table, keyOf(40001), REPLICA_A, 0);
+    const asked: number[] = [];
+    const elsewhere = (entry: typeof carried) => {
+      asked.push(entry.clientPort);
+      return entry === carried ? 90_000 : 0;
+    };
+    assert.equal(table.sweep(99_999, elsewhere), 0);
+    assert.deepEqual(asked, [], 'nothing is asked before the timeout');
+    assert.equal(table.sweep(100_000, elsewhere), 1, 'the idle one expires; the carried one was seen at 90 s');
+    assert.deepEqual(asked.sort(), [40000, 40001]);
+    assert.equal(table.get(keyOf(40000)), carried);
+    assert.equal(idle.inTable, false);
+    assert.equal(table.sweep(189_999, elsewhere), 0);
+    assert.equal(table.sweep(190_000, elsewhere), 1, 'nothing newer elsewhere: it expires too');
+  });
+
   it('sweeps 100k idle-but-live entries cheaply: only list heads are looked at', () => {
     const table = new TranslationTable({ ...TIMEOUTS, maxEntries: 100_000 });
     for (let i = 0; i < 100_000; i++) start(table, keyOf(i % 60_000, SERVER + Math.floor(i / 60_000)), i / 100);

@@ -24,6 +24,8 @@ const HEADERS_AT = -82;
 /** Free stack below the headers, for a program's own use (keys, scratch). */
 export const STACK_FREE_BELOW = -88;
 const OUTER_HEADER_AT = -128;
+const REWRITE_SCRATCH_AT = -136;
+const BPF_F_PSEUDO_HDR = 0x10;
 
 export const SKB: Register = 6;
 
@@ -94,6 +96,20 @@ export function encapsulate(a: BpfAssembler, src: Register, dst: Register, mtu: 
   a.store(2, FP, outer + 10, 0);
   a.movReg(1, SKB).mov(2, IP_HEADER).mov(3, ADJ_ROOM_MAC).mov(4, ADJ_ROOM_ENCAP_L3_IPV4).call(HELPER.adjustRoom).jumpImm('ne', 0, 0, tooBig);
   a.movReg(1, SKB).mov(2, ETH_HEADER).movReg(3, FP).aluImm('add', 3, outer).mov(4, IP_HEADER).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+}
+
+/**
+ * Replaces the IPv4 address at `field` (12 source, 16 destination) held in `from` with `to` (r8-r9),
+ * checksums included (RFC 1624, as the agents' rewrite). If the first step fails nothing has changed and
+ * the packet goes on as `unchanged`; after that a failure drops it.
+ */
+export function rewriteAddress(a: BpfAssembler, field: 12 | 16, from: Register, to: Register, unchanged: string): void {
+  const ip = ETH_HEADER;
+  const tcp = ip + IP_HEADER;
+  a.movReg(1, SKB).mov(2, tcp + 16).movReg(3, from).movReg(4, to).mov(5, BPF_F_PSEUDO_HDR | 4).call(HELPER.l4CsumReplace).jumpImm('ne', 0, 0, unchanged);
+  a.movReg(1, SKB).mov(2, ip + 10).movReg(3, from).movReg(4, to).mov(5, 4).call(HELPER.l3CsumReplace).jumpImm('ne', 0, 0, 'drop');
+  a.store(4, FP, REWRITE_SCRATCH_AT, to);
+  a.movReg(1, SKB).mov(2, ip + field).movReg(3, FP).aluImm('add', 3, REWRITE_SCRATCH_AT).mov(4, 4).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
 }
 
 /** Removes the outer IPv4 header; on failure the packet is unchanged and goes on as `failed`. */

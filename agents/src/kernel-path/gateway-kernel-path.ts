@@ -112,10 +112,16 @@ export class GatewayKernelPath {
     this.left[reason]++;
   }
 
-  /** Reads every carried entry's state from the map: before a sweep judges idleness, and for a dump. */
-  syncAll(): Iterable<TableEntry> {
+  /** Reads every carried entry's state from the map, for a dump. */
+  syncAll(): void {
     for (const entry of this.flows.values()) this.sync(entry);
-    return this.flows.values();
+  }
+
+  /** When a segment of the entry last crossed, agent or kernel, on the table's clock. */
+  lastSeen(entry: TableEntry): number {
+    if (entry.path !== 'kernel') return entry.lastSeen;
+    this.sync(entry);
+    return Math.max(entry.lastSeen, entry.kernelLastSeen);
   }
 
   /** Off: every carried connection goes back to the agent, and new ones stay there. */

@@ -14,7 +14,7 @@
 import { BpfAssembler, FP, type Register } from './bpf-assembler';
 import {
   at, checkIpv4, checkPlainSegment, checkProtocolIsTcp, commonEndings, copyHeaders, decapsulate, encapsulate, ETH_HEADER, HELPER, IP_HEADER,
-  prologue, SKB, SKB_MARK, STACK_FREE_BELOW, TCP_HEADER, TCX_PASS,
+  prologue, rewriteAddress, SKB, SKB_MARK, STACK_FREE_BELOW, TCP_HEADER, TCX_PASS,
 } from './classifier-pieces';
 
 /** Key: the client socket and the server port, in network order, as the agent's table chains them. */
@@ -50,9 +50,7 @@ export interface GatewayProgramOptions {
   wanMtu: number;
 }
 
-const BPF_F_PSEUDO_HDR = 0x10;
 const KEY_AT = STACK_FREE_BELOW - 8;
-const SCRATCH_AT = KEY_AT - 8;
 
 // Register roles: r7 the flow's value, r8/r9 the addresses a rewrite swaps or a tunnel's ends.
 const FLOW: Register = 7;
@@ -95,14 +93,6 @@ function trackServerSequence(a: BpfAssembler, ip: number, tcp: number, done: str
   a.label(done);
 }
 
-/** Replaces the IPv4 address at `field` (12 source, 16 destination) from FROM to TO, checksums included. */
-function rewriteAddress(a: BpfAssembler, ip: number, field: number, tcp: number): void {
-  a.movReg(1, SKB).mov(2, tcp + 16).movReg(3, FROM).movReg(4, TO).mov(5, BPF_F_PSEUDO_HDR | 4).call(HELPER.l4CsumReplace).jumpImm('ne', 0, 0, 'next');
-  a.movReg(1, SKB).mov(2, ip + 10).movReg(3, FROM).movReg(4, TO).mov(5, 4).call(HELPER.l3CsumReplace).jumpImm('ne', 0, 0, 'drop');
-  a.store(4, FP, SCRATCH_AT, TO);
-  a.movReg(1, SKB).mov(2, ip + field).movReg(3, FP).aluImm('add', 3, SCRATCH_AT).mov(4, 4).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
-}
-
 /** A carried segment gets the steering mark, so the gateway's chain lets it through unqueued. */
 function endings(a: BpfAssembler, markBit: number): void {
   a.label('carried').load(4, 1, SKB, SKB_MARK).aluImm('or', 1, markBit).store(4, SKB, SKB_MARK, 1).mov(0, TCX_PASS).exit();
@@ -123,7 +113,7 @@ export function clientSideProgram(options: GatewayProgramOptions): Buffer {
   touch(a, FLOW_VALUE.toServerPackets);
   a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('eq', 0, FLOW_MODES.pass, 'carried').jumpImm('eq', 0, FLOW_MODES.tunnel, 'tunnel');
   a.load(4, FROM, FP, at(ip + 16)).load(4, TO, FLOW, FLOW_VALUE.winner);
-  rewriteAddress(a, ip, 16, tcp);
+  rewriteAddress(a, 16, FROM, TO, 'next');
   a.goto('carried');
 
   a.label('tunnel');
@@ -156,7 +146,7 @@ export function serverSideProgram(options: GatewayProgramOptions): Buffer {
   a.label('from-winner');
   trackServerSequence(a, ip, tcp, 'winner-tracked');
   touch(a, FLOW_VALUE.toClientPackets);
-  rewriteAddress(a, ip, 12, tcp);
+  rewriteAddress(a, 12, FROM, TO, 'next');
   a.goto('carried');
 
   // C: the winner's IPIP packet; the inner one must be TCP to the outer destination, from the server address.

@@ -1,19 +1,22 @@
-// The replica's kernel path (configuration C): its two classifiers on the WAN interface and the small map
-// that says whether ingress carries and counts what each direction did. Like the gateway's, the links
-// belong to this process and go with it.
+// The replica's kernel path: its classifiers on the WAN interface (C: both ends of the tunnel; B: the
+// answers as the server's) and the small map that says whether ingress carries and counts what each did.
+// Like the gateway's, the links belong to this process and go with it.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
 import { close, ifNameToIndex } from '../io/libc';
 import { ipToString } from '../packet';
-import { REPLICA_SLOT_COUNT, REPLICA_SLOTS, tunnelInProgram, tunnelOutProgram } from './replica-programs';
+import type { Configuration } from '../roles/client-gateway-config';
+import { REPLICA_SLOT_COUNT, REPLICA_SLOTS, spoofProgram, tunnelInProgram, tunnelOutProgram } from './replica-programs';
 
 export interface ReplicaKernelPathDump {
   carrying: boolean;
   /** Client segments the ingress classifier took out of their tunnel. */
   decapsulated: number;
-  /** Stack packets the egress classifier tunnelled to their client. */
+  /** Stack packets the egress classifier tunnelled to their client (C: all of them; B: SYN+ACKs). */
   encapsulated: number;
+  /** B: stack packets that left with the server's address. */
+  spoofed: number;
 }
 
 export class ReplicaKernelPath {
@@ -22,19 +25,25 @@ export class ReplicaKernelPath {
 
   private constructor(private readonly map: BpfMap, private readonly fds: number[], readonly wanInterface: string) {}
 
-  static open(ownAddress: number, serverAddresses: number[]): ReplicaKernelPath {
+  /** B: `webPort` is the port whose answers speak as the server. */
+  static open(configuration: Exclude<Configuration, 'A'>, ownAddress: number, serverAddresses: number[], webPort: number): ReplicaKernelPath {
     const wanInterface = interfaceWith(ownAddress);
     const map = BpfMap.create('array', 'synrace_replica', 4, 8, REPLICA_SLOT_COUNT);
     const fds: number[] = [];
     try {
       const options = { stateMapFd: map.fd, ownAddress, serverAddresses, wanMtu: Number(readFileSync(`/sys/class/net/${wanInterface}/mtu`, 'utf8')) };
-      const inbound = loadClassifier('synrace_tun_in', tunnelInProgram(options));
-      fds.push(inbound);
-      const outbound = loadClassifier('synrace_tun_out', tunnelOutProgram(options));
-      fds.push(outbound);
       const index = ifNameToIndex(wanInterface);
-      fds.push(attachTcx(inbound, index, 'ingress'));
-      fds.push(attachTcx(outbound, index, 'egress'));
+      const attach = (name: string, program: Buffer, direction: 'ingress' | 'egress') => {
+        const fd = loadClassifier(name, program);
+        fds.push(fd);
+        fds.push(attachTcx(fd, index, direction));
+      };
+      if (configuration === 'C') {
+        attach('synrace_tun_in', tunnelInProgram(options), 'ingress');
+        attach('synrace_tun_out', tunnelOutProgram(options), 'egress');
+      } else {
+        attach('synrace_spoof', spoofProgram({ ...options, webPort }), 'egress');
+      }
     } catch (err) {
       fds.forEach((fd) => close(fd));
       map.close();
@@ -51,7 +60,12 @@ export class ReplicaKernelPath {
   }
 
   dump(): ReplicaKernelPathDump {
-    return { carrying: this.read(REPLICA_SLOTS.carrying) !== 0, decapsulated: this.read(REPLICA_SLOTS.decapsulated), encapsulated: this.read(REPLICA_SLOTS.encapsulated) };
+    return {
+      carrying: this.read(REPLICA_SLOTS.carrying) !== 0,
+      decapsulated: this.read(REPLICA_SLOTS.decapsulated),
+      encapsulated: this.read(REPLICA_SLOTS.encapsulated),
+      spoofed: this.read(REPLICA_SLOTS.spoofed),
+    };
   }
 
   close(): void {

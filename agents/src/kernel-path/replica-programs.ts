@@ -1,20 +1,24 @@
-// The replica's kernel path in configuration C: the tunnel's two ends, with no state per connection. At
-// the WAN's ingress, a client's tunnelled segment (outer source its inner source, to a server address the
-// replica holds) loses its outer header and goes to the stack, as the agent's injection does; a start
-// packet stays the agent's (switches and gateways are believed there). At the WAN's egress, the stack's
-// packet from a server address gets an outer header replica -> client, as the agent's encapsulation; the
-// stack's resets never come here (they are routed to the agent, which keeps refusals of copied start
-// packets to itself), and a packet that cannot be tunnelled is dropped: one with the server's address must
-// never cross the WAN plainly.
+// The replica's kernel path, with no state per connection.
+// - C, the tunnel's two ends. At the WAN's ingress, a client's tunnelled segment (outer source its inner
+//   source, to a server address the replica holds) loses its outer header and goes to the stack, as the
+//   agent's injection does; a start packet stays the agent's (switches and gateways are believed there). At
+//   the WAN's egress, the stack's packet from a server address gets an outer header replica -> client, as
+//   the agent's encapsulation; a packet that cannot be tunnelled is dropped: one with the server's address
+//   must never cross the WAN plainly.
+// - B, speaking as the server (one server address: which server a client asked for is otherwise the
+//   agent's memory). At the WAN's egress, the stack's SYN+ACK from its own web port goes inside an outer
+//   server -> client header, and every later packet leaves with the server's address as its source.
+// The stack's resets never come here: they are routed to the agent, which keeps refusals of copied start
+// packets to itself.
 import { BpfAssembler, FP } from './bpf-assembler';
 import {
   addressImmediate, at, checkIpv4, checkProtocolIsTcp, commonEndings, copyHeaders, decapsulate, encapsulate, ETH_HEADER, HELPER, IP_HEADER,
-  prologue, STACK_FREE_BELOW, TCP_HEADER, TCX_PASS,
+  prologue, rewriteAddress, STACK_FREE_BELOW, TCP_HEADER, TCX_PASS,
 } from './classifier-pieces';
 
 /** Slots of the replica's state map (an array of u64): whether ingress carries, and what each direction carried. */
-export const REPLICA_SLOTS = { carrying: 0, decapsulated: 1, encapsulated: 2 } as const;
-export const REPLICA_SLOT_COUNT = 3;
+export const REPLICA_SLOTS = { carrying: 0, decapsulated: 1, encapsulated: 2, spoofed: 3 } as const;
+export const REPLICA_SLOT_COUNT = 4;
 
 export interface ReplicaProgramOptions {
   stateMapFd: number;
@@ -25,6 +29,7 @@ export interface ReplicaProgramOptions {
 
 const SLOT_KEY_AT = STACK_FREE_BELOW - 8;
 const TCP_SYN = 0x02;
+const TCP_SYN_ACK = 0x12;
 
 /** r0 = the slot's value pointer; `missing` when the map has none (never, for an array). */
 function slot(a: BpfAssembler, mapFd: number, index: number, missing: string): void {
@@ -83,6 +88,33 @@ export function tunnelOutProgram(options: ReplicaProgramOptions): Buffer {
   oneOf(a, ip + 12, options.serverAddresses, 'from-server');
   a.load(1, 0, FP, at(ip + 9)).jumpImm('ne', 0, 6, 'drop');
   a.mov(8, addressImmediate(options.ownAddress)).load(4, 9, FP, at(ip + 16));
+  encapsulate(a, 8, 9, options.wanMtu, 'drop');
+  count(a, options.stateMapFd, REPLICA_SLOTS.encapsulated);
+  a.goto('carried');
+  endings(a);
+  return a.assemble();
+}
+
+/** B's WAN egress: the stack's answers from its own web port, as the server's. */
+export function spoofProgram(options: ReplicaProgramOptions & { webPort: number }): Buffer {
+  if (options.serverAddresses.length !== 1) throw new Error('the kernel path speaks for one server address only');
+  const a = new BpfAssembler();
+  const ip = ETH_HEADER;
+  const tcp = ip + IP_HEADER;
+  const server = addressImmediate(options.serverAddresses[0]);
+  prologue(a);
+  checkProtocolIsTcp(a, ip);
+  a.load(4, 0, FP, at(ip + 12)).jump32Imm('ne', 0, addressImmediate(options.ownAddress), 'next');
+  a.load(2, 0, FP, at(tcp)).networkToHost(0, 16).jumpImm('ne', 0, options.webPort, 'next');
+  a.load(1, 0, FP, at(tcp + 13)).aluImm('and', 0, 0x17).jumpImm('eq', 0, TCP_SYN_ACK, 'syn-ack');
+  // As the agent's setSrc: an answer that cannot speak as the server must not leave as the replica.
+  a.load(4, 8, FP, at(ip + 12)).mov(9, server);
+  rewriteAddress(a, 12, 8, 9, 'drop');
+  count(a, options.stateMapFd, REPLICA_SLOTS.spoofed);
+  a.goto('carried');
+  // The gateway learns the replica from the inner source; the outer one is the server it expects.
+  a.label('syn-ack');
+  a.mov(8, server).load(4, 9, FP, at(ip + 16));
   encapsulate(a, 8, 9, options.wanMtu, 'drop');
   count(a, options.stateMapFd, REPLICA_SLOTS.encapsulated);
   a.goto('carried');

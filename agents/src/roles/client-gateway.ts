@@ -33,7 +33,7 @@ export interface ClientGateway {
 export interface GatewayCore {
   fromClient(packet: Buffer, v: Verdicts): void;
   fromServer(packet: Buffer, v: Verdicts): void;
-  /** Reads the kernel path's last segments into the table, then forgets idle entries. */
+  /** Forgets idle entries; one the kernel path carries is idle only if its classifiers saw nothing either. */
   sweep(now: number): void;
   readonly table: TranslationTable;
   /** Absent when the config has no winner cache. */
@@ -347,8 +347,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
   }
 
   function sweep(at: number): void {
-    if (kernel) for (const entry of kernel.syncAll()) table.seenAt(entry, entry.kernelLastSeen);
-    table.sweep(at);
+    table.sweep(at, kernel && ((entry) => kernel.lastSeen(entry)));
   }
 
   return { fromClient, fromServer, sweep, table, ...(cachedStarts ? { cachedStarts } : {}) };

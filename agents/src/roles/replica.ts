@@ -23,6 +23,8 @@ import { ReplicaKernelPath, type ReplicaKernelPathDump } from '../kernel-path/re
 
 const LOAD_SAMPLE_MS = 1000;
 const TUN_NAME = 'srtun0';
+/** Configuration B: the web port whose answers the replica sends as the server's. */
+const SPOOFED_PORT = 80;
 /** Configuration B and C: each client connection's server and initial sequence number, remembered from its SYN; bounded. */
 const MAX_REMEMBERED_CLIENTS = 65536;
 
@@ -157,17 +159,17 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
   let removeDiversion = () => undefined as void;
   copies.onPacket(core.onCopy);
 
-  const kernelPath = config.kernelPath && config.configuration === 'C' ? openKernelPath(config, counters, log) : undefined;
+  const kernelPath = config.kernelPath && kernelCanCarry(config) ? openKernelPath(config, counters, log) : undefined;
   if (config.configuration !== 'A') {
     tun = openTunDevice(TUN_NAME);
     const own = ipToString(config.ownAddress);
     const servers = config.serverAddresses.map(ipToString);
     removeDiversion = installReplyDiversion({
       tun: TUN_NAME,
-      selector: config.configuration === 'C' ? ['from', servers[0]] : ['from', own, 'ipproto', 'tcp', 'sport', '80'],
+      selector: config.configuration === 'C' ? ['from', servers[0]] : ['from', own, 'ipproto', 'tcp', 'sport', String(SPOOFED_PORT)],
       localAddresses: config.configuration === 'C' ? servers : [],
-      // With the kernel path the stack's resets (a refusal must not leave) and anything but TCP still come here.
-      ...(kernelPath ? { only: servers.flatMap((s) => [['-s', s, '-p', 'tcp', '--tcp-flags', 'RST', 'RST'], ['-s', s, '!', '-p', 'tcp']]) } : {}),
+      // With the kernel path the stack's resets (a refusal must not leave) still come here, and in C anything but TCP.
+      ...(kernelPath ? { only: diverted(config, own, servers) } : {}),
     });
     tun.onPacket(core.fromStack);
   }
@@ -203,11 +205,22 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
   };
 }
 
-/** C's classifiers, or undefined (logged and counted) where the kernel has no tcx or refuses them. */
-function openKernelPath(config: ReplicaConfig, counters: Counters, log: (message: string) => void): ReplicaKernelPath | undefined {
+/** C always; B speaks for one server only (for more, which server a client asked for is the agent's memory). */
+function kernelCanCarry(config: ReplicaConfig): config is ReplicaConfig & { configuration: 'B' | 'C' } {
+  return config.configuration === 'C' || (config.configuration === 'B' && config.serverAddresses.length === 1);
+}
+
+/** What the stack sends that still goes to the agent when the kernel path carries the rest. */
+function diverted(config: ReplicaConfig, own: string, servers: string[]): string[][] {
+  if (config.configuration === 'B') return [['-s', own, '-p', 'tcp', '--sport', String(SPOOFED_PORT), '--tcp-flags', 'RST', 'RST']];
+  return servers.flatMap((s) => [['-s', s, '-p', 'tcp', '--tcp-flags', 'RST', 'RST'], ['-s', s, '!', '-p', 'tcp']]);
+}
+
+/** B's and C's classifiers, or undefined (logged and counted) where the kernel has no tcx or refuses them. */
+function openKernelPath(config: ReplicaConfig & { configuration: 'B' | 'C' }, counters: Counters, log: (message: string) => void): ReplicaKernelPath | undefined {
   try {
-    const path = ReplicaKernelPath.open(config.ownAddress, config.serverAddresses);
-    log(`replica: kernel path on (tcx ingress and egress on ${path.wanInterface})`);
+    const path = ReplicaKernelPath.open(config.configuration, config.ownAddress, config.serverAddresses, SPOOFED_PORT);
+    log(`replica: kernel path on (tcx on ${path.wanInterface})`);
     return path;
   } catch (err) {
     counters.add('kernel-path-unavailable');
@@ -216,8 +229,8 @@ function openKernelPath(config: ReplicaConfig, counters: Counters, log: (message
   }
 }
 
-function kernelPathState(config: ReplicaConfig, path: ReplicaKernelPath | undefined): ReplicaKernelPathDump | 'not-configured' | 'unavailable' | 'agent-only-in-this-configuration' {
+function kernelPathState(config: ReplicaConfig, path: ReplicaKernelPath | undefined): ReplicaKernelPathDump | 'not-configured' | 'unavailable' | 'agent-only-here' {
   if (path) return path.dump();
   if (!config.kernelPath) return 'not-configured';
-  return config.configuration === 'C' ? 'unavailable' : 'agent-only-in-this-configuration';
+  return kernelCanCarry(config) ? 'unavailable' : 'agent-only-here';
 }

@@ -221,18 +221,22 @@ export class TranslationTable {
     return entry.idleClass === 'closing' ? 'closing' : 'open';
   }
 
-  /** A segment of the entry crossed at `at` without the agent seeing it (the kernel path carried it). */
-  seenAt(entry: TableEntry, at: number): void {
-    if (entry.inTable && at > entry.lastSeen) this.touch(entry, at);
-  }
-
-  /** Forgets entries idle past their class's timeout; returns how many. */
-  sweep(now: number): number {
+  /**
+   * Forgets entries idle past their class's timeout; returns how many. `seenElsewhere` is asked, for an
+   * entry about to expire only, when a segment of it last crossed where the table did not see it (the
+   * kernel path): a later one keeps the entry. So the work stays O(expired), however many are carried.
+   */
+  sweep(now: number, seenElsewhere?: (entry: TableEntry) => number): number {
     let expired = 0;
     for (const idleClass of ['pending', 'established', 'closing'] as const) {
       const list = this.idle[idleClass];
       const timeout = this.idleMs[idleClass];
       for (let e = list.head; e && now - e.lastSeen >= timeout; e = list.head) {
+        const seen = seenElsewhere?.(e) ?? e.lastSeen;
+        if (now - seen < timeout) {
+          this.touch(e, seen);
+          continue;
+        }
         this.remove(e, 'expired');
         expired++;
       }
