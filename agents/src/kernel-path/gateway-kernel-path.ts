@@ -27,6 +27,8 @@ export interface KernelPathDump {
   on: boolean;
   flows: number;
   carried: number;
+  /** Won connections the map would not take (the agent carried them). */
+  refused: number;
   left: Record<LeaveReason, number>;
 }
 
@@ -37,6 +39,7 @@ export class GatewayKernelPath {
   private readonly key = Buffer.alloc(FLOW_KEY_SIZE);
   private readonly value = Buffer.alloc(FLOW_VALUE.size);
   private carriedTotal = 0;
+  private refused = 0;
   private on = true;
   private readonly left: Record<LeaveReason, number> = { fin: 0, reset: 0, expired: 0, replaced: 0, refused: 0, evicted: 0, 'switched-off': 0, 'shared-socket': 0 };
 
@@ -81,7 +84,13 @@ export class GatewayKernelPath {
     v.writeUInt32LE(entry.serverNextSeq ?? 0, FLOW_VALUE.serverNextSeq);
     v.writeUInt32LE(Math.min(entry.clientWindow, 0xffffffff), FLOW_VALUE.clientWindow);
     v.writeBigUInt64LE(BigInt(monotonicNs()), FLOW_VALUE.lastSeenNs);
-    this.map.update(this.key, v);
+    try {
+      this.map.update(this.key, v);
+    } catch {
+      // The map is as large as the table, so it is full only if the kernel is short of memory: the agent carries on.
+      this.refused++;
+      return false;
+    }
     this.flows.set(id, entry);
     entry.path = 'kernel';
     this.carriedTotal++;
@@ -131,7 +140,7 @@ export class GatewayKernelPath {
   }
 
   dump(): KernelPathDump {
-    return { on: this.on, flows: this.flows.size, carried: this.carriedTotal, left: { ...this.left } };
+    return { on: this.on, flows: this.flows.size, carried: this.carriedTotal, refused: this.refused, left: { ...this.left } };
   }
 
   close(): void {

@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
 import { close, ifNameToIndex } from '../io/libc';
 import { ipToString } from '../packet';
-import type { Configuration } from '../roles/client-gateway-config';
 import { REPLICA_SLOT_COUNT, REPLICA_SLOTS, spoofProgram, tunnelInProgram, tunnelOutProgram } from './replica-programs';
 
 export interface ReplicaKernelPathDump {
@@ -26,7 +25,7 @@ export class ReplicaKernelPath {
   private constructor(private readonly map: BpfMap, private readonly fds: number[], readonly wanInterface: string) {}
 
   /** B: `webPort` is the port whose answers speak as the server. */
-  static open(configuration: Exclude<Configuration, 'A'>, ownAddress: number, serverAddresses: number[], webPort: number): ReplicaKernelPath {
+  static open(configuration: 'B' | 'C', ownAddress: number, serverAddresses: number[], webPort: number): ReplicaKernelPath {
     const wanInterface = interfaceWith(ownAddress);
     const map = BpfMap.create('array', 'synrace_replica', 4, 8, REPLICA_SLOT_COUNT);
     const fds: number[] = [];
