@@ -1,18 +1,17 @@
 // The gateway's kernel path: which connections its two classifiers carry, and the flow map they share
 // with the agent. The agent decides (the race, the checks, the table); once a connection's race is won
-// it is carried here, and it leaves again on the first FIN or RST the agent sees, when its table entry
-// ends (idle expiry included), or when the path is switched off. The links belong to this process: an
+// it is carried here, and it leaves again on the first FIN the agent sees, when its table entry ends (a
+// believed RST, idle expiry, a new connection on its socket), or when the path is switched off. The links belong to this process: an
 // agent that dies (SIGKILL, crash) takes its classifiers with it, and its connections fall back to
 // the steering chain.
-import { readFileSync } from 'node:fs';
 import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
 import { close } from '../io/libc';
+import { interfaceMtu } from '../io/net-interface';
 import { monotonicNs } from '../io/clock';
 import type { Removal, TableEntry } from '../table';
 import { clientSideProgram, FLOW_KEY_SIZE, FLOW_MODES, FLOW_VALUE, serverSideProgram, type FlowMode } from './gateway-programs';
 
 export interface KernelPathOptions {
-  lanInterface: string;
   lanIndex: number;
   wanInterface: string;
   wanIndex: number;
@@ -28,7 +27,7 @@ export interface KernelPathDump {
   flows: number;
   carried: number;
   /** Won connections the map would not take (the agent carried them). */
-  refused: number;
+  mapRefusals: number;
   left: Record<LeaveReason, number>;
 }
 
@@ -39,7 +38,7 @@ export class GatewayKernelPath {
   private readonly key = Buffer.alloc(FLOW_KEY_SIZE);
   private readonly value = Buffer.alloc(FLOW_VALUE.size);
   private carriedTotal = 0;
-  private refused = 0;
+  private mapRefusals = 0;
   private on = true;
   private readonly left: Record<LeaveReason, number> = { fin: 0, reset: 0, expired: 0, replaced: 0, refused: 0, evicted: 0, 'switched-off': 0, 'shared-socket': 0 };
 
@@ -88,7 +87,7 @@ export class GatewayKernelPath {
       this.map.update(this.key, v);
     } catch {
       // The map is as large as the table, so it is full only if the kernel is short of memory: the agent carries on.
-      this.refused++;
+      this.mapRefusals++;
       return false;
     }
     this.flows.set(id, entry);
@@ -140,7 +139,7 @@ export class GatewayKernelPath {
   }
 
   dump(): KernelPathDump {
-    return { on: this.on, flows: this.flows.size, carried: this.carriedTotal, refused: this.refused, left: { ...this.left } };
+    return { on: this.on, flows: this.flows.size, carried: this.carriedTotal, mapRefusals: this.mapRefusals, left: { ...this.left } };
   }
 
   close(): void {
@@ -155,8 +154,4 @@ export class GatewayKernelPath {
     this.key.writeUInt16BE(entry.clientPort, 4);
     this.key.writeUInt16BE(entry.serverPort, 6);
   }
-}
-
-function interfaceMtu(name: string): number {
-  return Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8'));
 }

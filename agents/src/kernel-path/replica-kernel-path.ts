@@ -2,9 +2,9 @@
 // answers as the server's) and the small map that says whether ingress carries and counts what each did.
 // Like the gateway's, the links belong to this process and go with it.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
 import { close, ifNameToIndex } from '../io/libc';
+import { interfaceMtu } from '../io/net-interface';
 import { ipToString } from '../packet';
 import { REPLICA_SLOT_COUNT, REPLICA_SLOTS, spoofProgram, tunnelInProgram, tunnelOutProgram } from './replica-programs';
 
@@ -30,7 +30,7 @@ export class ReplicaKernelPath {
     const map = BpfMap.create('array', 'synrace_replica', 4, 8, REPLICA_SLOT_COUNT);
     const fds: number[] = [];
     try {
-      const options = { stateMapFd: map.fd, ownAddress, serverAddresses, wanMtu: Number(readFileSync(`/sys/class/net/${wanInterface}/mtu`, 'utf8')) };
+      const options = { stateMapFd: map.fd, ownAddress, serverAddresses, wanMtu: interfaceMtu(wanInterface) };
       const index = ifNameToIndex(wanInterface);
       const attach = (name: string, program: Buffer, direction: 'ingress' | 'egress') => {
         const fd = loadClassifier(name, program);

@@ -441,7 +441,7 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
 function openKernelPath(config: ClientGatewayConfig, lanIndex: number, wanIndex: number, counters: Counters, log: (message: string) => void): GatewayKernelPath | undefined {
   try {
     const path = GatewayKernelPath.open({
-      lanInterface: config.lanInterface, lanIndex, wanInterface: config.wanInterface, wanIndex,
+      lanIndex, wanInterface: config.wanInterface, wanIndex,
       markBit: GATEWAY_STEERING.markBit, maxFlows: config.table.maxEntries ?? DEFAULT_TABLE_OPTIONS.maxEntries,
     });
     log(`client-gateway: kernel path on (tcx ingress on ${config.lanInterface} and ${config.wanInterface})`);

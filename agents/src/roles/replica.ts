@@ -197,7 +197,8 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
       startFilter?.remove();
       copies.close();
       tun?.close();
-      // The server's addresses go first: with the classifiers gone, nothing may leave from them plainly.
+      // The diversion (and in C the server's addresses) goes first: once the classifiers are gone, nothing may
+      // leave from a server's address untunnelled.
       removeDiversion();
       kernelPath?.close();
       raw.close();
@@ -224,7 +225,7 @@ function openKernelPath(config: ReplicaConfig & { configuration: 'B' | 'C' }, co
     return path;
   } catch (err) {
     counters.add('kernel-path-unavailable');
-    log(`replica: kernel path unavailable, the agent carries the tunnel: ${(err as Error).message}`);
+    log(`replica: kernel path unavailable, the agent shapes every answer itself: ${(err as Error).message}`);
     return undefined;
   }
 }
