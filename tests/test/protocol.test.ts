@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { addressOf, boardsWithRole, interfaceOn, predict, type SitePrediction } from '@synrace/netem-profiles';
 import { AgentControlClient, type Configuration } from '@synrace/agents';
 import { candidateBoards, connectionOk, CONTROL_PORT, DOWNLOAD_PATH, Lab, SLOW_PREFIX, originAddress, ProvisionError, provisionBoard, renderVerdicts } from '@synrace/orchestrator';
-import { LIVE_LAB, skipBecause, useLab } from '../src';
+import { LIVE_LAB, runCli, skipBecause, useLab } from '../src';
 import { ARTIFACTS, counters, fetchFrom, raceEveryConnection, framesProbe, growth, PROBE_PATH, rogueInjector, startSlowDownload, predictWithout, predictionFor, readPcap, siteWonByReplica, outcomeIn } from '../src/protocol-helpers';
 
 /** Every configuration on its own lab; against a live lab, the configuration it runs. */
@@ -256,6 +256,19 @@ for (const configuration of configurations) describe(`protocol, configuration ${
       const expected = createHash('sha256').update(readFileSync(lab().runDir.path('content', DOWNLOAD_PATH))).digest('hex');
       return { topology, site, rogue, rogueAddress, hostAddress, expected, inject: await rogueInjector(lab(), rogue) };
     };
+
+    it('carries a live download in the kernel once its race is won, as `synrace table` shows, and it arrives intact', async () => {
+      const s = await scene();
+      const live = await startSlowDownload(lab(), s.site, url(DOWNLOAD_PATH.replace('/static/', SLOW_PREFIX)), origin());
+      const shown = await runCli(['table', s.site.gatewayBoard, '--lab', lab().name, '--json']);
+      assert.equal(shown.code, 0, shown.stderr);
+      const { table } = JSON.parse(shown.stdout) as { table: { entries: { client: string; winner: string | null; path: string; kernelPackets: { toClient: number } }[] } };
+      const entry = table.entries.find((e) => e.client.endsWith(`:${live.clientPort}`));
+      assert.equal(entry?.path, 'kernel', JSON.stringify(entry));
+      assert.equal(entry.winner, live.winnerAddress);
+      assert.ok(entry.kernelPackets.toClient > 0, 'the kernel carried the download towards the client');
+      assert.equal(await live.finished(), s.expected, 'the download is intact');
+    });
 
     it('drops a SYN+ACK from an address that never got the SYN, resets nobody, and the connection survives', async () => {
       const s = await scene();

@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { RACE_MODES } from '@synrace/agents';
 import { attachConsole, BOARD_ARCHES, buildBoardImage, createProgressRenderer } from '@synrace/hardware';
-import { loadInventory } from '@synrace/netem-profiles';
+import { boardsWithRole, loadInventory } from '@synrace/netem-profiles';
 import { doctor, renderFindings } from '../backends/hardware/doctor';
 import { flashBoard } from '../backends/hardware/flash-board';
 import { runDemo } from '../demo';
@@ -18,7 +18,7 @@ import { formatSummary } from '../tap-run';
 import { renderFidelity, runFidelity } from '../fidelity';
 import { renderVerdicts, VERIFY_MODES, type RunJudgement, type SiteVerdict, type VerifyMode } from '../verify';
 import { usageText } from './commands';
-import { boardTable, netemShow, rttMatrix } from './views';
+import { boardTable, gatewayTable, netemShow, rttMatrix } from './views';
 
 class UsageError extends Error {}
 
@@ -221,6 +221,15 @@ export async function main(argv: string[]): Promise<number> {
       );
       const size = `${(image.manifest.sizeBytes / 2 ** 20).toFixed(0)} MiB`;
       print(json, image, `${image.path}\n${arch} board image, ${size}, ${image.cached ? `from the cache (${image.seconds.toFixed(1)} s)` : `built in ${image.seconds.toFixed(0)} s`}; flash it with: synrace flash <board> --image ${image.path} --inventory <file>`);
+      return 0;
+    }
+    case 'table': {
+      const [board] = rest;
+      if (!board) throw new UsageError('table needs a client gateway: synrace table <gateway>');
+      const lab = attach();
+      const view = await gatewayTable(lab, board);
+      if (!view) throw new UsageError(`${board} is no client gateway of lab ${lab.name}; its gateways: ${boardsWithRole(lab.inputs().topology, 'client-gateway').map((b) => b.name).join(', ')}`);
+      print(json, view.data, view.text);
       return 0;
     }
     case 'rtt': {

@@ -1,4 +1,5 @@
-import { compileTcTree, renderTcScript } from '@synrace/netem-profiles';
+import type { TableDump } from '@synrace/agents';
+import { boardsWithRole, compileTcTree, renderTcScript } from '@synrace/netem-profiles';
 import type { Lab } from '../lab';
 import type { LabState } from '../labs/lab-state';
 import { judgedRttMs, type RttSample } from '../delays/rtt';
@@ -49,4 +50,26 @@ export function netemShow(lab: Lab): { data: unknown; text: string } {
     }
   }
   return { data: { mode: state.delay.mode, probe: state.delay.probe, profile: profile.name, paths: profile.paths, tcTrees: trees, calibration }, text };
+}
+
+/**
+ * A client gateway's translation table, one row per connection: how it started (`via`), which path carries
+ * it (`agent` or `kernel`) and what the kernel carried each way; then the kernel path's totals. Undefined
+ * when the board is no client gateway of the lab.
+ */
+export async function gatewayTable(lab: Lab, board: string): Promise<{ data: unknown; text: string } | undefined> {
+  if (!boardsWithRole(lab.inputs().topology, 'client-gateway').some((b) => b.name === board)) return undefined;
+  const agent = lab.agent(board);
+  const [table, counters]: [TableDump, Record<string, unknown>] = await Promise.all([agent.table(), agent.counters().then((c) => (c['client-gateway'] ?? {}) as Record<string, unknown>)]);
+  const rows = table.entries.map((e) => [
+    e.client, e.server, e.state, e.winner ?? '-', e.via, e.path, e.path === 'kernel' || e.kernelPackets.toServer > 0 ? `${e.kernelPackets.toServer} / ${e.kernelPackets.toClient}` : '-', (e.idleMs / 1000).toFixed(1),
+  ]);
+  const kernelPath = counters.kernelPath;
+  const totals = typeof kernelPath === 'object' && kernelPath !== null ? JSON.stringify(kernelPath) : String(kernelPath ?? 'not reported');
+  const text = [
+    `${board}: ${table.size} of ${table.maxEntries} entries`,
+    renderTable(['client', 'server', 'state', 'winner', 'via', 'path', 'kernel packets to server / to client', 'idle s'], rows),
+    `kernel path: ${totals}`,
+  ].join('\n');
+  return { data: { board, table, kernelPath }, text };
 }
