@@ -65,11 +65,18 @@ export async function gatewayTable(lab: Lab, board: string): Promise<{ data: unk
     e.client, e.server, e.state, e.winner ?? '-', e.via, e.path, e.path === 'kernel' || e.kernelPackets.toServer > 0 ? `${e.kernelPackets.toServer} / ${e.kernelPackets.toClient}` : '-', (e.idleMs / 1000).toFixed(1),
   ]);
   const kernelPath = counters.kernelPath;
-  const totals = typeof kernelPath === 'object' && kernelPath !== null ? JSON.stringify(kernelPath) : String(kernelPath ?? 'not reported');
   const text = [
     `${board}: ${table.size} of ${table.maxEntries} entries`,
     renderTable(['client', 'server', 'state', 'winner', 'via', 'path', 'kernel packets to server / to client', 'idle s'], rows),
-    `kernel path: ${totals}`,
+    `kernel path: ${kernelPathTotals(kernelPath)}`,
   ].join('\n');
   return { data: { board, table, kernelPath }, text };
+}
+
+/** The gateway's kernelPath counters in a line: its state, or what it carries and why connections left it. */
+function kernelPathTotals(kernelPath: unknown): string {
+  if (typeof kernelPath !== 'object' || kernelPath === null) return String(kernelPath ?? 'not reported');
+  const k = kernelPath as { on: boolean; flows: number; carried: number; mapRefusals: number; left: Record<string, number> };
+  const left = Object.entries(k.left).filter(([, n]) => n > 0).map(([why, n]) => `${why} ${n}`).join(', ') || 'none';
+  return `${k.on ? 'on' : 'switched off'}, carrying ${k.flows} now, ${k.carried} in all; left it: ${left}${k.mapRefusals ? `; refused by the map: ${k.mapRefusals}` : ''}`;
 }
