@@ -1,9 +1,9 @@
 // One-shot timer on an absolute CLOCK_MONOTONIC deadline, with sub-ms wakeups.
 // setTimeout rounds to whole milliseconds: it fires up to ~1 ms late and can
-// fire early. A timerfd (TFD_TIMER_ABSTIME) watched through epoll is never
-// early, but waking an idle process through the epoll addon's thread still
-// takes ~50-300 us; so the timerfd is set WAKE_LEAD_NS ahead and the last
-// stretch is a busy wait (see bench/timer-precision.ts).
+// fire early. A timerfd (TFD_TIMER_ABSTIME) on the event loop is never early,
+// but waking an idle process still takes ~150 us here (more in the tail); so
+// the timerfd is set WAKE_LEAD_NS ahead and the last stretch is a busy wait
+// (see bench/timer-precision.ts).
 import { monotonicNs } from './clock';
 import * as libc from './libc';
 import { watchReadable } from './readiness';
