@@ -23,7 +23,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm ci builds the native modules that package.json's allowScripts approves (epoll, koffi, serialport);
+# npm ci builds the native modules that package.json's allowScripts approves (koffi, serialport, and epoll
+# for onoff's GPIO relays);
 # without the approval npm 11 would leave them silently unbuilt.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "synrace setup: installing npm dependencies" >&2

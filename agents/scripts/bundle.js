@@ -1,16 +1,15 @@
 #!/usr/bin/env node
 // Bundles the agent into one file for boards (dist/bundle/agent.js), next to the
-// only two native modules it loads, trimmed to Linux builds: koffi ships a
-// prebuilt binary per platform; epoll is compiled for this machine, so its
-// sources (and nan's headers) go along for a board of another architecture
-// to compile it itself (provisioning does, see provision/native-modules.ts).
+// only native module it loads, koffi, trimmed to its prebuilt Linux binaries:
+// nothing in the bundle is compiled for this machine, so a board of any of
+// those architectures runs it as it is.
 'use strict';
 const { build } = require('esbuild');
-const { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
+const { cpSync, mkdirSync, rmSync, writeFileSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 
 const out = join(__dirname, '..', 'dist', 'bundle');
-const NATIVE = ['koffi', 'epoll'];
+const NATIVE = ['koffi'];
 const KOFFI_PLATFORMS = ['linux_x64', 'linux_arm64', 'linux_armhf'];
 
 function packageDir(name) {
@@ -36,10 +35,6 @@ async function main() {
     logLevel: 'warning',
   });
   copyPackage('koffi', ['package.json', 'index.js', ...KOFFI_PLATFORMS.map((p) => `build/koffi/${p}`)]);
-  copyPackage('epoll', ['package.json', 'epoll.js', 'build/Release/epoll.node', 'binding.gyp', 'src']);
-  copyPackage('nan', ['package.json', 'include_dirs.js', ...readdirSync(packageDir('nan')).filter((f) => f.endsWith('.h'))]);
-  copyPackage('bindings', ['package.json', 'bindings.js']);
-  copyPackage('file-uri-to-path', ['package.json', 'index.js']);
   writeFileSync(join(out, 'README'), 'synrace agent bundle: node agent.js --config <board-config.json>\n');
 }
 

@@ -26,7 +26,6 @@ export { runFidelity, renderFidelity, type FidelityResult, type FidelityOptions 
 export { originAddress, WEB_PORTS, REPLICATABLE_PORTS, CONTROL_PORT, agentConfigFor } from './provision/agent-config';
 export { provisionBoard, ProvisionError } from './provision/provision';
 export { tarOf, extractOnBoard } from './provision/tar-stream';
-export { ensureNativeModules } from './provision/native-modules';
 export { DOWNLOAD_PATH } from './provision/web-content';
 export { SLOW_PREFIX } from './provision/nginx-config';
 export { readRaceTimelines, parseRaceTimelines, type RaceTimeline } from './report/race-timeline';

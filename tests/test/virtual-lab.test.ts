@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { copyFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForConsole } from '@synrace/hardware';
 import { interfaceOn, loadProfile, synchronizedHolds } from '@synrace/netem-profiles';
 import { AGENT_BUNDLE_DIR } from '@synrace/agents';
-import { BOOT_MARKER, ensureNativeModules, extractOnBoard, Lab, Progress, judgedRttMs, resolveProfile, tarOf, withinTolerance } from '@synrace/orchestrator';
+import { BOOT_MARKER, extractOnBoard, Lab, Progress, judgedRttMs, resolveProfile, tarOf, withinTolerance } from '@synrace/orchestrator';
 import { describeOwnLabs, leftoversOf, LIVE_LAB, skipBecause, useLab } from '../src';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -123,22 +123,18 @@ describe(`${LIVE_LAB ? 'the live lab' : 'namespace lab'}: the world lab`, functi
     assert.equal((await lab().exec('rep-iad', 'hostname')).stdout.trim(), 'rep-iad');
   });
 
-  it("compiles the agent's epoll on a board the bundle was not built for, from the sources in the bundle", async function () {
-    this.timeout(300_000);
-    const bundle = mkdtempSync(join(tmpdir(), 'synrace-foreign-bundle-'));
-    const remote = `/tmp/synrace-foreign-bundle-${process.pid}`;
+  it('runs the agent bundle as it is on any architecture: its one native module is koffi, with a prebuilt binary per platform', async function () {
+    const natives = (readdirSync(AGENT_BUNDLE_DIR, { recursive: true }) as string[]).filter((f) => f.endsWith('.node')).sort();
+    // Anything compiled for this host would not load on a Pi provisioned from a PC.
+    assert.deepEqual(natives, ['linux_arm64', 'linux_armhf', 'linux_x64'].map((p) => join('node_modules/koffi/build/koffi', p, 'koffi.node')));
+    const remote = `/tmp/synrace-bundle-${process.pid}`;
     try {
-      cpSync(AGENT_BUNDLE_DIR, bundle, { recursive: true });
-      // An aarch64 object where this host's epoll.node was: what a Pi finds in a bundle built on a PC.
-      copyFileSync(join(bundle, 'node_modules/koffi/build/koffi/linux_arm64/koffi.node'), join(bundle, 'node_modules/epoll/build/Release/epoll.node'));
       await lab().withShell('rep-fra', async (shell) => {
-        await extractOnBoard(shell, remote, [await tarOf(bundle, '')]);
-        const node = (await shell.exec(`command -v node || echo ${process.execPath}`, { timeoutMs: 10_000 })).stdout.trim();
-        assert.equal(await ensureNativeModules(shell, node, remote), 'built-on-board');
-        assert.equal(await ensureNativeModules(shell, node, remote), 'as-bundled', 'the compiled module loads');
+        await extractOnBoard(shell, remote, [await tarOf(AGENT_BUNDLE_DIR, '')]);
+        const loaded = await shell.exec(`cd ${remote} && ${process.execPath} -e "process.stdout.write(typeof require('koffi').load)"`, { timeoutMs: 30_000 });
+        assert.equal(loaded.stdout, 'function', loaded.stderr);
       });
     } finally {
-      rmSync(bundle, { recursive: true, force: true });
       await lab().exec('rep-fra', `rm -rf ${remote}`);
     }
   });

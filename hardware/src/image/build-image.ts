@@ -127,12 +127,10 @@ async function buildInto(
   try {
     await removeBuildDir(work);
     await mkdir(stage, { recursive: true });
-    progress('downloads', `Node ${recipe.node.spec} and ${recipe.npm.spec} from the npm registry`);
+    progress('downloads', `Node ${recipe.node.spec} from the npm registry`);
     const downloads = join(cacheDir, 'downloads');
     const nodeTarball = await fetchPinnedTarball(recipe.node, downloads);
-    const npmTarball = await fetchPinnedTarball(recipe.npm, downloads);
     await copyFile(nodeTarball, join(stage, 'node.tgz'));
-    await copyFile(npmTarball, join(stage, 'npm.tgz'));
     await stageFiles(join(stage, 'files'), recipe.files);
     await stageFiles(join(stage, 'initramfs'), recipe.initramfsFiles);
     const diskId = diskIdentifier(hash);
@@ -249,13 +247,9 @@ chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_al
 # The package's own nginx would hold port 80 with Debian's welcome page; a lab board serves what the lab provisions.
 chroot "$root" systemctl disable nginx.service
 
-# Node's release binary and headers under /usr/local (where node-gyp's --nodedir finds include/node), npm beside.
-tar -xzf "$stage/node.tgz" -C "$root/usr/local" --strip-components=1 --no-same-owner package/bin package/include
+# Node's release binary under /usr/local.
+tar -xzf "$stage/node.tgz" -C "$root/usr/local" --strip-components=1 --no-same-owner package/bin/node
 chmod 0755 "$root/usr/local/bin/node"
-mkdir -p "$root/usr/local/lib/node_modules/npm"
-tar -xzf "$stage/npm.tgz" -C "$root/usr/local/lib/node_modules/npm" --strip-components=1 --no-same-owner
-ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
-ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
 
 # Drivers for hardware no board has; the initrd was built before, with what it needs.
 for kver in $(ls "$root/usr/lib/modules"); do

@@ -30,9 +30,8 @@ export interface ArchRecipe {
   /**
    * Node >= 20 for the board. Debian bookworm has 18; trixie's 20 would pull trixie's libc into a bookworm
    * root. The npm registry's node-linux-<cpu> packages are the Node project's own release binaries (glibc
-   * 2.28 and up, so bookworm runs them) with their headers in include/node: the same files as NodeSource's
-   * nodejs, which is what the provisioning's on-board epoll build expects. npm (which carries node-gyp)
-   * comes from the registry too. Both are checked against the integrity pinned here.
+   * 2.28 and up, so bookworm runs them), checked against the integrity pinned here. The agent needs no npm
+   * and no compiler on a board: its one native module, koffi, is prebuilt per architecture.
    */
   node: PinnedTarball;
 }
@@ -46,11 +45,10 @@ export interface ImageRecipe {
   packages: string[];
   kernelPackage: string;
   node: PinnedTarball;
-  npm: PinnedTarball;
   /** Kernel module directories dropped from the root: hardware a QEMU board (or a Pi router) never has. */
   prunedModules: string[];
   bootPartitionMiB: number;
-  /** Free space left in the root filesystem for the agent bundle, an on-board epoll build and logs. */
+  /** Free space left in the root filesystem for the agent bundle and logs. */
   rootFreeMiB: number;
   /**
    * cmdline.txt without root=, in Pi OS's form: `console=serial0` is the Pi's name for its UART, which the
@@ -80,11 +78,11 @@ const ARCHES: Record<BoardArch, ArchRecipe> = {
 // What a lab board runs or is checked for: systemd and udev, sshd, iproute2 (tc with netem, in the
 // kernel package as sch_netem.ko), the agents' steering (iptables), captures (tcpdump), offload switches
 // (ethtool), curl (a client host fetches through the race), nginx, NetworkManager for the keyfiles flash
-// writes, sudo for the renamed first user, and what compiles epoll on the board (make, g++, python3 for
-// gyp). initramfs-tools builds the initrd the firmware partition carries.
+// writes, sudo for the renamed first user, python3 for the suites' packet probes. initramfs-tools builds
+// the initrd the firmware partition carries.
 const PACKAGES = [
   'systemd-sysv', 'udev', 'kmod', 'initramfs-tools', 'openssh-server', 'iproute2', 'iptables', 'tcpdump', 'ethtool',
-  'iputils-ping', 'curl', 'procps', 'nginx-light', 'network-manager', 'sudo', 'python3', 'make', 'g++',
+  'iputils-ping', 'curl', 'procps', 'nginx-light', 'network-manager', 'sudo', 'python3',
 ];
 
 const PRUNED_MODULES = [
@@ -115,7 +113,6 @@ export function imageRecipe(arch: string): ImageRecipe {
     packages: PACKAGES,
     kernelPackage: a.kernelPackage,
     node: a.node,
-    npm: { spec: 'npm@10.9.9', integrity: 'sha512-1g+6jLQvaIuB4zwvHL7yrXuXcWZwDsCtBX8bbWDqbvJSSr9nPiDDWTHNgwXR27iIcTTW7v3A57hDW9RYv2W4Yg==' },
     prunedModules: PRUNED_MODULES,
     bootPartitionMiB: 128,
     rootFreeMiB: 512,

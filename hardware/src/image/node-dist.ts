@@ -1,4 +1,4 @@
-// Fetches the pinned npm registry tarballs an image carries (Node's release binary, npm) with npm's own
+// Fetches the pinned npm registry tarballs an image carries (Node's release binary) with npm's own
 // client, and refuses any whose bytes do not match the integrity pinned in the recipe: the cache key is
 // the recipe, so the bytes must be the recipe's.
 import { createHash } from 'node:crypto';

@@ -5,7 +5,6 @@ import { AGENT_BUNDLE_DIR, type BoardConfigFile } from '@synrace/agents';
 import { shellQuote, type SshShell } from '@synrace/hardware';
 import { extractOnBoard, tarOf } from './tar-stream';
 import { renderNginxConfig } from './nginx-config';
-import { ensureNativeModules } from './native-modules';
 import { renderServicesScript } from './services-script';
 import { AGENT_UNIT, UNIT_DIR, WEB_UNIT, renderAgentUnit, renderWebUnit } from './systemd-units';
 import { WEB_ROOT, type WebContent } from './web-content';
@@ -71,15 +70,11 @@ async function run(shell: SshShell, command: string, timeScale = 1): Promise<str
 /** The koffi build each machine architecture (`uname -m`) loads; the bundle carries them all. */
 const KOFFI_BUILDS: Record<string, string> = { x86_64: 'linux_x64', aarch64: 'linux_arm64', armv7l: 'linux_armhf', armv6l: 'linux_armhf' };
 
-/**
- * The bundle for one architecture: the other architectures' koffi builds stay home, and so does this host's
- * epoll build where it cannot load, so a board that compiled its own keeps it when provisioned again.
- */
+/** The bundle for one architecture: the other architectures' koffi builds stay home. */
 const bundleTars = new Map<string, Promise<Buffer>>();
 function bundleTar(arch: string): Promise<Buffer> {
   const keep = KOFFI_BUILDS[arch];
   const exclude = [...new Set(Object.values(KOFFI_BUILDS))].filter((b) => b !== keep).map((b) => `node_modules/koffi/build/koffi/${b}`);
-  if (arch !== BUNDLE_ARCH) exclude.push('node_modules/epoll/build');
   if (!bundleTars.has(arch)) bundleTars.set(arch, tarOf(AGENT_BUNDLE_DIR, 'opt/synrace/', exclude));
   return bundleTars.get(arch)!;
 }
@@ -89,12 +84,7 @@ interface BoardFacts {
   arch: string;
   node: string;
   nginx: string;
-  /** The board's machine and Node ABI are this host's, on which the bundle's native modules were built: they load as they are. */
-  bundleLoads: boolean;
 }
-
-/** This host's machine, as `uname -m` names it: what the bundle's epoll was compiled for. */
-const BUNDLE_ARCH = ({ x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l' } as Record<string, string>)[process.arch] ?? process.arch;
 
 /** One round trip: the board's architecture, its Node (an agent needs 20 or newer), its nginx (a web server under systemd). */
 async function inspectBoard(t: ProvisionTarget): Promise<BoardFacts> {
@@ -102,20 +92,20 @@ async function inspectBoard(t: ProvisionTarget): Promise<BoardFacts> {
   if (t.agentConfig) {
     const node = t.init.kind === 'boot-script' ? shellQuote(t.init.node) : '"$(command -v node)"';
     const missing = t.init.kind === 'boot-script' ? `no node at ${t.init.node}` : `no node in PATH: install Node.js ${MIN_NODE_MAJOR} (e.g. from NodeSource)`;
-    lines.push(`node=${node}`, `[ -x "$node" ] || { echo ${shellQuote(missing)} >&2; exit 1; }`, 'echo "node=$node"', `echo "version=$("$node" -p 'process.version + " " + process.versions.modules')"`);
+    lines.push(`node=${node}`, `[ -x "$node" ] || { echo ${shellQuote(missing)} >&2; exit 1; }`, 'echo "node=$node"', `echo "version=$("$node" -p process.version)"`);
   }
   if (t.web && t.init.kind === 'systemd') lines.push('nginx="$(command -v nginx)" || { echo "no nginx: apt install nginx-light on the board" >&2; exit 1; }', 'echo "nginx=$nginx"');
   const facts = Object.fromEntries((await run(t.shell, lines.join('\n'), t.timeScale)).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  const [version, abi] = (facts.version ?? '').split(' ');
+  const version = facts.version ?? '';
   if (t.agentConfig && nodeMajor(version) < MIN_NODE_MAJOR) throw new Error(`${facts.node} is ${version}; the agent needs Node ${MIN_NODE_MAJOR} or newer`);
   if (t.agentConfig && !KOFFI_BUILDS[facts.arch]) throw new Error(`the agent has no koffi build for a ${facts.arch} board (it has: ${Object.keys(KOFFI_BUILDS).join(', ')})`);
-  return { arch: facts.arch, node: facts.node ?? '', nginx: facts.nginx ?? '', bundleLoads: facts.arch === BUNDLE_ARCH && abi === process.versions.modules };
+  return { arch: facts.arch, node: facts.node ?? '', nginx: facts.nginx ?? '' };
 }
 
 /**
- * Provisions a board over SSH as on real hardware, in four round trips: a look at the board; every file it
- * gets (agent bundle and config, web content, nginx config, its services) as one tar stream; its native
- * modules loaded; its services started. Each failure names the board and step.
+ * Provisions a board over SSH as on real hardware, in three round trips: a look at the board; every file it
+ * gets (agent bundle and config, web content, nginx config, its services) as one tar stream; its services
+ * started. Each failure names the board and step.
  */
 export async function provisionBoard(t: ProvisionTarget): Promise<void> {
   const at = (path: string) => join(t.fsRoot, path);
@@ -153,7 +143,6 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
     files.set('etc/synrace/services.sh', { text: services, mode: 0o755 });
   }
   await step('copy files', async () => extractOnBoard(t.shell, t.fsRoot, [...(await Promise.all(archives)), await tarOfFiles(files)], t.timeScale));
-  if (t.agentConfig && !board.bundleLoads) await step('load native modules on the board', () => ensureNativeModules(t.shell, board.node, at('opt/synrace'), t.timeScale));
   if (t.init.kind === 'boot-script') await step('start services', () => run(t.shell, shellQuote(at('etc/synrace/services.sh')), t.timeScale));
   // restart, not start: a board provisioned before runs the old agent, which must read the new config.
   else if (units.length) await step('enable and start units', () => run(t.shell, `systemctl daemon-reload && systemctl enable ${units.map((u) => u.name).join(' ')} && systemctl restart ${units.map((u) => u.name).join(' ')}`, t.timeScale));

@@ -15,7 +15,7 @@ import { startHostMadeLab } from '../host-made-lab';
 
 /**
  * Under TCG on two cores, a first boot is three boots (as a Pi's: initramfs fix-up, firstrun, then the
- * customised system) of every board at once, and an arm64 board compiles the agent's native module.
+ * customised system) of every board at once.
  */
 export const VM_TIMEOUTS: BringUpTimeouts = { powered: 60_000, booted: 1_200_000, reachable: 300_000, provisioned: 1_200_000 };
 
