@@ -12,7 +12,7 @@ import { runCli } from '../src/cli';
 import { describeOwnLabs, leftoversOf, useLab } from '../src/lab-fixture';
 
 const LAB = 'e2e-vm';
-/** Five QEMU boards under TCG on two cores: first boot (three boots each), and an arm64 board's epoll build. */
+/** Five QEMU boards under TCG on two cores, each booting three times for its first boot (about 7 min here). */
 const UP_TIMEOUT_MS = 45 * 60_000;
 
 /** Polls `read` every 200 ms until it gives a value. */

@@ -10,7 +10,7 @@ import { run } from '../host-command';
 import { mountPointsUnder } from '../virtual/uts-namespace';
 import { layOutDisk } from './disk-layout';
 import { enableForeignArch, foreignArchProblems } from './foreign-arch';
-import { cachedImagePaths, imageCacheDir, pruneImageCache, readCachedImage, takeBuildLock, type ImageManifest } from './image-cache';
+import { cachedImagePaths, imageCacheDir, processAlive, pruneImageCache, readCachedImage, takeBuildLock, type ImageManifest } from './image-cache';
 import { createHash } from 'node:crypto';
 import { assertBoardArch, diskIdentifier, imageRecipe, recipeHash, type BoardArch, type ImageRecipe } from './image-recipe';
 import { fetchPinnedTarball } from './node-dist';
@@ -101,6 +101,7 @@ export async function buildBoardImage(options: BuildImageOptions): Promise<Board
       progress('done', `cached ${paths.image}`);
       return { path: paths.image, manifest: built, cached: true, seconds: seconds() };
     }
+    for (const name of await removeAbandonedBuilds(cacheDir)) progress('cache', `removed ${name}, left by a build that was killed`);
     const manifest = await buildInto(recipe, hash, cacheDir, paths.image, progress, options.signal);
     manifest.buildSeconds = seconds();
     await writeFile(paths.manifest, JSON.stringify(manifest, null, 2) + '\n');
@@ -184,6 +185,24 @@ async function buildInto(
     await removeBuildDir(work);
     await disableForeignArch?.();
   }
+}
+
+/** A build's work directory and its partial image are named by its builder's pid (see buildInto). */
+const BUILD_LEFTOVER = /^\.srvm-build-.+-(\d+)$|^synrace-board-.+\.img\.partial-(\d+)$/;
+
+/**
+ * What builds killed outright (SIGKILL, a lost session) left in the cache: a build cleans up after itself
+ * on every other end, and a root of 200 MB to 1.2 GB would otherwise stay for good. A live builder's are kept.
+ */
+export async function removeAbandonedBuilds(cacheDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(cacheDir).catch(() => [] as string[])) {
+    const leftover = BUILD_LEFTOVER.exec(name);
+    if (leftover === null || processAlive(Number(leftover[1] ?? leftover[2]))) continue;
+    await removeBuildDir(join(cacheDir, name));
+    removed.push(name);
+  }
+  return removed;
 }
 
 /** The Pi firmware's config file, read by the QEMU firmware for the kernel's and initramfs' names. */

@@ -52,7 +52,8 @@ export function readCachedImage(paths: CachedImagePaths, hash: string): ImageMan
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs (a build lock's holder, a build directory's builder). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -84,7 +85,7 @@ export async function takeBuildLock(lock: string, onWait: (holder: number) => vo
       continue;
     }
     const holder = Number(text);
-    if (!Number.isInteger(holder) || holder <= 0 || !alive(holder)) {
+    if (!Number.isInteger(holder) || holder <= 0 || !processAlive(holder)) {
       await rm(lock, { force: true });
       continue;
     }
