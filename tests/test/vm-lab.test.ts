@@ -149,12 +149,23 @@ describeOwnLabs('VM lab: QEMU boards flashed from the board image, real kernels 
     const winnerAddress = [...candidateBoards(topology)].find(([, board]) => board === winner)![0];
     const url = `http://${originAddress(topology)}${DOWNLOAD_PATH}`;
     // 10 MiB at 1 MiB/s; curl gives up once the server has been silent for 5 s.
-    const download = lab().exec(site.hostBoard, `curl -s -o /dev/null --limit-rate 1M --speed-limit 1000 --speed-time 5 -w '%{http_code} %{size_download}' ${url}`, 120_000);
+    const startDownload = () => lab().exec(site.hostBoard, `curl -s -o /dev/null --limit-rate 1M --speed-limit 1000 --speed-time 5 -w '%{http_code} %{size_download}' ${url}`, 120_000);
     // The cut must come once the download runs on the winner: an SSH exec on an emulated CPU takes seconds to
-    // start curl, and a race after the cut would rightly go elsewhere. The last verify left the gateway's
-    // winner cache empty, so its first entry is the download's race.
-    const raced = await waitFor(async () => (await lab().agent(site.gatewayBoard).winnerCache())?.entries[0], 60_000);
-    assert.equal(raced.winner, winnerAddress, `the download's race went to ${raced.winner}, not the predicted ${winner} (${winnerAddress})`);
+    // start curl, and a race after the cut would rightly go elsewhere. The gateway's winner cache is emptied
+    // first, so its first entry is the download's race. One race on emulated boards can go to the runner-up
+    // (the races themselves are judged above, by most of several), so a download whose race went elsewhere is
+    // let finish and tried again, up to three times: this test is about the cut, not the race.
+    const gateway = lab().agent(site.gatewayBoard);
+    let download: ReturnType<typeof startDownload>;
+    for (let attempt = 1; ; attempt++) {
+      await gateway.setWinnerCache(false);
+      await gateway.setWinnerCache(true);
+      download = startDownload();
+      const raced = await waitFor(async () => (await gateway.winnerCache())?.entries[0], 60_000);
+      if (raced.winner === winnerAddress) break;
+      await download;
+      assert.ok(attempt < 3, `three downloads' races went elsewhere, the last to ${raced.winner}, not the predicted ${winner} (${winnerAddress})`);
+    }
     await delay(2000);
     await lab().power(winner, 'off');
     const { code, stdout } = await download;

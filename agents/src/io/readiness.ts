@@ -22,8 +22,17 @@ const uvClose = node.func('void uv_close(void *handle, synrace_uv_close_cb *cb)'
 const uvStrerror = node.func('const char *uv_strerror(int err)') as (err: number) => string;
 
 const POLL_HANDLE_SIZE = uvHandleSize(UV_POLL);
-const watchers = new Map<bigint, () => void>();
-const closing = new Map<bigint, unknown>();
+const LOOP = uvDefaultLoop();
+
+/**
+ * Every poll handle that libuv holds, by address: its memory, which libuv owns until the close callback,
+ * and its callback while the fd is watched.
+ */
+interface PollHandle {
+  memory: unknown;
+  onReadable?: () => void;
+}
+const handles = new Map<bigint, PollHandle>();
 
 // koffi swallows what a callback throws when libuv, not JavaScript, called it:
 // rethrown from an immediate, an error ends the agent as it would anywhere else.
@@ -34,7 +43,7 @@ const rethrow = (error: unknown): void => {
 };
 
 const onPoll = koffi.register((handle: unknown, status: number) => {
-  const onReadable = watchers.get(koffi.address(handle));
+  const onReadable = handles.get(koffi.address(handle))?.onReadable;
   if (!onReadable) return;
   try {
     if (status < 0) throw new Error(`waiting for a readable fd: ${uvStrerror(status)}`);
@@ -46,28 +55,25 @@ const onPoll = koffi.register((handle: unknown, status: number) => {
 
 const onClosed = koffi.register((handle: unknown) => {
   const key = koffi.address(handle);
-  koffi.free(closing.get(key));
-  closing.delete(key);
+  koffi.free(handles.get(key)?.memory);
+  handles.delete(key);
 }, koffi.pointer(CloseCallback));
 
 /** Calls `onReadable` whenever `fd` is readable (level-triggered). Returns the unwatch function. */
 export function watchReadable(fd: number, onReadable: () => void): () => void {
   const handle = koffi.alloc('uint8_t', POLL_HANDLE_SIZE);
   const key = koffi.address(handle);
-  const init = uvPollInit(uvDefaultLoop(), handle, fd);
+  const init = uvPollInit(LOOP, handle, fd);
   if (init < 0) {
     koffi.free(handle);
     throw new Error(`cannot watch fd ${fd}: ${uvStrerror(init)}`);
   }
-  watchers.set(key, onReadable);
-  let watching = true;
+  const entry: PollHandle = { memory: handle, onReadable };
+  handles.set(key, entry);
   const unwatch = (): void => {
-    if (!watching) return;
-    watching = false;
-    watchers.delete(key);
+    if (entry.onReadable === undefined) return;
+    entry.onReadable = undefined;
     uvPollStop(handle);
-    // libuv owns the handle's memory until its close callback.
-    closing.set(key, handle);
     uvClose(handle, onClosed);
   };
   const start = uvPollStart(handle, UV_READABLE, onPoll);
