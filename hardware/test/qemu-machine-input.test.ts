@@ -125,4 +125,10 @@ describe('QEMU board firmware and command line', () => {
     const lines = [HOST_KEYS_BEGIN, key(1), HOST_KEYS_END, 'noise', `[  3.1] x ${HOST_KEYS_BEGIN}`, `  ${key(2)}`, HOST_KEYS_END, HOST_KEYS_BEGIN, key(3)];
     assert.deepEqual(hostKeysFromConsole(lines), [key(2)], 'an unfinished block does not count');
   });
+
+  it('takes the host key when the kernel writes onto the same console line as a marker or the key', () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFyJxcKtOE/82Y+DLitqIZXA5KhL1g9FLTwPBX6u0EiC root@lon-origin';
+    const lines = [HOST_KEYS_BEGIN, '[   78.535977] kvm: Nested Virtualization enabled', `${key}[   79.1] SVM: Virtual GIF supported`, `${HOST_KEYS_END}[   79.442941] SVM: Virtual GIF supported`];
+    assert.deepEqual(hostKeysFromConsole(lines), [key]);
+  });
 });

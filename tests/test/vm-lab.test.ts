@@ -153,8 +153,8 @@ describeOwnLabs('VM lab: QEMU boards flashed from the board image, real kernels 
     // The cut must come once the download runs on the winner: an SSH exec on an emulated CPU takes seconds to
     // start curl, and a race after the cut would rightly go elsewhere. The gateway's winner cache is emptied
     // first, so its first entry is the download's race. One race on emulated boards can go to the runner-up
-    // (the races themselves are judged above, by most of several), so a download whose race went elsewhere is
-    // let finish and tried again, up to three times: this test is about the cut, not the race.
+    // (the races are judged above, three connections per mode against the lab's measured noise), so a download
+    // whose race went elsewhere is let finish and tried again, up to three times: this test judges the cut.
     const gateway = lab().agent(site.gatewayBoard);
     let download: ReturnType<typeof startDownload>;
     for (let attempt = 1; ; attempt++) {

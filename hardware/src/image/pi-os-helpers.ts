@@ -243,12 +243,14 @@ export function hostKeysFromConsole(lines: string[]): string[] {
   let last: string[] = [];
   for (const raw of lines) {
     const line = raw.trim();
-    if (line.endsWith(HOST_KEYS_BEGIN)) current = [];
-    else if (line.endsWith(HOST_KEYS_END) && current !== undefined) {
+    // The kernel writes to the same UART, so its messages can share a line with a marker or a key
+    // ("-----END SSH HOST KEY KEYS-----[   79.44] SVM: ...", seen when a guest loaded kvm_amd).
+    if (line.includes(HOST_KEYS_BEGIN)) current = [];
+    else if (line.includes(HOST_KEYS_END) && current !== undefined) {
       last = current;
       current = undefined;
     } else if (current !== undefined) {
-      const key = /(ssh-[a-z0-9-]+|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( \S+)?$/.exec(line);
+      const key = /(ssh-[a-z0-9-]+|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( [^\s[]+)?/.exec(line);
       if (key) current.push(key[0]);
     }
   }
