@@ -11,12 +11,6 @@ const PACKAGES = ['netem-profiles', 'agents', 'hardware', 'orchestrator', 'stand
 const VM_BOARDS = /\/(hardware\/dist\/test\/board-image|tests\/dist\/test\/vm-lab)\.test\.js$/;
 
 /**
- * Run only when named (`npm run test:vm`): the VM lab suite. In `npm test` it kept the CI at 23 min here, but each
- * of its two runs there (CI77, CI78) failed once on something new under TCG, each since fixed (docs/decisions.md).
- */
-const OPT_IN = /\/tests\/dist\/test\/vm-lab\.test\.js$/;
-
-/**
  * The longest lab suites, each in a mocha run of its own beside the rest: they spend their time waiting on the
  * WAN's delays, and the delay line runs on a real-time thread of its own. Labs side by side do slow each other's
  * agent hops, so a race's winner is judged only where its margin exceeds the lab's measured noise (docs/decisions.md).
@@ -40,7 +34,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const failOnSkip = args.includes('--fail-on-skip') || process.env.SYNRACE_FAIL_ON_SKIP === '1';
   const filter = args.filter((a) => a !== '--fail-on-skip');
-  const specs = PACKAGES.flatMap((p) => specsUnder(join(REPO_ROOT, p, 'dist', 'test'))).filter((f) => (filter.length === 0 ? !OPT_IN.test(f) : filter.some((w) => f.includes(w))));
+  const specs = PACKAGES.flatMap((p) => specsUnder(join(REPO_ROOT, p, 'dist', 'test'))).filter((f) => filter.length === 0 || filter.some((w) => f.includes(w)));
   if (specs.length === 0) {
     process.stdout.write('no test files found: run `npm run build` first\n0 passed, 1 failed, 0 skipped\n');
     process.exitCode = 1;
