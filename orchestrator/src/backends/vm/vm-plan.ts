@@ -37,11 +37,8 @@ export const WAN_BRIDGE = 'wan';
 /** The lab namespace's end of the host's management uplink. */
 export const UPLINK = 'uplink';
 
-/**
- * Guest memory by architecture. Node with the agent, nginx and systemd fit in 512 MiB; an arm64 board gets
- * more, as its on-board build of the agent's native module runs there.
- */
-export const VM_MEMORY_MIB: Record<BoardArch, number> = { amd64: 512, arm64: 768 };
+/** Guest memory: Node with the agent, nginx and systemd fit in 512 MiB on either architecture, since nothing is compiled on a board. */
+export const VM_MEMORY_MIB = 512;
 
 /** QEMU's locally administered prefix, then board and NIC: unique within the lab's own layer-2 segments. */
 function vmMac(board: number, nic: number): string {
@@ -68,7 +65,7 @@ export function planVmLab(topology: Topology, names: LabHostNames, mgmtSubnet: s
       site: board.site,
       roles: board.roles,
       arch,
-      memoryMiB: VM_MEMORY_MIB[arch],
+      memoryMiB: VM_MEMORY_MIB,
       mgmtAddress: mgmt.boards[index],
       nics,
       firstBoot: {
