@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from 'ssh2';
 import { buildBoardImage, ConsoleSession } from '@synrace/hardware';
 import { interfaceOn, predict, shippedInventoryPath, shippedTopologyPath } from '@synrace/netem-profiles';
-import { calibratedProfile, candidateBoards, describeCalibration, DOWNLOAD_PATH, originAddress, renderVerdicts, withinTolerance, type RttSample } from '@synrace/orchestrator';
+import { calibratedProfile, candidateBoards, describeCalibration, DOWNLOAD_PATH, originAddress, ProvisionError, provisionBoard, renderVerdicts, withinTolerance, type RttSample } from '@synrace/orchestrator';
 import { runCli } from '../src/cli';
 import { describeOwnLabs, leftoversOf, useLab } from '../src/lab-fixture';
 
@@ -96,6 +96,25 @@ describeOwnLabs('VM lab: QEMU boards flashed from the board image, real kernels 
       assert.deepEqual([active, enabled], ['active', 'enabled'], b.name);
       assert.match(await exec(b.name, 'journalctl -b -u synrace-agent --no-pager -o cat'), /control API on /, `${b.name}: the agent's start in the journal`);
     }
+  });
+
+  it('refuses to provision a board whose architecture the bundle has no koffi build for, before anything is copied', async () => {
+    // A real board that reports another machine: `uname -m` answers riscv64 through a wrapper first in root's PATH.
+    const board = 'nyc-host';
+    const wrapper = '/usr/local/bin/uname';
+    const fsRoot = '/tmp/synrace-provision-arch-test';
+    const reported = await exec(board, `printf '%s\\n' '#!/bin/sh' '[ "$1" = -m ] && { echo riscv64; exit 0; }' 'exec /bin/uname "$@"' > ${wrapper} && chmod 755 ${wrapper} && uname -m`);
+    try {
+      assert.equal(reported.trim(), 'riscv64', 'the wrapper answers first in PATH');
+      await assert.rejects(
+        () => lab().withShell(board, (shell) => provisionBoard({ board, shell, fsRoot, init: { kind: 'systemd' }, agentConfig: { board, roles: {} } })),
+        (err: Error) => err instanceof ProvisionError && /failed at step "check the board": the agent has no koffi build for a riscv64 board \(it has: x86_64, aarch64/.test(err.message),
+      );
+      assert.equal((await exec(board, `test -e ${fsRoot} && echo copied || echo nothing`)).trim(), 'nothing');
+    } finally {
+      await exec(board, `rm -f ${wrapper}`);
+    }
+    assert.equal((await exec(board, 'uname -m')).trim(), 'x86_64');
   });
 
   it("brackets the profile's round trips with the measured ones once the netem is calibrated for what the emulated boards add", async () => {
