@@ -15,7 +15,7 @@ import { startHostMadeLab } from '../host-made-lab';
 
 /**
  * Under TCG on two cores, a first boot is three boots (as a Pi's: initramfs fix-up, firstrun, then the
- * customised system) of every board at once: 176-244 s in the atlantic lab since firstrun stopped reloading systemd
+ * customised system) of every board at once: 167-244 s in the atlantic lab since firstrun stopped reloading systemd
  * (339 s at worst before). Provisioning compiles nothing any more: 27-60 s a board. Ten and five minutes name a
  * stuck board long before the CI's 30 minutes are gone.
  */
