@@ -38,7 +38,7 @@ export const WAN_BRIDGE = 'wan';
 export const UPLINK = 'uplink';
 
 /** Guest memory: Node with the agent, nginx and systemd fit in 512 MiB on either architecture, since nothing is compiled on a board. */
-export const VM_MEMORY_MIB = 512;
+const VM_MEMORY_MIB = 512;
 
 /** QEMU's locally administered prefix, then board and NIC: unique within the lab's own layer-2 segments. */
 function vmMac(board: number, nic: number): string {
