@@ -312,8 +312,12 @@ export class Lab {
     return this.cachedBackend;
   }
 
-  async down(): Promise<TeardownSummary> {
-    const release = lockLab(this.runDir, 'down');
+  /**
+   * `interrupted`: this process ends on a signal, so an operation of its own on the lab (a power cycle, a
+   * reconfigure) is abandoned, and its hold on the lab's lock does not stop the teardown.
+   */
+  async down(options: { interrupted?: boolean } = {}): Promise<TeardownSummary> {
+    const release = lockLab(this.runDir, 'down', options.interrupted);
     try {
       return await this.teardown();
     } finally {

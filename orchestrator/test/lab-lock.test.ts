@@ -27,6 +27,18 @@ describe('lab lock', () => {
     assert.throws(() => lockLab(dir, 'down'), /busy: `synrace up` \(pid 1\)/);
   });
 
+  it("refuses this process's own hold, unless the process is ending on a signal and takes it over", () => {
+    const dir = new RunDir(root);
+    lockLab(dir, 'power rep-iad cycle');
+    assert.throws(() => lockLab(dir, 'down'), /already held by this process \(down\)/);
+    assert.throws(() => lockLab(dir, 'down', false), /already held by this process/);
+    const release = lockLab(dir, 'down', true);
+    release();
+    assert.equal(existsSync(dir.path('lock')), false);
+    writeFileSync(dir.path('lock'), `1 ${processStartTime(1)} up\n`);
+    assert.throws(() => lockLab(dir, 'down', true), /busy: `synrace up` \(pid 1\)/, "another live process's hold still stops it");
+  });
+
   it('takes over a lock whose holder is gone, even when its pid was reused by another process', () => {
     const dir = new RunDir(root);
     // pid 1 lives, but not with that start time: the holder it names is gone.

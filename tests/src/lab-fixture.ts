@@ -41,7 +41,12 @@ export function useLab(options: LabUpOptions & { name: string }, upTimeoutMs = 1
   const interrupted = new AbortController();
   const onSignal = () => {
     if (!lab) interrupted.abort();
-    else void lab.down().finally(() => process.exit(130));
+    else {
+      void lab
+        .down({ interrupted: true })
+        .catch((err: Error) => process.stderr.write(`taking lab ${lab!.name} down after the signal failed: ${err.message}\n`))
+        .finally(() => process.exit(130));
+    }
   };
   before(async function () {
     this.timeout(upTimeoutMs);

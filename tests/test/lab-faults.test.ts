@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveTopology } from '@synrace/orchestrator';
+import { setTimeout as delay } from 'node:timers/promises';
+import { labRunDir, resolveTopology } from '@synrace/orchestrator';
 import { describeOwnLabs, leftoversOf, runCli, startCli, waitForStderr } from '../src';
 
 const LAB = 'e2e-faults';
+const INTERRUPTED_LAB = 'e2e-faults-int';
 const up = (...args: string[]) => ['up', '--name', LAB, ...args];
 
 describeOwnLabs('namespace lab: bad input and interrupted runs', function () {
@@ -16,6 +18,7 @@ describeOwnLabs('namespace lab: bad input and interrupted runs', function () {
   after(async () => {
     rmSync(dir, { recursive: true, force: true });
     await runCli(['down', '--lab', LAB]);
+    await runCli(['down', '--lab', INTERRUPTED_LAB]);
   });
 
   it('rejects a topology with an unknown site, naming file, line and field, and creates nothing', async () => {
@@ -45,6 +48,29 @@ describeOwnLabs('namespace lab: bad input and interrupted runs', function () {
     const result = await runCli(['up', '--name', 'My_Lab']);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /--name "My_Lab": a lab name is 1-24 characters/);
+  });
+
+  it("takes a suite's lab down when Ctrl-C comes while a test holds the lab's lock", async () => {
+    // What `npm test` does on Ctrl-C or a CI's timeout: the running mocha gets SIGINT. The lab fixture takes
+    // the lab down; a power cycle of the test's own must not stop it (a VM lab was once left running so).
+    const suite = spawn(process.execPath, [require.resolve('mocha/bin/mocha.js'), '--reporter', 'tap', join(__dirname, 'fixtures', 'interrupted-suite.js')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SYNRACE_INTERRUPTED_LAB: INTERRUPTED_LAB },
+    });
+    let stderr = '';
+    suite.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    suite.stdout!.resume();
+    const exit = new Promise<number | null>((resolve) => suite.on('close', (code) => resolve(code)));
+    const lock = labRunDir(INTERRUPTED_LAB).path('lock');
+    const deadline = Date.now() + 100_000;
+    while (!(existsSync(lock) && / power rep-iad cycle$/.test(readFileSync(lock, 'utf8').trim()))) {
+      assert.ok(Date.now() < deadline, `the suite never power-cycled a board; stderr:\n${stderr}`);
+      await delay(20);
+    }
+    suite.kill('SIGINT');
+    assert.equal(await exit, 130, stderr);
+    assert.doesNotMatch(stderr, /taking lab .* down after the signal failed/);
+    assert.deepEqual(await leftoversOf(INTERRUPTED_LAB), []);
   });
 
   it('removes everything when `up` is interrupted with Ctrl-C halfway', async () => {

@@ -177,6 +177,11 @@ describeOwnLabs('VM lab: QEMU boards flashed from the board image, real kernels 
     // first, so its first entry is the download's race. One race on emulated boards can go to the runner-up
     // (the races are judged above, three connections per mode against the lab's measured noise), so a download
     // whose race went elsewhere is let finish and tried again, up to three times: this test judges the cut.
+    // Provisioning's files are written again just before the cut, as a farm's last change can be: the board must
+    // come back with them (ext4 writes a new file's blocks up to 30 s late: in one CI run the board came back with its units empty, which
+    // systemd reads as masked).
+    await lab().reconfigure(lab().state().protocol!.configuration);
+    await lab().verify(['synchronized'], 1); // the restarted agents' JIT warm-up, as above
     const gateway = lab().agent(site.gatewayBoard);
     let download: ReturnType<typeof startDownload>;
     for (let attempt = 1; ; attempt++) {
@@ -201,6 +206,7 @@ describeOwnLabs('VM lab: QEMU boards flashed from the board image, real kernels 
     assert.equal(active, 'active');
     assert.ok(Number(uptime) * 1000 <= Date.now() - poweredOn, `up ${uptime} s: a cold boot since the power came back`);
     assert.equal(journal, '1', 'systemd started the agent once in this boot');
+    assert.equal(JSON.parse(await exec(winner, 'cat /etc/synrace/agent.json')).board, winner, 'the agent config provisioning wrote survived the cut');
     await lab().verify(['synchronized'], 1); // the fresh agent's JIT warm-up, as above
     // Most of three, as a dead replica's return is judged on namespace boards: a guest that has just booted is
     // still starting units beside its agent, and in one run the first of three races after the boot took 270 ms,

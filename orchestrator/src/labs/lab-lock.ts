@@ -39,7 +39,11 @@ function createExclusive(file: string, owner: LockOwner): boolean {
  * gone is taken over through a second O_EXCL file named after that dead owner: only one process can
  * create it, so only one removes the stale lock, and two processes never both hold the lock.
  */
-export function takeLock(file: string, command: string, busy: (owner: LockOwner) => Error): () => void {
+/**
+ * `overOwnHold`: a hold of this very process does not stop the taker. A process ending on a signal abandons its
+ * own operation on the lab, and what it does last (taking the lab down) must not wait for that operation's release.
+ */
+export function takeLock(file: string, command: string, busy: (owner: LockOwner) => Error, overOwnHold = false): () => void {
   const me: LockOwner = { pid: process.pid, startTime: processStartTime(process.pid)!, command };
   const release = () => {
     if (readOwner(file)?.startTime === me.startTime && readOwner(file)?.pid === me.pid) rmSync(file, { force: true });
@@ -48,7 +52,10 @@ export function takeLock(file: string, command: string, busy: (owner: LockOwner)
     if (createExclusive(file, me)) return release;
     const owner = readOwner(file);
     if (owner === undefined) continue; // released between our create and our read
-    if (owner.pid === me.pid && owner.startTime === me.startTime) throw new Error(`${file} is already held by this process (${command})`);
+    if (owner.pid === me.pid && owner.startTime === me.startTime) {
+      if (overOwnHold) return release;
+      throw new Error(`${file} is already held by this process (${command})`);
+    }
     if (isLive(owner)) throw busy(owner);
     const takeover = `${file}.takeover-${owner.pid}-${owner.startTime}`;
     if (!createExclusive(takeover, me)) continue; // another process is taking this stale lock over
@@ -64,8 +71,8 @@ export function takeLock(file: string, command: string, busy: (owner: LockOwner)
 }
 
 /** Takes a lab's lock for one command; a live holder is an error naming its command and pid. */
-export function lockLab(runDir: RunDir, command: string): () => void {
+export function lockLab(runDir: RunDir, command: string, overOwnHold = false): () => void {
   runDir.create();
   const file = runDir.path('lock');
-  return takeLock(file, command, (owner) => new Error(`the lab in ${runDir.root} is busy: \`synrace ${owner.command}\` (pid ${owner.pid}) holds ${file}`));
+  return takeLock(file, command, (owner) => new Error(`the lab in ${runDir.root} is busy: \`synrace ${owner.command}\` (pid ${owner.pid}) holds ${file}`), overOwnHold);
 }

@@ -149,12 +149,13 @@ export async function provisionBoard(t: ProvisionTarget): Promise<void> {
 }
 
 /**
- * Replaces a provisioned board's agent config in one rename, so that the agent's next start (a supervisor's
- * restart, a power cycle) reads what the lab has since changed live; the running agent is left alone.
+ * Replaces a provisioned board's agent config in one rename, on the disk before it returns, so that the agent's
+ * next start (a supervisor's restart, a power cycle) reads what the lab has since changed live; the running
+ * agent is left alone.
  */
 export async function writeAgentConfig(shell: SshShell, layout: BoardLayout, config: BoardConfigFile): Promise<void> {
   const path = shellQuote(join(layout.fsRoot, AGENT_CONFIG));
-  const result = await shell.exec(`umask 077 && cat > ${path}.new && mv ${path}.new ${path}`, { timeoutMs: 60_000, input: Buffer.from(JSON.stringify(config, null, 2)) });
+  const result = await shell.exec(`umask 077 && cat > ${path}.new && sync ${path}.new && mv ${path}.new ${path} && sync -f ${path}`, { timeoutMs: 60_000, input: Buffer.from(JSON.stringify(config, null, 2)) });
   if (result.code !== 0) throw new Error(`rewriting ${AGENT_CONFIG}: ${result.stderr.trim()} (exit ${result.code})`);
 }
 

@@ -18,10 +18,12 @@ export async function tarOf(dir: string, prefix: string, exclude: string[] = [])
 
 /**
  * Extracts tar streams, sent back to back, under `root` on the board; the directories already there
- * (/, /etc, /opt on a Pi) keep their owners and modes.
+ * (/, /etc, /opt on a Pi) keep their owners and modes. The files are on the board's disk when this returns:
+ * tar replaces each file with a new one whose blocks ext4 writes up to 30 s later, and a board that loses
+ * power before then boots with empty units (systemd reads an empty unit as masked) and an empty config.
  */
 export async function extractOnBoard(shell: SshShell, root: string, archives: Buffer[], timeScale = 1): Promise<void> {
-  const command = `mkdir -p ${shellQuote(root)} && tar -x -f - --ignore-zeros --no-overwrite-dir --no-same-owner -C ${shellQuote(root)}`;
+  const command = `mkdir -p ${shellQuote(root)} && tar -x -f - --ignore-zeros --no-overwrite-dir --no-same-owner -C ${shellQuote(root)} && sync -f ${shellQuote(root)}`;
   const { code, stderr } = await shell.exec(command, { timeoutMs: 120_000 * timeScale, input: Buffer.concat(archives) });
   if (code !== 0) throw new Error(`tar on the board exited ${code}: ${stderr.trim()}`);
 }
