@@ -88,6 +88,7 @@ export interface TeardownSummary {
 export class Lab {
   private cachedInputs?: LabInputs;
   private cachedBackend?: LabBackend;
+  private teardownUnderway?: Promise<TeardownSummary>;
 
   private constructor(readonly name: string, readonly runDir: RunDir, readonly progress: Progress) {}
 
@@ -316,8 +317,15 @@ export class Lab {
    * `interrupted`: this process ends on a signal, so an operation of its own on the lab (a power cycle, a
    * reconfigure) is abandoned, and its hold on the lab's lock does not stop the teardown.
    */
-  async down(options: { interrupted?: boolean } = {}): Promise<TeardownSummary> {
-    const release = lockLab(this.runDir, 'down', options.interrupted);
+  down(options: { interrupted?: boolean } = {}): Promise<TeardownSummary> {
+    // A second down in this process while one runs (a suite's after hook beside a signal's) joins it: the lock
+    // does not keep them apart once the first has taken it over from this process's own abandoned work.
+    this.teardownUnderway ??= this.lockedTeardown(options.interrupted ?? false).finally(() => (this.teardownUnderway = undefined));
+    return this.teardownUnderway;
+  }
+
+  private async lockedTeardown(interrupted: boolean): Promise<TeardownSummary> {
+    const release = lockLab(this.runDir, 'down', interrupted);
     try {
       return await this.teardown();
     } finally {
