@@ -38,8 +38,6 @@ function createExclusive(file: string, owner: LockOwner): boolean {
  * A lock file created with O_EXCL holding the owner's pid and process start time. A lock whose owner is
  * gone is taken over through a second O_EXCL file named after that dead owner: only one process can
  * create it, so only one removes the stale lock, and two processes never both hold the lock.
- */
-/**
  * `overOwnHold`: a hold of this very process does not stop the taker. A process ending on a signal abandons its
  * own operation on the lab, and what it does last (taking the lab down) must not wait for that operation's release.
  */
