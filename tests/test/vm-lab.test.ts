@@ -172,16 +172,16 @@ describeOwnLabs('VM lab: QEMU boards flashed from the board image, real kernels 
     const url = `http://${originAddress(topology)}${DOWNLOAD_PATH}`;
     // 10 MiB at 1 MiB/s; curl gives up once the server has been silent for 5 s.
     const startDownload = () => lab().exec(site.hostBoard, `curl -s -o /dev/null --limit-rate 1M --speed-limit 1000 --speed-time 5 -w '%{http_code} %{size_download}' ${url}`, 120_000);
+    // Provisioning's files are written again just before the cut, as a farm's last change can be: the board must
+    // come back with them (ext4 writes a new file's blocks up to 30 s late: in one CI run the board came back with
+    // its units empty, which systemd reads as masked).
+    await lab().reconfigure(lab().state().protocol!.configuration);
+    await lab().verify(['synchronized'], 1); // the restarted agents' JIT warm-up, as above
     // The cut must come once the download runs on the winner: an SSH exec on an emulated CPU takes seconds to
     // start curl, and a race after the cut would rightly go elsewhere. The gateway's winner cache is emptied
     // first, so its first entry is the download's race. One race on emulated boards can go to the runner-up
     // (the races are judged above, three connections per mode against the lab's measured noise), so a download
     // whose race went elsewhere is let finish and tried again, up to three times: this test judges the cut.
-    // Provisioning's files are written again just before the cut, as a farm's last change can be: the board must
-    // come back with them (ext4 writes a new file's blocks up to 30 s late: in one CI run the board came back with its units empty, which
-    // systemd reads as masked).
-    await lab().reconfigure(lab().state().protocol!.configuration);
-    await lab().verify(['synchronized'], 1); // the restarted agents' JIT warm-up, as above
     const gateway = lab().agent(site.gatewayBoard);
     let download: ReturnType<typeof startDownload>;
     for (let attempt = 1; ; attempt++) {
