@@ -1,9 +1,12 @@
 // What one packet costs an agent, stage by stage, as the gateway's per-packet path spends it: parse the
 // headers, look the connection up in the translation table, rewrite an address with the incremental
 // checksum update, send a packet through a raw socket, and wake up for a packet that arrives while the
-// agent is idle. Issue 16 asks for this profile before and after any change to the path.
+// agent is idle. Issue 16 asks for this profile before and after any change to the path. The wake-up is
+// also measured in C (native/wake-floor.c) on the same kind of socket: what the machine charges any idle
+// process, against which the agent's own share of its wake-up shows.
 // Run as root: node agents/dist/bench/packet-stages.js. Prints one JSON object on stdout; progress on stderr.
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { monotonicNs } from '../src/io/clock';
 import { openPacketSocket } from '../src/io/packet-socket';
 import { setDst } from '../src/packet';
@@ -23,6 +26,7 @@ const TABLE_ENTRIES = 10_000;
 const WAKEUPS = 200;
 const WAKE_INTERVAL_S = 0.02;
 const MSS_PAYLOAD = Buffer.alloc(1448);
+const WAKE_FLOOR = join(__dirname, '..', 'native', 'wake-floor');
 
 export interface PacketStages {
   /** Mean per packet, in-process, over ITERATIONS (SENDS for send). */
@@ -34,6 +38,58 @@ export interface PacketStages {
   wakeMedianUs: number;
   wakeP99Us: number;
   wakeMaxUs: number;
+  /** The same wake-ups received by a C program (native/wake-floor.c) instead of the agent's runtime. */
+  floorWakeMedianUs: number;
+  floorWakeP99Us: number;
+  floorWakeMaxUs: number;
+}
+
+type WakeFigures = { medianUs: number; p99Us: number; maxUs: number };
+
+function wakeFigures(lateUs: number[]): WakeFigures {
+  return { medianUs: round3(percentile(lateUs, 50)), p99Us: round3(percentile(lateUs, 99)), maxUs: round3(percentile(lateUs, 100)) };
+}
+
+/** WAKEUPS echo requests WAKE_INTERVAL_S apart from namespace `from` to 10.77.0.2; rejects if ping ends before `enough`. */
+function pingSlowly(from: string, enough: () => boolean): { done: Promise<void>; stop: () => void } {
+  const ping = spawn('ip', ['netns', 'exec', from, 'ping', '-q', '-i', String(WAKE_INTERVAL_S), '-c', String(WAKEUPS + 5), '10.77.0.2'], { stdio: 'ignore' });
+  const done = new Promise<void>((resolve, reject) => {
+    ping.once('exit', (code) => (enough() ? resolve() : reject(new Error(`ping ended (${code}) before ${WAKEUPS} packets arrived`))));
+  });
+  return { done, stop: () => ping.kill() };
+}
+
+/** The wake-ups of a C receiver on b's interface: the machine's share, with no runtime in it. */
+async function floorWakeups(topo: WanTopology): Promise<WakeFigures> {
+  const [a, b] = topo.ends;
+  const receiver = spawn('ip', ['netns', 'exec', b.ns, WAKE_FLOOR, b.ifname, String(WAKEUPS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let exited = false;
+  receiver.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const finished = new Promise<number | null>((resolve) =>
+    receiver.once('exit', (code) => {
+      exited = true;
+      resolve(code);
+    }),
+  );
+  await new Promise<void>((resolve, reject) => {
+    receiver.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('ready')) resolve();
+    });
+    receiver.once('exit', (code) => reject(new Error(`${WAKE_FLOOR} ended (${code}) before it was ready: ${stderr.trim()}`)));
+  });
+  const ping = pingSlowly(a.ns, () => exited);
+  let code: number | null;
+  try {
+    code = await Promise.race([finished, ping.done.then(() => finished)]);
+  } finally {
+    ping.stop();
+    receiver.kill();
+  }
+  if (code !== 0) throw new Error(`${WAKE_FLOOR} exited ${code}: ${stderr.trim()}`);
+  return wakeFigures((JSON.parse(stdout) as { lateUs: number[] }).lateUs);
 }
 
 function meanUs(count: number, run: () => void): number {
@@ -97,6 +153,7 @@ async function socketStages(topo: WanTopology): Promise<Pick<PacketStages, 'send
 
   const socket = inNetns(b.ns, () => openPacketSocket(b.ifname));
   const lateUs: number[] = [];
+  let ping: { stop: () => void } | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       socket.onFrame((frame, rxNs) => {
@@ -105,13 +162,17 @@ async function socketStages(topo: WanTopology): Promise<Pick<PacketStages, 'send
         lateUs.push((monotonicNs() - rxNs) / 1000);
         if (lateUs.length === WAKEUPS) resolve();
       });
-      const ping = spawn('ip', ['netns', 'exec', a.ns, 'ping', '-q', '-i', String(WAKE_INTERVAL_S), '-c', String(WAKEUPS + 5), '10.77.0.2'], { stdio: 'ignore' });
-      ping.once('exit', (code) => (lateUs.length < WAKEUPS ? reject(new Error(`ping ended (${code}) after ${lateUs.length} of ${WAKEUPS} packets`)) : undefined));
+      const slowly = pingSlowly(a.ns, () => lateUs.length >= WAKEUPS);
+      slowly.done.catch(reject);
+      ping = slowly;
     });
   } finally {
+    // Its last echo requests would otherwise reach the C receiver measured next.
+    ping?.stop();
     socket.close();
   }
-  return { sendUs, wakeMedianUs: round3(percentile(lateUs, 50)), wakeP99Us: round3(percentile(lateUs, 99)), wakeMaxUs: round3(percentile(lateUs, 100)) };
+  const wake = wakeFigures(lateUs);
+  return { sendUs, wakeMedianUs: wake.medianUs, wakeP99Us: wake.p99Us, wakeMaxUs: wake.maxUs };
 }
 
 async function main(): Promise<void> {
@@ -132,7 +193,10 @@ async function main(): Promise<void> {
       run('ip', ['-n', wan, ...args]);
     }
     const sockets = await socketStages(topo);
-    console.log(JSON.stringify({ ...inProcess, ...sockets } satisfies PacketStages, null, 2));
+    process.stderr.write(`packet stages: the same ${WAKEUPS} wakeups, received in C\n`);
+    const floor = await floorWakeups(topo);
+    const floorStages = { floorWakeMedianUs: floor.medianUs, floorWakeP99Us: floor.p99Us, floorWakeMaxUs: floor.maxUs };
+    console.log(JSON.stringify({ ...inProcess, ...sockets, ...floorStages } satisfies PacketStages, null, 2));
   } finally {
     topo?.destroy();
   }

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Compiles the delay line's engine (native/wan-delay-engine.c), and the wake probe its benchmark sets
-// beside it (native/wake-probe.c), into dist/native/, each when its source is newer than its build. They
-// run only on the machine that hosts a namespace lab's WAN, never on a board.
+// Compiles the delay line's engine (native/wan-delay-engine.c), the wake probe its benchmark sets beside
+// it (native/wake-probe.c) and the packet-stages benchmark's C receiver (native/wake-floor.c) into
+// dist/native/, each when its source is newer than its build. They run only on the machine that hosts a
+// namespace lab's WAN, never on a board.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { existsSync, mkdirSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 
-for (const name of ['wan-delay-engine', 'wake-probe']) {
+for (const name of ['wan-delay-engine', 'wake-probe', 'wake-floor']) {
   const source = join(__dirname, '..', 'native', `${name}.c`);
   const output = join(__dirname, '..', 'dist', 'native', name);
   if (existsSync(output) && statSync(output).mtimeMs >= statSync(source).mtimeMs) continue;
