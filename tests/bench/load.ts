@@ -18,6 +18,9 @@ const LAB_NAME = 'bench-load';
  */
 const FAN_OUT = { rate: 10_000, burst: 10_000 };
 
+/** USER_HZ: the unit of /proc/stat and /proc/<pid>/stat, 100 on every Linux a lab runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** What ab reports of one run (its "Connect:" row is min, mean, sd, median, max in ms). */
 interface AbRun {
   requests: number;
@@ -29,6 +32,8 @@ interface AbRun {
   connectMedianMs: number;
   /** ab's exit code: it stops at the first refused or reset connection. */
   exitCode: number | null;
+  /** ab's own CPU time, user and system. */
+  cpuSeconds: number;
 }
 
 interface LoadReport {
@@ -46,6 +51,10 @@ interface LoadReport {
   overBudget: number;
   /** Share of both cores busy during the loaded run (/proc/stat), the machine's headroom. */
   hostBusyPct: number;
+  /** Where the loaded run's CPU went: each board's processes, busiest first, in CPU us per completed connection. */
+  cpuPerConnection: { board: string; roles: string; us: number }[];
+  /** The same run's CPU no board's process was charged: the delay line's, the kernel's softirq work, and the host's other processes. */
+  unchargedUs: number;
 }
 
 function field(output: string, label: string): number {
@@ -53,7 +62,7 @@ function field(output: string, label: string): number {
   return line ? Number(line.slice(label.length).trim().split(/\s+/)[0]) : 0;
 }
 
-function parseAb(output: string, requests: number, concurrency: number, exitCode: number | null): AbRun {
+function parseAb(output: string, requests: number, concurrency: number, exitCode: number | null): Omit<AbRun, 'cpuSeconds'> {
   const connect = output.split('\n').find((l) => l.startsWith('Connect:'))?.slice('Connect:'.length).trim().split(/\s+/).map(Number);
   return {
     requests,
@@ -66,10 +75,17 @@ function parseAb(output: string, requests: number, concurrency: number, exitCode
   };
 }
 
+/** The fields of a /proc/<pid>/stat line after the command name, so that fields[0] is field 3 (state). */
+const statFields = (line: string): string[] => line.slice(line.lastIndexOf(')') + 2).split(' ');
+
 async function ab(lab: Lab, host: string, url: string, run: { requests: number; concurrency: number }): Promise<AbRun> {
-  const { code, stdout, stderr } = await lab.exec(host, `ab -q -n ${run.requests} -c ${run.concurrency} ${url}`, AB_TIMEOUT_MS);
-  if (!stdout.includes('Complete requests:')) throw new Error(`ab on ${host} (exit ${code}): ${stderr.trim() || stdout.trim()}`);
-  return parseAb(stdout, run.requests, run.concurrency, code);
+  // ab has exited by the time its board's processes are read: its CPU is its shell's children's (cutime, cstime).
+  const command = `ab -q -n ${run.requests} -c ${run.concurrency} ${url}; status=$?; cat /proc/$$/stat >&2; exit $status`;
+  const { code, stdout, stderr } = await lab.exec(host, command, AB_TIMEOUT_MS);
+  const lines = stderr.trim().split('\n');
+  const shell = statFields(lines.pop() ?? '');
+  if (!stdout.includes('Complete requests:')) throw new Error(`ab on ${host} (exit ${code}): ${lines.join('\n').trim() || stdout.trim()}`);
+  return { ...parseAb(stdout, run.requests, run.concurrency, code), cpuSeconds: (Number(shell[13]) + Number(shell[14])) / CLOCK_TICKS_PER_SECOND };
 }
 
 /** Busy and total jiffies of all CPUs so far. */
@@ -77,6 +93,25 @@ function cpuJiffies(): { busy: number; total: number } {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const total = fields.reduce((a, b) => a + b, 0);
   return { busy: total - fields[3] - (fields[4] ?? 0), total };
+}
+
+/**
+ * CPU seconds used so far by each board's running processes: a namespace board has its own /proc (its own
+ * PID namespace), so what `cat` lists there is the board's alone. An exited process's time is not counted.
+ */
+async function boardCpuSeconds(lab: Lab, boards: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const board of boards) {
+    const { stdout } = await lab.exec(board, 'cat /proc/[0-9]*/stat 2>/dev/null');
+    let ticks = 0;
+    for (const line of stdout.trim().split('\n')) {
+      // utime and stime, fields 14 and 15.
+      const fields = statFields(line);
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    out.set(board, ticks / CLOCK_TICKS_PER_SECOND);
+  }
+  return out;
 }
 
 /** The world topology with a fan-out budget above the load, in a folder the caller removes. */
@@ -104,10 +139,22 @@ async function measure(context: BenchContext, lab: Lab): Promise<LoadReport> {
   type RoleCounters = Record<string, Record<string, number> | undefined>;
   const countersNow = async (): Promise<RoleCounters> => ({ ...(await gateway.counters()), ...(await switchAgent.counters()) }) as RoleCounters;
   const before = await countersNow();
+  const boards = topology.boards.map((b) => b.name);
+  const boardCpuBefore = await boardCpuSeconds(lab, boards);
   const cpuBefore = cpuJiffies();
   const loaded = await ab(lab, site.hostBoard, url, LOADED);
   const cpuAfter = cpuJiffies();
+  const boardCpuAfter = await boardCpuSeconds(lab, boards);
   const after = await countersNow();
+  const perConnectionUs = (seconds: number): number => Math.round((seconds * 1e6) / Math.max(1, loaded.complete));
+  const cpuPerConnection = topology.boards
+    .map((b) => {
+      const ran = (boardCpuAfter.get(b.name) ?? 0) - (boardCpuBefore.get(b.name) ?? 0);
+      return { board: b.name, roles: b.name === site.hostBoard ? `${b.roles.join(', ')} (ab)` : b.roles.join(', '), us: perConnectionUs(ran + (b.name === site.hostBoard ? loaded.cpuSeconds : 0)) };
+    })
+    .filter((row) => row.us > 0)
+    .sort((x, y) => y.us - x.us);
+  const busySeconds = (cpuAfter.busy - cpuBefore.busy) / CLOCK_TICKS_PER_SECOND;
   const grew = (role: 'client-gateway' | 'server-switch', name: string) => (after[role]?.[name] ?? 0) - (before[role]?.[name] ?? 0);
   return {
     clientSite: site.clientSite,
@@ -122,6 +169,8 @@ async function measure(context: BenchContext, lab: Lab): Promise<LoadReport> {
     fannedOut: grew('server-switch', 'syn-fanned-out'),
     overBudget: grew('server-switch', 'syn-to-origin-only-fan-out-over-budget'),
     hostBusyPct: Math.round((1000 * (cpuAfter.busy - cpuBefore.busy)) / Math.max(1, cpuAfter.total - cpuBefore.total)) / 10,
+    cpuPerConnection,
+    unchargedUs: perConnectionUs(busySeconds) - cpuPerConnection.reduce((sum, row) => sum + row.us, 0),
   };
 }
 
@@ -145,6 +194,9 @@ function render(r: LoadReport): string {
     renderTable(['run', 'requests x concurrency', 'complete', 'failed', 'connections/s', 'connect median ms'], [row('unloaded', r.unloaded), row('loaded', r.loaded)]),
     '',
     renderTable(['target', 'measured', 'verdict'], verdicts(r)),
+    '',
+    `where the loaded run's CPU went, in us per connection (${r.loaded.complete} connections): each board's processes, ab's on its host; then what no board's process was charged: the delay line (a host process), the kernel's softirq work and the host's other processes`,
+    renderTable(['board', 'roles', 'CPU us per connection'], [...r.cpuPerConnection.map((row) => [row.board, row.roles, row.us]), ['(uncharged)', '', r.unchargedUs]]),
   ].join('\n');
 }
 
