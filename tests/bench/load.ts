@@ -149,12 +149,13 @@ async function measure(context: BenchContext, lab: Lab): Promise<LoadReport> {
   const perConnectionUs = (seconds: number): number => Math.round((seconds * 1e6) / Math.max(1, loaded.complete));
   const cpuPerConnection = topology.boards
     .map((b) => {
-      const ran = (boardCpuAfter.get(b.name) ?? 0) - (boardCpuBefore.get(b.name) ?? 0);
-      return { board: b.name, roles: b.name === site.hostBoard ? `${b.roles.join(', ')} (ab)` : b.roles.join(', '), us: perConnectionUs(ran + (b.name === site.hostBoard ? loaded.cpuSeconds : 0)) };
+      const runsAb = b.name === site.hostBoard;
+      const ran = (boardCpuAfter.get(b.name) ?? 0) - (boardCpuBefore.get(b.name) ?? 0) + (runsAb ? loaded.cpuSeconds : 0);
+      return { board: b.name, roles: `${b.roles.join(', ')}${runsAb ? ' (ab)' : ''}`, us: perConnectionUs(ran) };
     })
     .filter((row) => row.us > 0)
     .sort((x, y) => y.us - x.us);
-  const busySeconds = (cpuAfter.busy - cpuBefore.busy) / CLOCK_TICKS_PER_SECOND;
+  const busyJiffies = cpuAfter.busy - cpuBefore.busy;
   const grew = (role: 'client-gateway' | 'server-switch', name: string) => (after[role]?.[name] ?? 0) - (before[role]?.[name] ?? 0);
   return {
     clientSite: site.clientSite,
@@ -168,9 +169,9 @@ async function measure(context: BenchContext, lab: Lab): Promise<LoadReport> {
     cachedSyns: grew('client-gateway', 'syn-cached'),
     fannedOut: grew('server-switch', 'syn-fanned-out'),
     overBudget: grew('server-switch', 'syn-to-origin-only-fan-out-over-budget'),
-    hostBusyPct: Math.round((1000 * (cpuAfter.busy - cpuBefore.busy)) / Math.max(1, cpuAfter.total - cpuBefore.total)) / 10,
+    hostBusyPct: Math.round((1000 * busyJiffies) / Math.max(1, cpuAfter.total - cpuBefore.total)) / 10,
     cpuPerConnection,
-    unchargedUs: perConnectionUs(busySeconds) - cpuPerConnection.reduce((sum, row) => sum + row.us, 0),
+    unchargedUs: perConnectionUs(busyJiffies / CLOCK_TICKS_PER_SECOND) - cpuPerConnection.reduce((sum, row) => sum + row.us, 0),
   };
 }
 
