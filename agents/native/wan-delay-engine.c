@@ -3,8 +3,8 @@
 //
 // Why native: the same logic in the agent's Node process woke 1-5 ms late now and then (event loop
 // hand-offs, not GC), and such a spike decides near-tie races in the lab. This process is one thread on
-// SCHED_FIFO with its memory locked: it sleeps in epoll until a frame arrives or a timerfd set just
-// before the next departure fires, then spins the last microseconds.
+// SCHED_FIFO with its memory locked: it sleeps in epoll until a frame arrives or a timerfd set for the
+// next departure fires.
 //
 // The wan-delay role (src/roles/wan-delay.ts) validates the configuration and writes the plan this
 // reads; it keeps the process's stdin open and reads the counters from a file this maps. Usage:
@@ -38,7 +38,6 @@
 #define RX_BATCH 64
 #define WARM_NS 5000000LL
 #define TICK_NS 100000LL
-#define SPIN_NS 50000LL
 #define RT_PRIORITY 10
 
 // Counter file layout (u64 words): magic, pairs, stations, macMoveRefused, evicted, aged, departures
@@ -524,13 +523,15 @@ static void drain(int port, int64_t realtime_to_mono) {
  * When to wake for the departure at `next`. A vCPU of a virtual machine that halts for a millisecond or
  * more is sometimes woken several milliseconds late by its host; one that halts for a tenth of that is
  * not. So a departure far off is slept towards until WARM_NS before it, and from there the engine wakes
- * every TICK_NS until the last SPIN_NS, which it spins.
+ * every TICK_NS until the departure's own time. The last stretch is not spun: this VM's timer wakes the
+ * engine about 10 us late even on a busy vCPU, and spinning before every departure took a sixth of a
+ * core from the boards under load (issue 16). Kernel netem waits for its timer the same way.
  */
 static int64_t wake_time(int64_t now, int64_t next) {
   if (next == INT64_MAX) return INT64_MAX;
   if (next - now > WARM_NS) return next - WARM_NS;
   int64_t tick = now + TICK_NS;
-  return next - SPIN_NS < tick ? next - SPIN_NS : tick;
+  return next < tick ? next : tick;
 }
 
 static void arm(int timer, int64_t at) {
@@ -596,8 +597,6 @@ int main(int argc, char **argv) {
         if (read(STDIN_FILENO, buf, sizeof buf) <= 0) stopping = 1; // the role that started this is gone
       }
     }
-    // The last stretch before a departure is spun, so no frame leaves early and none waits for a wakeup.
-    while (next != INT64_MAX && now_ns(CLOCK_MONOTONIC) < next && next - now_ns(CLOCK_MONOTONIC) <= SPIN_NS) {}
     int64_t now = now_ns(CLOCK_MONOTONIC);
     next = release_due(now);
     wake = wake_time(now, next);
