@@ -4,12 +4,12 @@
 // Why native: the same logic in the agent's Node process woke 1-5 ms late now and then (event loop
 // hand-offs, not GC), and such a spike decides near-tie races in the lab. This process is one thread on
 // SCHED_FIFO with its memory locked: it sleeps in epoll until a frame arrives or a timerfd set for the
-// next departure fires.
+// next departure fires. While a departure is near it ticks, and frames on its lazy ports wait for a tick.
 //
 // The wan-delay role (src/roles/wan-delay.ts) validates the configuration and writes the plan this
 // reads; it keeps the process's stdin open and reads the counters from a file this maps. Usage:
 //   wan-delay-engine <plan-file> <counters-file>
-// stdout: "ready" once every port is open. stderr: one line per problem. Exit: 0 on SIGTERM/SIGINT or
+// stdout: "lazy" and the lazy ports' names, then "ready" once every port is open. stderr: one line per problem. Exit: 0 on SIGTERM/SIGINT or
 // when stdin closes (the role is gone), 2 on a bad plan or a missing interface, 1 otherwise.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -39,6 +39,7 @@
 #define WARM_NS 5000000LL
 #define TICK_NS 100000LL
 #define RT_PRIORITY 10
+#define LAZY_LEAD_NS 1000000LL
 
 // Counter file layout (u64 words): magic, pairs, stations, macMoveRefused, evicted, aged, departures
 // more than 1 ms late, the latest departure's lateness in ns; then per pair: forwarded, droppedLoss,
@@ -485,6 +486,20 @@ static void on_frame(int ingress, const uint8_t *frame, uint32_t len, int64_t ar
 
 /* ---- main loop ---- */
 
+/*
+ * Whether a frame from this port may wait for the engine's next tick rather than wake it: every frame it
+ * forwards is delayed by at least LAZY_LEAD_NS, far more than a tick, and its kernel timestamp keeps its
+ * departure exact. Under load a wakeup per arriving frame cost its sender an interrupt to the engine's
+ * vCPU (issue 16); while departures are near, the engine ticks anyway.
+ */
+static int lazy_port(int port) {
+  for (int out = 0; out < port_count; out++) {
+    int pair = route[port * port_count + out];
+    if (pair >= 0 && (!pairs[pair].delayed || pairs[pair].delay_ns - pairs[pair].jitter_ns < LAZY_LEAD_NS)) return 0;
+  }
+  return 1;
+}
+
 static volatile sig_atomic_t stopping;
 static void on_signal(int sig) { (void)sig; stopping = 1; }
 
@@ -558,15 +573,24 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  // The lazy ports wait in an epoll of their own, which the main one listens to only while no tick is due.
   int ep = epoll_create1(EPOLL_CLOEXEC);
+  int lazy_ep = epoll_create1(EPOLL_CLOEXEC);
   int timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (ep < 0 || timer < 0) die(1, "epoll/timerfd: %s", strerror(errno));
-  for (int i = 0; i <= port_count + 1; i++) {
-    int fd = i < port_count ? ports[i].fd : i == port_count ? timer : STDIN_FILENO;
-    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die(1, "epoll_ctl: %s", strerror(errno));
+  if (ep < 0 || lazy_ep < 0 || timer < 0) die(1, "epoll/timerfd: %s", strerror(errno));
+  const uint32_t LAZY = (uint32_t)port_count + 2;
+  for (uint32_t i = 0; i <= LAZY; i++) {
+    int lazy = i < (uint32_t)port_count && lazy_port((int)i);
+    int fd = i < (uint32_t)port_count ? ports[i].fd : i == (uint32_t)port_count ? timer : i == LAZY ? lazy_ep : STDIN_FILENO;
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+    if (epoll_ctl(lazy ? lazy_ep : ep, EPOLL_CTL_ADD, fd, &ev) < 0) die(1, "epoll_ctl: %s", strerror(errno));
   }
-  printf("ready\n");
+  int listening_lazy = 1;
+  printf("lazy");
+  for (int i = 0; i < port_count; i++) {
+    if (lazy_port(i)) printf(" %s", ports[i].ifname);
+  }
+  printf("\nready\n");
   fflush(stdout);
 
   int64_t next = INT64_MAX;  // the earliest departure waiting
@@ -580,12 +604,25 @@ int main(int argc, char **argv) {
       arm(timer, wake);
       armed = wake;
     }
-    struct epoll_event events[64];
+    int ticking = next != INT64_MAX && next - before <= WARM_NS;
+    if (ticking == listening_lazy) {
+      struct epoll_event ev = { .events = ticking ? 0 : EPOLLIN, .data.u32 = LAZY };
+      if (epoll_ctl(ep, EPOLL_CTL_MOD, lazy_ep, &ev) < 0) die(1, "epoll_ctl: %s", strerror(errno));
+      listening_lazy = !ticking;
+    }
+    struct epoll_event events[2 * 64];
     int n = epoll_wait(ep, events, 64, wake <= before ? 0 : -1);
     if (n < 0 && errno != EINTR) die(1, "epoll_wait: %s", strerror(errno));
+    int lazy_ready = !listening_lazy;
+    for (int i = 0; i < n; i++) lazy_ready |= events[i].data.u32 == LAZY;
+    if (lazy_ready) {
+      int m = epoll_wait(lazy_ep, events + (n > 0 ? n : 0), 64, 0);
+      n = (n > 0 ? n : 0) + (m > 0 ? m : 0);
+    }
     int64_t offset = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
     for (int i = 0; i < n; i++) {
       uint32_t which = events[i].data.u32;
+      if (which == LAZY) continue;
       if (which < (uint32_t)port_count) {
         drain((int)which, offset);
       } else if (which == (uint32_t)port_count) {

@@ -146,6 +146,8 @@ export function startWanDelay(config: WanDelayConfig, log: (message: string) => 
   };
   createInterface({ input: engine.stdout! }).on('line', (line) => {
     if (line === 'ready') log(`wan-delay ready: ${config.ports.length} ports, ${config.paths.length} paths (engine pid ${engine.pid})`);
+    // A port is lazy when all its paths are long: its frames wait for the engine's tick rather than wake it.
+    if (line.startsWith('lazy')) log(`wan-delay lazy ports: ${line.slice('lazy'.length).trim() || 'none'}`);
   });
   createInterface({ input: engine.stderr! }).on('line', (line) => log(`wan-delay: ${line}`));
   engine.on('exit', (code, signal) => {
