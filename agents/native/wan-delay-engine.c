@@ -9,8 +9,9 @@
 // The wan-delay role (src/roles/wan-delay.ts) validates the configuration and writes the plan this
 // reads; it keeps the process's stdin open and reads the counters from a file this maps. Usage:
 //   wan-delay-engine <plan-file> <counters-file>
-// stdout: "lazy" and the lazy ports' names, then "ready" once every port is open. stderr: one line per problem. Exit: 0 on SIGTERM/SIGINT or
-// when stdin closes (the role is gone), 2 on a bad plan or a missing interface, 1 otherwise.
+// stdout: "lazy" and the lazy ports' names, then "ready" once every port is open. stderr: one line per
+// problem. Exit: 0 on SIGTERM/SIGINT or when stdin closes (the role is gone), 2 on a bad plan or a missing
+// interface, 1 otherwise.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -579,17 +580,15 @@ int main(int argc, char **argv) {
   int timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (ep < 0 || lazy_ep < 0 || timer < 0) die(1, "epoll/timerfd: %s", strerror(errno));
   const uint32_t LAZY = (uint32_t)port_count + 2;
+  printf("lazy");
   for (uint32_t i = 0; i <= LAZY; i++) {
     int lazy = i < (uint32_t)port_count && lazy_port((int)i);
+    if (lazy) printf(" %s", ports[i].ifname);
     int fd = i < (uint32_t)port_count ? ports[i].fd : i == (uint32_t)port_count ? timer : i == LAZY ? lazy_ep : STDIN_FILENO;
     struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
     if (epoll_ctl(lazy ? lazy_ep : ep, EPOLL_CTL_ADD, fd, &ev) < 0) die(1, "epoll_ctl: %s", strerror(errno));
   }
   int listening_lazy = 1;
-  printf("lazy");
-  for (int i = 0; i < port_count; i++) {
-    if (lazy_port(i)) printf(" %s", ports[i].ifname);
-  }
   printf("\nready\n");
   fflush(stdout);
 
@@ -613,11 +612,12 @@ int main(int argc, char **argv) {
     struct epoll_event events[2 * 64];
     int n = epoll_wait(ep, events, 64, wake <= before ? 0 : -1);
     if (n < 0 && errno != EINTR) die(1, "epoll_wait: %s", strerror(errno));
+    if (n < 0) n = 0;
     int lazy_ready = !listening_lazy;
     for (int i = 0; i < n; i++) lazy_ready |= events[i].data.u32 == LAZY;
     if (lazy_ready) {
-      int m = epoll_wait(lazy_ep, events + (n > 0 ? n : 0), 64, 0);
-      n = (n > 0 ? n : 0) + (m > 0 ? m : 0);
+      int m = epoll_wait(lazy_ep, events + n, 64, 0);
+      if (m > 0) n += m;
     }
     int64_t offset = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
     for (int i = 0; i < n; i++) {

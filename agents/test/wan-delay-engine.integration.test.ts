@@ -176,7 +176,7 @@ describe('wan-delay engine: switch and queues, frame by frame', function () {
     assert.ok(late <= 20, `${late} of ${2 + 3 * sent.length} departures over 1 ms late`);
   });
 
-  it('wakes for every frame on a port with a same-site neighbour', async () => {
+  it('names no port lazy when every port has a same-site neighbour', async () => {
     await start();
     await waitForOutput(agent!, 'wan-delay lazy ports: none');
   });
