@@ -5,12 +5,13 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentControlClient, Configuration, RaceMode } from '@synrace/agents';
 import { addressOf, boardsWithRole, interfaceOn, loadProfile, predict, type DelayProfile, type Role, type SitePrediction } from '@synrace/netem-profiles';
-import { bringUp, bringUpSteps, readConsoleLog, type BoardTransition, type BringUpTimeouts, type SshShell } from '@synrace/hardware';
+import { BoardStuckError, bringUp, bringUpSteps, readConsoleLog, type BoardTransition, type BringUpTimeouts, type SshShell } from '@synrace/hardware';
 import { backendFor } from './backends/backends';
+import { whereTheConsoleStopped } from './backends/getty-console';
 import type { DownProblem, LabBackend } from './backends/lab-backend';
 import type { NamespaceBoardClass } from './backends/namespace/board-class';
 import { checkUpRequest, loadLabInputs, resolveProfile, type LabInputFiles, type LabInputs, type UpRequest } from './inputs/lab-inputs';
-import { measureRttFrom, clientSites, judgedRttMs, withinTolerance, type RttSample } from './delays/rtt';
+import { measureRttFrom, clientSites, judgedRttMs, measuredAgain, withinTolerance, type RttSample } from './delays/rtt';
 import { applyTcTree, wanBoards } from './delays/tc-trees';
 import { calibratedProfile, calibrationFrom, describeCalibration } from './delays/calibration';
 import { startCapture, type RunningCapture } from './capture';
@@ -229,9 +230,15 @@ export class Lab {
     signal?.throwIfAborted();
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failed.length) {
-      const reasons = await Promise.all(failed.map((err) => backend.explainStuck?.(err) ?? (err as Error).message));
+      const reasons = await Promise.all(failed.map((err) => this.explainStuck(err)));
       throw new Error(`${failed.length} of ${state.boards.length} boards did not come up:\n  - ${reasons.join('\n  - ')}`);
     }
+  }
+
+  /** Why a board got stuck: where its console stopped if it never booted, else whatever its backend can find out. */
+  private async explainStuck(err: unknown): Promise<string> {
+    if (err instanceof BoardStuckError && err.state === 'powered') return `${err.message}\n    ${await whereTheConsoleStopped(this.runDir.consoleLog(err.board))}`;
+    return this.backend().explainStuck?.(err) ?? (err as Error).message;
   }
 
   /** What provisioning a board of this lab needs, for the lab's protocol as `state` has it. */
@@ -502,7 +509,8 @@ export class Lab {
   /**
    * The RTT matrix, each path off the profile measured again up to `rounds` times, a second longer apart each
    * time, until it is on. Boards that have just started their services keep a loaded host busy for some seconds,
-   * which only ever adds to a round trip; a path whose delays are not the profile's stays off in every round.
+   * which only ever adds to a round trip; a path whose delays are not the profile's stays off in every round. A path
+   * measured again keeps its fastest round trip of all rounds.
    */
   async measureRttSettled(count: number, rounds: number): Promise<RttSample[]> {
     const key = (s: RttSample) => `${s.from}->${s.to}`;
@@ -512,7 +520,7 @@ export class Lab {
       if (off.length === 0) break;
       this.progress.step(`${off.length} paths off the profile (${off.map(describeOff).join(', ')}); measuring again in ${round} s (${round} of ${rounds})`);
       await new Promise((r) => setTimeout(r, round * 1000));
-      for (const s of await this.measureRtt(count)) if (off.some((o) => key(o) === key(s))) samples.set(key(s), s);
+      for (const s of await this.measureRtt(count)) if (off.some((o) => key(o) === key(s))) samples.set(key(s), measuredAgain(samples.get(key(s))!, s));
     }
     return [...samples.values()];
   }

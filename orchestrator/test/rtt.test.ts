@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parsePingLines, withinTolerance } from '../src/delays/rtt';
+import { measuredAgain, parsePingLines, withinTolerance } from '../src/delays/rtt';
 
 describe('RTT measurement', () => {
   it('parses per-target ping lines, ignoring other targets', () => {
@@ -19,6 +19,16 @@ describe('RTT measurement', () => {
     assert.equal(withinTolerance({ ...s, expectedMs: 200, medianMs: 209 }), true);
     assert.equal(withinTolerance({ ...s, expectedMs: 200, medianMs: 211 }), false);
     assert.equal(withinTolerance({ ...s, expectedMs: 200, medianMs: null }), false);
+  });
+
+  it("keeps a path's fastest round trip of every round it was measured in, and the latest round's median", () => {
+    const s = { from: 'a', to: 'b', target: 'x', expectedMs: 10, statistic: 'median' as const };
+    const busy = { ...s, received: 20, sent: 20, medianMs: 16.2, minMs: 12.7 };
+    const settled = { ...s, received: 19, sent: 20, medianMs: 11.0, minMs: 13.1 };
+    assert.deepEqual(measuredAgain(busy, settled), { ...settled, minMs: 12.7 });
+    assert.deepEqual(measuredAgain(settled, { ...busy, minMs: 9.6 }), { ...busy, minMs: 9.6 });
+    assert.deepEqual(measuredAgain({ ...busy, minMs: null, medianMs: null }, settled), settled, 'a round with no answer has no floor to keep');
+    assert.equal(measuredAgain(settled, { ...busy, minMs: null, medianMs: null }).minMs, 13.1);
   });
 
   it('judges an external WAN by its floor: a busy host adds to a round trip, a WAN with other delays shows in the fastest one too', () => {

@@ -122,10 +122,12 @@ describeOwnLabs('VM lab: QEMU boards flashed from the board image, real kernels 
     // the client host): `up` measured that floor per path and set the netem delays that much shorter. What five
     // guests on two cores add on top of it comes and goes with the host's scheduling. So every path's fastest round
     // trip must be no slower than the profile allows (the emulated hops' floor is gone), and its median no faster
-    // (the geography is all there); how many medians meet max(1 ms, 5%) is printed (docs/decisions.md).
+    // (the geography is all there); how many medians meet max(1 ms, 5%) is printed (docs/decisions.md). A path off
+    // the profile is measured again, up to five times over some 15 s, keeping its fastest round trip of all rounds:
+    // a stop's CI saw a 10 ms path's floor 2.7 ms over it through three rounds within 4 s.
     const calibration = lab().state().delay.calibration;
     assert.ok(calibration, 'up calibrated the kernel netem delays');
-    const samples = await lab().measureRttSettled(20, 2);
+    const samples = await lab().measureRttSettled(20, 5);
     assert.equal(samples.length, lab().inputs().profile.paths.filter((p) => p.from === 'newyork').length);
     const shown = samples.map((s) => `${s.from}->${s.to} floor ${s.minMs?.toFixed(2)} median ${s.medianMs?.toFixed(2)} ms (profile ${s.expectedMs})`).join(', ');
     console.log(`      RTT: ${shown}; medians within max(1 ms, 5%): ${samples.filter(withinTolerance).length} of ${samples.length}; ${describeCalibration(calibration)}`);

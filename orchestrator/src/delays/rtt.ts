@@ -58,6 +58,15 @@ export async function measureRttFrom(shell: SshShell, topology: Topology, profil
   });
 }
 
+/**
+ * A path measured again: the later round's median and counts, and the fastest round trip of both rounds. A busy
+ * host only ever adds to a round trip, so the lower floor is the path's, as calibration keeps it.
+ */
+export function measuredAgain(earlier: RttSample, later: RttSample): RttSample {
+  const floors = [earlier.minMs, later.minMs].filter((ms): ms is number => ms !== null);
+  return { ...later, minMs: floors.length ? Math.min(...floors) : null };
+}
+
 /** The round trip the sample is judged by. */
 export function judgedRttMs(sample: RttSample): number | null {
   return sample.statistic === 'floor' ? sample.minMs : sample.medianMs;
