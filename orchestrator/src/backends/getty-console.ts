@@ -12,7 +12,8 @@ const STOPPED_CONSOLE_LINES = 15;
 
 /**
  * Where a board that printed no boot marker stopped: the last lines its console logged. Said in the error itself,
- * because a failed `up` removes the lab, its console logs included.
+ * so that a CI's output shows it: the whole log is archived on the machine that ran the lab, which is not
+ * always where its output is read.
  */
 export async function whereTheConsoleStopped(consoleLog: string): Promise<string> {
   const lines = await readConsoleLog(consoleLog, { tail: STOPPED_CONSOLE_LINES }).catch(() => []);
