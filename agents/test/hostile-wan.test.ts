@@ -108,6 +108,8 @@ describe('hostile WAN (issue #10): agents in a namespace lab', function () {
             ? num(countersOf(lab, 'replica', 'replica'), 'refusal-not-sent')
             : num(countersOf(lab, 'gw', 'client-gateway'), 'refusal-from-replica-dropped');
           assert.equal(refusalSeen, 1);
+          // Nothing listened, so the replica's classifier left the copy to the agent, which keeps the refusal in.
+          assert.equal((countersOf(lab, 'replica', 'replica').kernelPath as { startsAnswered: number }).startsAnswered, 0);
         } finally {
           replicaWeb = lab.daemon('replica', 'web-replica', ['python3', '-c', WEB_SERVER_PY, 'replica', '80']);
           await replicaWeb.waitFor('serving');

@@ -13,6 +13,14 @@ import {
   type Configuration, type EntryReading, type ProtocolLab,
 } from './support/protocol-lab';
 
+interface ReplicaPathState {
+  starting: boolean;
+  startsAnswered: number;
+  decapsulated: number;
+  encapsulated: number;
+  spoofed: number;
+}
+
 interface KernelPathState {
   on: boolean;
   flows: number;
@@ -72,7 +80,10 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       assert.equal(num(counters, 'to-replica'), 0, 'no client segment went through the agent');
       assert.equal(num(counters, 'won-by-replica'), 1);
       const replica = countersOf(lab, 'replica', 'replica');
-      const replicaPath = replica.kernelPath as { decapsulated: number; encapsulated: number; spoofed: number };
+      const replicaPath = replica.kernelPath as ReplicaPathState;
+      // The switch's copy went to the replica's stack from its classifier: no agent there saw the start packet.
+      assert.equal(replicaPath.startsAnswered, 1, JSON.stringify(replicaPath));
+      assert.equal(num(replica, 'start-packets-answered'), 1, 'the kernel\'s answer is the only one');
       if (configuration === 'B') {
         // The replica's classifier sent its SYN+ACK inside server -> client, and every answer after it as the server.
         assert.equal(replicaPath.encapsulated, 1, JSON.stringify(replicaPath));
@@ -92,6 +103,29 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       assert.equal(after.flows, 0);
       assert.equal(entryOf(c)?.path, 'agent', 'the close is the agent\'s');
       assert.equal(entryOf(c)?.finFromServer, true);
+    });
+  }
+
+  for (const state of ['busy', 'dead'] as const) {
+    it(`a ${state} replica's start packets go to its agent, which drops and counts them; the origin answers`, async () => {
+      await startLab('A');
+      post(lab, 'replica', state, true);
+      const replicaPath = (): ReplicaPathState => countersOf(lab, 'replica', 'replica').kernelPath as ReplicaPathState;
+      assert.equal(replicaPath().starting, false);
+      const c = await connect(lab, 80);
+      assert.equal(await c.line(1), 'got hi origin');
+      c.daemon.kill();
+      const replica = countersOf(lab, 'replica', 'replica');
+      assert.equal(replicaPath().startsAnswered, 0, JSON.stringify(replica));
+      assert.equal(num(replica, 'start-packets-answered'), 0);
+      // A dead replica does nothing at all, so it counts nothing either.
+      if (state === 'busy') assert.equal(num(replica, 'busy-dropped-forced'), 1, JSON.stringify(replica));
+      post(lab, 'replica', state, false);
+      assert.equal(replicaPath().starting, true);
+      const d = await connect(lab, 80);
+      assert.equal(await d.line(1), 'got hi replica');
+      assert.equal(replicaPath().startsAnswered, 1);
+      d.daemon.kill();
     });
   }
 
@@ -169,6 +203,10 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
 });
 
 function flip(lab: ProtocolLab, on: boolean): void {
-  execFileSync('ip', ['netns', 'exec', lab.ns.gw, 'curl', '-sf', '-X', 'POST', '-H', `Authorization: Bearer ${CONTROL.token}`, '-H', 'Content-Type: application/json',
-    '-d', JSON.stringify(on), `http://${CONTROL.address}:${CONTROL.port}/switch/kernel-path`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  post(lab, 'gw', 'kernel-path', on);
+}
+
+function post(lab: ProtocolLab, board: 'gw' | 'replica', name: string, on: boolean): void {
+  execFileSync('ip', ['netns', 'exec', lab.ns[board], 'curl', '-sf', '-X', 'POST', '-H', `Authorization: Bearer ${CONTROL.token}`, '-H', 'Content-Type: application/json',
+    '-d', JSON.stringify(on), `http://${CONTROL.address}:${CONTROL.port}/switch/${name}`], { stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -5,7 +5,7 @@
 import { BpfAssembler, FP, type Register } from './bpf-assembler';
 
 export const HELPER = {
-  mapLookup: 1, ktimeGetNs: 5, getPrandomU32: 7, storeBytes: 9, l3CsumReplace: 10, l4CsumReplace: 11, loadBytes: 26, csumDiff: 28, adjustRoom: 50,
+  mapLookup: 1, ktimeGetNs: 5, getPrandomU32: 7, storeBytes: 9, l3CsumReplace: 10, l4CsumReplace: 11, loadBytes: 26, csumDiff: 28, adjustRoom: 50, skLookupTcp: 84, skRelease: 86,
 };
 export const TCX_NEXT = -1;
 export const TCX_PASS = 0;

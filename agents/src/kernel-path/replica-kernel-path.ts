@@ -1,15 +1,20 @@
-// The replica's kernel path: its classifiers on the WAN interface (C: both ends of the tunnel; B: the
-// answers as the server's) and the small map that says whether ingress carries and counts what each did.
+// The replica's kernel path: its classifiers on the WAN interface (all: switches' start packets; C: both
+// ends of the tunnel; B: the answers as the server's) and the small map that says whether ingress carries
+// and takes start packets, and counts what each did.
 // Like the gateway's, the links belong to this process and go with it.
 import { execFileSync } from 'node:child_process';
 import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
 import { close, ifNameToIndex } from '../io/libc';
 import { interfaceMtu } from '../io/net-interface';
 import { ipToString } from '../packet';
-import { REPLICA_SLOT_COUNT, REPLICA_SLOTS, spoofProgram, tunnelInProgram, tunnelOutProgram } from './replica-programs';
+import { REPLICA_SLOT_COUNT, REPLICA_SLOTS, spoofProgram, startInProgram, tunnelInProgram, tunnelOutProgram } from './replica-programs';
 
 export interface ReplicaKernelPathDump {
   carrying: boolean;
+  /** Whether ingress takes switches' start packets (not while busy or dead). */
+  starting: boolean;
+  /** Switches' start packets the ingress classifier handed to the stack, with no agent woken. */
+  startsAnswered: number;
   /** Client segments the ingress classifier took out of their tunnel. */
   decapsulated: number;
   /** Stack packets the egress classifier tunnelled to their client (C: all of them; B: SYN+ACKs). */
@@ -25,7 +30,7 @@ export class ReplicaKernelPath {
   private constructor(private readonly map: BpfMap, private readonly fds: number[], readonly wanInterface: string) {}
 
   /** B: `webPort` is the port whose answers speak as the server. */
-  static open(configuration: 'B' | 'C', ownAddress: number, serverAddresses: number[], webPort: number): ReplicaKernelPath {
+  static open(configuration: 'A' | 'B' | 'C', ownAddress: number, serverAddresses: number[], switchAddresses: number[], webPort: number): ReplicaKernelPath {
     const wanInterface = interfaceWith(ownAddress);
     const map = BpfMap.create('array', 'synrace_replica', 4, 8, REPLICA_SLOT_COUNT);
     const fds: number[] = [];
@@ -37,10 +42,11 @@ export class ReplicaKernelPath {
         fds.push(fd);
         fds.push(attachTcx(fd, index, direction));
       };
+      attach('synrace_start_in', startInProgram({ ...options, configuration, switchAddresses }), 'ingress');
       if (configuration === 'C') {
         attach('synrace_tun_in', tunnelInProgram(options), 'ingress');
         attach('synrace_tun_out', tunnelOutProgram(options), 'egress');
-      } else {
+      } else if (configuration === 'B') {
         attach('synrace_spoof', spoofProgram({ ...options, webPort }), 'egress');
       }
     } catch (err) {
@@ -58,9 +64,16 @@ export class ReplicaKernelPath {
     this.write(REPLICA_SLOTS.carrying, on ? 1n : 0n);
   }
 
+  /** Off: every start packet goes to the agent (a busy or dead replica drops and counts them there). */
+  setStarting(on: boolean): void {
+    this.write(REPLICA_SLOTS.starting, on ? 1n : 0n);
+  }
+
   dump(): ReplicaKernelPathDump {
     return {
       carrying: this.read(REPLICA_SLOTS.carrying) !== 0,
+      starting: this.read(REPLICA_SLOTS.starting) !== 0,
+      startsAnswered: this.read(REPLICA_SLOTS.startsAnswered),
       decapsulated: this.read(REPLICA_SLOTS.decapsulated),
       encapsulated: this.read(REPLICA_SLOTS.encapsulated),
       spoofed: this.read(REPLICA_SLOTS.spoofed),

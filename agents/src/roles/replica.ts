@@ -147,7 +147,12 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
   // A: cached start packets reach the stack directly, so busy and dead are the filter's to enforce too.
   const startFilter = config.configuration === 'A' ? installStartRefusal(ipToString(config.ownAddress)) : undefined;
   const refusalNow = (): StartRefusal => (core.busy.dead ? 'drop' : core.busy.forced || core.busy.load > config.busyLoad ? 'refuse' : 'none');
-  const busyChanged = (): void => startFilter?.set(refusalNow());
+  const kernelPath = config.kernelPath && kernelCanCarry(config) ? openKernelPath(config, counters, log) : undefined;
+  const busyChanged = (): void => {
+    const refusal = refusalNow();
+    startFilter?.set(refusal);
+    kernelPath?.setStarting(refusal === 'none');
+  };
   core.busy.load = loadAverage();
   busyChanged();
   const sampler = setInterval(() => {
@@ -159,7 +164,6 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
   let removeDiversion = () => undefined as void;
   copies.onPacket(core.onCopy);
 
-  const kernelPath = config.kernelPath && kernelCanCarry(config) ? openKernelPath(config, counters, log) : undefined;
   if (config.configuration !== 'A') {
     tun = openTunDevice(TUN_NAME);
     const own = ipToString(config.ownAddress);
@@ -177,7 +181,7 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
 
   return {
     counters: () => ({
-      ...counters.toJSON(), busy: core.busy.forced, dead: core.busy.dead, loadAverage: core.busy.load,
+      ...counters.toJSON(), ...startsAnsweredInAll(counters, kernelPath), busy: core.busy.forced, dead: core.busy.dead, loadAverage: core.busy.load,
       ...(startFilter ? { startRefusal: startFilter.mode } : {}),
       kernelPath: kernelPathState(config, kernelPath),
     }),
@@ -206,9 +210,15 @@ export function startReplica(config: ReplicaConfig, log: (message: string) => vo
   };
 }
 
-/** C always; B speaks for one server only (for more, which server a client asked for is the agent's memory). */
-function kernelCanCarry(config: ReplicaConfig): config is ReplicaConfig & { configuration: 'B' | 'C' } {
-  return config.configuration === 'C' || (config.configuration === 'B' && config.serverAddresses.length === 1);
+/** A and C always; B speaks for one server only (for more, which server a client asked for is the agent's memory). */
+function kernelCanCarry(config: ReplicaConfig): boolean {
+  return config.configuration !== 'B' || config.serverAddresses.length === 1;
+}
+
+/** The start packets the replica answered, the agent's and the kernel path's together: both are its answers. */
+function startsAnsweredInAll(counters: Counters, path: ReplicaKernelPath | undefined): Record<string, number> {
+  const total = counters.get('start-packets-answered') + (path?.dump().startsAnswered ?? 0);
+  return total === 0 ? {} : { 'start-packets-answered': total };
 }
 
 /** What the stack sends that still goes to the agent when the kernel path carries the rest. */
@@ -217,10 +227,10 @@ function diverted(config: ReplicaConfig, own: string, servers: string[]): string
   return servers.flatMap((s) => [['-s', s, '-p', 'tcp', '--tcp-flags', 'RST', 'RST'], ['-s', s, '!', '-p', 'tcp']]);
 }
 
-/** B's and C's classifiers, or undefined (logged and counted) where the kernel has no tcx or refuses them. */
-function openKernelPath(config: ReplicaConfig & { configuration: 'B' | 'C' }, counters: Counters, log: (message: string) => void): ReplicaKernelPath | undefined {
+/** The replica's classifiers, or undefined (logged and counted) where the kernel has no tcx or refuses them. */
+function openKernelPath(config: ReplicaConfig, counters: Counters, log: (message: string) => void): ReplicaKernelPath | undefined {
   try {
-    const path = ReplicaKernelPath.open(config.configuration, config.ownAddress, config.serverAddresses, SPOOFED_PORT);
+    const path = ReplicaKernelPath.open(config.configuration, config.ownAddress, config.serverAddresses, config.switchAddresses, SPOOFED_PORT);
     log(`replica: kernel path on (tcx on ${path.wanInterface})`);
     return path;
   } catch (err) {
