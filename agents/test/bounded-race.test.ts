@@ -21,7 +21,7 @@ function holdsIn(mode: RaceMode, budget: number, liveHolds?: Map<number, number>
     wanInterface: 'wan0', switchAddress: ip('10.255.0.20'), webPorts: [80], raceMode: mode,
     origins: [{ address: SERVER, replicas: [NEAR, MID, FAR], replicatablePorts: [80] }],
     holdMs: new Map([[SERVER, 85], [NEAR, 78], [MID, 47], [FAR, 0]]), holdBudgetMs: budget,
-    gateways: [GATEWAY], fanOutLimit: { rate: 100, burst: 100 },
+    gateways: [GATEWAY], fanOutLimit: { rate: 100, burst: 100 }, kernelPath: false,
   };
   const holds = new Map<number, number>();
   const held: (() => void)[] = [];

@@ -4,12 +4,15 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { tcxProgramCount } from '../src/io/bpf';
-import { ifNameToIndex } from '../src/io/libc';
+import { ifNameToIndex, IPPROTO_RAW } from '../src/io/libc';
+import { openRawIpSocket } from '../src/io/raw-ip-socket';
+import { createIpv4View, createTcpView, parseIpv4, parseTcp, readTag, TcpFlag, type TagReading } from '../src/packet';
+import { buildSegment } from './fixtures/packet-helpers';
 import type { AgentRun } from './support/agent-process';
 import { inNetns } from './support/netns';
 import { connect, num, sleep, type Client } from './support/lab-client';
 import {
-  ADDR, CONTROL, countersOf, createProtocolLab, gatewayConfig, replicaConfig, switchConfig, tableOf, WEB_SERVER_PY,
+  ADDR, addr, CONTROL, countersOf, createProtocolLab, gatewayConfig, replicaConfig, switchConfig, tableOf, WEB_SERVER_PY,
   type Configuration, type EntryReading, type ProtocolLab,
 } from './support/protocol-lab';
 
@@ -19,6 +22,12 @@ interface ReplicaPathState {
   decapsulated: number;
   encapsulated: number;
   spoofed: number;
+}
+
+interface SwitchPathState {
+  plain: boolean;
+  copies: number;
+  copyFailures: number;
 }
 
 interface KernelPathState {
@@ -47,9 +56,9 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
     for (const a of agents.splice(0)) await a.stop();
   });
 
-  async function startLab(configuration: Configuration, table: Record<string, number> = {}): Promise<AgentRun> {
+  async function startLab(configuration: Configuration, table: Record<string, number> = {}, fanOutLimit?: { rate: number; burst: number }): Promise<AgentRun> {
     agents.push(await lab.agent('replica', replicaConfig(configuration), 'replica ready'));
-    agents.push(await lab.agent('sw', switchConfig('replica'), 'server-switch ready'));
+    agents.push(await lab.agent('sw', switchConfig('replica', fanOutLimit), 'server-switch ready'));
     const gateway = await lab.agent('gw', gatewayConfig(configuration, { table }), 'client-gateway ready');
     agents.push(gateway);
     return gateway;
@@ -105,6 +114,80 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       assert.equal(entryOf(c)?.finFromServer, true);
     });
   }
+
+  describe('the switch\'s fan-out in the plain race', () => {
+    const switchPath = (): SwitchPathState => countersOf(lab, 'sw', 'server-switch').kernelPath as SwitchPathState;
+
+    it('copies a gateway\'s tagged start packet to the replica in the classifier; neither the switch\'s agent nor the replica\'s sees it', async () => {
+      await startLab('A');
+      const queuedBefore = num(countersOf(lab, 'sw', 'server-switch'), 'queue-packets');
+      post(lab, 'sw', 'race-mode', 'plain');
+      assert.equal(switchPath().plain, true);
+      const c = await connect(lab, 80);
+      assert.match(await c.line(1), /^got hi (replica|origin)$/);
+      c.daemon.kill();
+      const sw = countersOf(lab, 'sw', 'server-switch');
+      assert.deepEqual(switchPath(), { plain: true, copies: 1, copyFailures: 0 });
+      assert.equal(num(sw, 'syn-fanned-out'), 1);
+      assert.equal(num(sw, 'copies-sent'), 1);
+      assert.equal((sw.gateways as Record<string, { fannedOut: number }>)[ADDR.gwWan].fannedOut, 1);
+      assert.equal(num(sw, 'queue-packets'), queuedBefore, 'the original passed the switch\'s chain unqueued');
+      assert.equal((countersOf(lab, 'replica', 'replica').kernelPath as ReplicaPathState).startsAnswered, 1, 'the copy reached the replica as the agent\'s would');
+      // The synchronized race holds copies: the agent's again.
+      post(lab, 'sw', 'race-mode', 'synchronized');
+      assert.equal(switchPath().plain, false);
+      const d = await connect(lab, 80);
+      assert.equal(await d.line(1), 'got hi replica');
+      d.daemon.kill();
+      assert.equal(switchPath().copies, 1);
+      assert.equal(num(countersOf(lab, 'sw', 'server-switch'), 'copies-sent'), 2);
+    });
+
+    it('takes a start packet only where the agent\'s reading of its options says permissible: 17 option layouts from the gateway\'s own board', async () => {
+      await startLab('A');
+      post(lab, 'sw', 'race-mode', 'plain');
+      const tag = [253, 5, 0x53, 0x52, 1];
+      const layouts: number[][] = [
+        tag, [1, 1, 1, ...tag], [2, 4, 5, 0xb4, ...tag], [3, 3, 7, ...tag], [8, 10, 1, 2, 3, 4, 0, 0, 0, 0, ...tag], [253, 5, 0x12, 0x34, 1, ...tag],
+        [253, 3, 0x53, ...tag], [...tag, 2, 4, 5, 0xb4], [...Array(35).fill(1), ...tag],
+        [253, 5, 0x53, 0x52, 0], [253, 5, 0x53, 0x52, 2], [253, 4, 0x53, 0x52, ...tag], [253, 6, 0x53, 0x52, 1, 0], [0, ...tag], [2, 1, ...tag], [2, 40, 5, 0xb4], [],
+      ];
+      const sender = inNetns(lab.ns.gw, () => openRawIpSocket(IPPROTO_RAW));
+      try {
+        const taken: boolean[] = [];
+        const permissible: boolean[] = [];
+        for (const [i, options] of layouts.entries()) {
+          const syn = buildSegment({ src: ADDR.gwWan, dst: ADDR.origin, srcPort: 45000 + i, dstPort: 80, flags: TcpFlag.SYN, options });
+          permissible.push(readTagOf(syn) === 'permissible');
+          const before = switchPath().copies;
+          assert.equal(sender.sendTo(syn, addr(ADDR.origin)), true);
+          await sleep(150);
+          taken.push(switchPath().copies === before + 1);
+        }
+        assert.deepEqual(taken, permissible);
+        assert.equal(permissible.filter(Boolean).length, 9, 'the layouts meant to be permissible are');
+        // Every other one went to the agent, which fanned none out either.
+        assert.equal(num(countersOf(lab, 'sw', 'server-switch'), 'syn-fanned-out'), 9);
+      } finally {
+        sender.close();
+      }
+    });
+
+    it('keeps each gateway\'s fan-out budget: beyond the burst the origin alone answers, from the classifier', async () => {
+      // A token per 100 s: no refill during the test.
+      await startLab('A', {}, { rate: 0.01, burst: 3 });
+      post(lab, 'sw', 'race-mode', 'plain');
+      for (let i = 0; i < 6; i++) {
+        const c = await connect(lab, 80);
+        assert.match(await c.line(1), /^got hi (replica|origin)$/);
+        c.daemon.kill();
+      }
+      const sw = countersOf(lab, 'sw', 'server-switch');
+      assert.deepEqual((sw.gateways as Record<string, unknown>)[ADDR.gwWan], { fannedOut: 3, overBudget: 3, linkLayer: (sw.gateways as Record<string, { linkLayer: string }>)[ADDR.gwWan].linkLayer });
+      assert.equal(num(sw, 'syn-to-origin-only-fan-out-over-budget'), 3);
+      assert.equal(switchPath().copies, 3);
+    });
+  });
 
   for (const state of ['busy', 'dead'] as const) {
     it(`a ${state} replica's start packets go to its agent, which drops and counts them; the origin answers`, async () => {
@@ -206,7 +289,15 @@ function flip(lab: ProtocolLab, on: boolean): void {
   post(lab, 'gw', 'kernel-path', on);
 }
 
-function post(lab: ProtocolLab, board: 'gw' | 'replica', name: string, on: boolean): void {
+function post(lab: ProtocolLab, board: 'gw' | 'sw' | 'replica', name: string, value: boolean | string): void {
   execFileSync('ip', ['netns', 'exec', lab.ns[board], 'curl', '-sf', '-X', 'POST', '-H', `Authorization: Bearer ${CONTROL.token}`, '-H', 'Content-Type: application/json',
-    '-d', JSON.stringify(on), `http://${CONTROL.address}:${CONTROL.port}/switch/${name}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '-d', JSON.stringify(value), `http://${CONTROL.address}:${CONTROL.port}/switch/${name}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function readTagOf(packet: Buffer): TagReading {
+  const ip = createIpv4View();
+  const tcp = createTcpView();
+  assert.equal(parseIpv4(packet, 0, ip), 'ok');
+  assert.equal(parseTcp(packet, ip, tcp), 'ok');
+  return readTag(packet, tcp);
 }

@@ -13,6 +13,8 @@ const SIZES: Record<Size, number> = { 4: 0x00, 2: 0x08, 1: 0x10, 8: 0x18 };
 const CLASS = { ld: 0x00, ldx: 0x01, st: 0x02, stx: 0x03, alu: 0x04, jmp: 0x05, jmp32: 0x06, alu64: 0x07 } as const;
 const MEM = 0x60;
 const ATOMIC = 0xc0;
+/** BPF_CMPXCHG with BPF_FETCH. */
+const CMPXCHG = 0xf1;
 const SRC_REG = 0x08;
 const END = 0xd0;
 const TO_BE = 0x08;
@@ -87,6 +89,14 @@ export class BpfAssembler {
     return this.emit(CLASS.stx | ATOMIC | SIZES[size], base, src, off, 0);
   }
 
+  /**
+   * r0 = *(base + off); if r0 was `expected` (r0 on entry), *(base + off) = src: one 64-bit compare and
+   * exchange, so two CPUs cannot both take the same state.
+   */
+  compareExchange(base: Register, off: number, src: Register): this {
+    return this.emit(CLASS.stx | ATOMIC | SIZES[8], base, src, off, CMPXCHG);
+  }
+
   storeImm(size: Size, base: Register, off: number, imm: number): this {
     return this.emit(CLASS.st | MEM | SIZES[size], base, 0, off, imm);
   }
@@ -95,6 +105,13 @@ export class BpfAssembler {
   loadMap(dst: Register, mapFd: number): this {
     this.emit(CLASS.ld | 0x18, dst, PSEUDO_MAP_FD, 0, mapFd);
     return this.emit(0, 0, 0, 0, 0);
+  }
+
+  /** A 64-bit constant (an immediate is 32 bits, sign-extended). */
+  loadImm64(dst: Register, value: bigint): this {
+    const bits = BigInt.asUintN(64, value);
+    this.emit(CLASS.ld | 0x18, dst, 0, 0, Number(BigInt.asIntN(32, bits)));
+    return this.emit(0, 0, 0, 0, Number(BigInt.asIntN(32, bits >> 32n)));
   }
 
   jumpImm(op: JumpOp, dst: Register, imm: number, target: string): this {

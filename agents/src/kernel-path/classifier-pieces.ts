@@ -5,7 +5,8 @@
 import { BpfAssembler, FP, type Register } from './bpf-assembler';
 
 export const HELPER = {
-  mapLookup: 1, ktimeGetNs: 5, getPrandomU32: 7, storeBytes: 9, l3CsumReplace: 10, l4CsumReplace: 11, loadBytes: 26, csumDiff: 28, adjustRoom: 50, skLookupTcp: 84, skRelease: 86,
+  mapLookup: 1, ktimeGetNs: 5, getPrandomU32: 7, storeBytes: 9, l3CsumReplace: 10, l4CsumReplace: 11, cloneRedirect: 13, loadBytes: 26, csumDiff: 28,
+  adjustRoom: 50, fibLookup: 69, skLookupTcp: 84, skRelease: 86,
 };
 export const TCX_NEXT = -1;
 export const TCX_PASS = 0;
@@ -18,13 +19,20 @@ export const SKB_MARK = 8;
 const SKB_LEN = 0;
 const SKB_GSO_SIZE = 176;
 const ADJ_ROOM_MAC = 1;
-const ADJ_ROOM_ENCAP_L3_IPV4 = 2;
+/**
+ * Marks the skb as encapsulated, for segmentation offload; a second encapsulation of the same skb is then
+ * refused (EALREADY), so the switch's fan-out, which puts one outer header after another on one start
+ * packet (never a segmentation-offload one), goes without it.
+ */
+export const ADJ_ROOM_ENCAP_L3_IPV4 = 2;
 /** Headers land on the stack from here, two bytes off, so every IPv4 and TCP field is naturally aligned. */
 const HEADERS_AT = -82;
 /** Free stack below the headers, for a program's own use (keys, scratch). */
 export const STACK_FREE_BELOW = -88;
 const OUTER_HEADER_AT = -128;
 const REWRITE_SCRATCH_AT = -136;
+/** Free stack below everything these pieces use (encapsulation and rewrites included). */
+export const SCRATCH_FREE_BELOW = REWRITE_SCRATCH_AT;
 const BPF_F_PSEUDO_HDR = 0x10;
 
 export const SKB: Register = 6;
@@ -67,24 +75,32 @@ export function addressImmediate(address: number): number {
   return b.readInt32LE(0);
 }
 
+export interface EncapsulationOptions {
+  /** bpf_skb_adjust_room's flags (ADJ_ROOM_ENCAP_L3_IPV4 unless said). */
+  roomFlags?: number;
+  /** Appended to the internal labels, for a program that encapsulates more than once. */
+  labels?: string;
+}
+
 /**
  * Puts an outer IPv4 header from `src` to `dst` (registers holding addresses in network order, r8-r9) in
  * front of the frame's IPv4 packet, as the agents' encapsulate does (protocol.md): TOS and DF copied, TTL
  * 64, an id only where DF is clear (RFC 6864). A packet that would not fit `mtu` is left to `tooBig`.
  */
-export function encapsulate(a: BpfAssembler, src: Register, dst: Register, mtu: number, tooBig: string): void {
+export function encapsulate(a: BpfAssembler, src: Register, dst: Register, mtu: number, tooBig: string, options: EncapsulationOptions = {}): void {
+  const { roomFlags = ADJ_ROOM_ENCAP_L3_IPV4, labels = '' } = options;
   const ip = ETH_HEADER;
   const outer = OUTER_HEADER_AT;
   a.load(2, 0, FP, at(ip + 2)).networkToHost(0, 16).jumpImm('gt', 0, 0xffff - IP_HEADER, tooBig);
-  a.load(4, 0, SKB, SKB_GSO_SIZE).jumpImm('ne', 0, 0, 'encap-fits');
+  a.load(4, 0, SKB, SKB_GSO_SIZE).jumpImm('ne', 0, 0, `encap-fits${labels}`);
   a.load(4, 0, SKB, SKB_LEN).jumpImm('gt', 0, ETH_HEADER + mtu - IP_HEADER, tooBig);
-  a.label('encap-fits');
+  a.label(`encap-fits${labels}`);
   a.load(1, 0, FP, at(ip + 1)).aluImm('lsh', 0, 8).aluImm('or', 0, 0x45).store(2, FP, outer, 0);
   a.load(2, 0, FP, at(ip + 2)).networkToHost(0, 16).aluImm('add', 0, IP_HEADER).networkToHost(0, 16).store(2, FP, outer + 2, 0);
   a.storeImm(2, FP, outer + 4, 0);
-  a.load(2, 0, FP, at(ip + 6)).store(2, FP, outer + 6, 0).jumpImm('ne', 0, 0, 'encap-id-done');
+  a.load(2, 0, FP, at(ip + 6)).store(2, FP, outer + 6, 0).jumpImm('ne', 0, 0, `encap-id-done${labels}`);
   a.call(HELPER.getPrandomU32).store(2, FP, outer + 4, 0);
-  a.label('encap-id-done');
+  a.label(`encap-id-done${labels}`);
   // TTL 64, protocol 4, checksum 0 until summed.
   a.storeImm(2, FP, outer + 8, 0x0440);
   a.storeImm(2, FP, outer + 10, 0);
@@ -94,7 +110,7 @@ export function encapsulate(a: BpfAssembler, src: Register, dst: Register, mtu: 
   a.movReg(1, 0).aluImm('rsh', 1, 16).aluImm('and', 0, 0xffff).aluReg('add', 0, 1);
   a.movReg(1, 0).aluImm('rsh', 1, 16).aluReg('add', 0, 1).aluImm('xor', 0, 0xffff).aluImm('and', 0, 0xffff);
   a.store(2, FP, outer + 10, 0);
-  a.movReg(1, SKB).mov(2, IP_HEADER).mov(3, ADJ_ROOM_MAC).mov(4, ADJ_ROOM_ENCAP_L3_IPV4).call(HELPER.adjustRoom).jumpImm('ne', 0, 0, tooBig);
+  a.movReg(1, SKB).mov(2, IP_HEADER).mov(3, ADJ_ROOM_MAC).mov(4, roomFlags).call(HELPER.adjustRoom).jumpImm('ne', 0, 0, tooBig);
   a.movReg(1, SKB).mov(2, ETH_HEADER).movReg(3, FP).aluImm('add', 3, outer).mov(4, IP_HEADER).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
 }
 

@@ -6,6 +6,8 @@
 //   C: the stack owns the connection under the server's address (a local,
 //      non-ARPing one); everything it sends is tunnelled replica->client, and
 //      the gateway's tunnelled client packets are cracked into the stack.
+// With the kernel path a switch's copy reaches the stack from a classifier, while the replica is neither busy
+// nor dead and a socket will take it (kernel-path/replica-programs.ts); every other copy comes here.
 // Start packets are believed only inside IPIP from a configured switch; in C a client's tunnelled segment
 // only when its outer source is its inner source (the gateway tunnels from the client's own address).
 import { readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config-error';
-import { address, addressList, nonEmptyAddressList, nonEmptyString, numberIn, objectAt, oneOf, portList } from '../config-fields';
+import { address, addressList, nonEmptyAddressList, nonEmptyString, numberIn, objectAt, oneOf, optionalBoolean, portList } from '../config-fields';
 import { ipToString } from '../packet';
 import { RACE_MODES, type RaceMode } from '../race-mode';
 
@@ -35,10 +35,13 @@ export interface ServerSwitchConfig {
   gateways: number[];
   /** Per gateway, a token bucket of fanned-out SYNs: `rate` per second, at most `burst` at once. */
   fanOutLimit: { rate: number; burst: number };
+  /** The plain race's fan-out in a tcx classifier (kernel-path/switch-programs.ts), where the kernel can. */
+  kernelPath: boolean;
 }
 
 /** The role's part of the board config file, as the orchestrator writes it (addresses dotted). */
-export interface ServerSwitchConfigFile extends Omit<ServerSwitchConfig, 'switchAddress' | 'origins' | 'holdMs' | 'gateways'> {
+export interface ServerSwitchConfigFile extends Omit<ServerSwitchConfig, 'switchAddress' | 'origins' | 'holdMs' | 'gateways' | 'kernelPath'> {
+  kernelPath?: boolean;
   switchAddress: string;
   gateways: string[];
   origins: { address: string; replicas: string[]; replicatablePorts: number[] }[];
@@ -79,5 +82,6 @@ export function parseServerSwitchConfig(raw: unknown, where = 'server-switch'): 
     holdBudgetMs: numberIn(obj, 'holdBudgetMs', where, 0, 10_000),
     gateways: nonEmptyAddressList(obj, 'gateways', where),
     fanOutLimit: { rate: numberIn(limit, 'rate', `${where}.fanOutLimit`, 0, 1e6, true), burst: numberIn(limit, 'burst', `${where}.fanOutLimit`, 1, 1e6) },
+    kernelPath: optionalBoolean(obj, 'kernelPath', where, false),
   };
 }

@@ -7,6 +7,8 @@
 // Only a tag that arrives from a client gateway counts (the frame's link-layer source is the MAC the
 // switch's neighbour table holds for one of the configured gateway addresses), and each gateway's
 // fan-out is a token bucket: SYNs over its budget, or tagged by anyone else, go to the origin alone.
+// With the kernel path, the plain race's fan-out runs in a classifier with the same checks and its own
+// bucket (kernel-path/switch-programs.ts); what it does not take comes here as before.
 import { execFile, execFileSync } from 'node:child_process';
 import { encapsulate, ipToString, parseIp, readTag, TcpFlag } from '../packet';
 import { Counters } from '../protocol/counters';
@@ -15,6 +17,7 @@ import { RawSender } from '../protocol/raw-sender';
 import { openSteeredQueue, type PacketIn, type Verdicts } from '../protocol/steered-queue';
 import { START_PACKET_MATCH, SWITCH_STEERING, webPortsMatch } from '../protocol/steering';
 import type { RaceMode } from '../race-mode';
+import { SwitchKernelPath } from '../kernel-path/switch-kernel-path';
 import type { OriginServer, ServerSwitchConfig } from './server-switch-config';
 
 /** How often the gateways' link-layer addresses are read again from the neighbour table. */
@@ -210,10 +213,17 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
     held.add(timer);
   };
   const core = createSwitchCore(config, counters, (packet, dst) => sender.send(packet, dst), later, Date.now);
+  const kernelPath = config.kernelPath ? openKernelPath(config, counters, log) : undefined;
+  kernelPath?.setPlain(core.raceMode === 'plain');
+  const setGatewayLinks = (links: Map<number, number>): void => {
+    core.setGatewayLinks(links);
+    kernelPath?.setGatewayLinks(new Map(config.gateways.flatMap((address, index) => (links.has(address) ? [[index, links.get(address)!]] : []))));
+  };
   const neighbours = ['-j', 'neigh', 'show', 'dev', config.wanInterface];
   try {
-    core.setGatewayLinks(neighbourLinks(execFileSync('ip', neighbours, { encoding: 'utf8' })));
+    setGatewayLinks(neighbourLinks(execFileSync('ip', neighbours, { encoding: 'utf8' })));
   } catch (err) {
+    kernelPath?.close();
     sender.close();
     throw err;
   }
@@ -225,7 +235,7 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
     lastRefresh = Date.now();
     execFile('ip', neighbours, { encoding: 'utf8' }, (err, stdout) => {
       refreshing = false;
-      if (!err) core.setGatewayLinks(neighbourLinks(stdout));
+      if (!err) setGatewayLinks(neighbourLinks(stdout));
     });
   };
   // A gateway whose neighbour entry is new is learnt within a second of its first tagged SYN.
@@ -243,6 +253,7 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
     ], log);
   } catch (err) {
     clearInterval(refresher);
+    kernelPath?.close();
     sender.close();
     throw err;
   }
@@ -263,9 +274,13 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
   log(`server-switch ready: ${config.origins.length} origin(s), ${config.origins.reduce((n, o) => n + o.replicas.length, 0)} replica(s), ${config.gateways.length} gateway(s), fan-out ${config.fanOutLimit.rate}/s burst ${config.fanOutLimit.burst}, ${core.raceMode} race`);
 
   return {
-    counters: () => ({ ...counters.toJSON(), ...steered.counters(), gateways: core.gatewayCounters(), raceMode: core.raceMode }),
+    counters: () => ({
+      ...withKernelCounts(counters, config, kernelPath), ...steered.counters(), gateways: gatewayCountersWithKernel(core, config, kernelPath), raceMode: core.raceMode,
+      kernelPath: kernelPath?.dump() ?? (config.kernelPath ? 'unavailable' : 'not-configured'),
+    }),
     setRaceMode(mode) {
       core.setRaceMode(mode);
+      kernelPath?.setPlain(mode === 'plain');
       log(`server-switch: race mode ${mode}`);
     },
     setHolds(holds) {
@@ -277,7 +292,54 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
       // Held originals are handed back by the queue; held copies are simply not sent.
       held.forEach((t) => clearTimeout(t));
       steered.close();
+      kernelPath?.close();
       sender.close();
     },
   };
+}
+
+/** The fan-out classifier, or undefined (logged and counted) where the kernel has no tcx or refuses it. */
+function openKernelPath(config: ServerSwitchConfig, counters: Counters, log: (message: string) => void): SwitchKernelPath | undefined {
+  try {
+    const path = SwitchKernelPath.open({
+      wanInterface: config.wanInterface, switchAddress: config.switchAddress, webPorts: config.webPorts, origins: config.origins, markBit: SWITCH_STEERING.markBit,
+      gatewayCount: config.gateways.length, rate: config.fanOutLimit.rate, burst: config.fanOutLimit.burst,
+    });
+    log(`server-switch: kernel path on (tcx on ${config.wanInterface}): the plain race fans out there`);
+    return path;
+  } catch (err) {
+    counters.add('kernel-path-unavailable');
+    log(`server-switch: kernel path unavailable, the agent fans out every start packet itself: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** The role's counters with the classifier's fan-outs, copies and over-budget SYNs added: both are the switch's. */
+function withKernelCounts(counters: Counters, config: ServerSwitchConfig, path: SwitchKernelPath | undefined): Record<string, number> {
+  const out = counters.toJSON();
+  if (!path) return out;
+  const add = (name: string, by: number): void => {
+    if (by > 0) out[name] = (out[name] ?? 0) + by;
+  };
+  const perGateway = config.gateways.map((_, index) => path.gatewayCounts(index));
+  add('syn-fanned-out', perGateway.reduce((n, g) => n + g.fannedOut, 0));
+  add('syn-to-origin-only-fan-out-over-budget', perGateway.reduce((n, g) => n + g.overBudget, 0));
+  const { copies, copyFailures } = path.dump();
+  add('copies-sent', copies);
+  add('copy-not-sent-kernel-refused', copyFailures);
+  return out;
+}
+
+/** Each gateway's fan-outs and over-budget SYNs, the agent's and the classifier's together. */
+function gatewayCountersWithKernel(core: SwitchCore, config: ServerSwitchConfig, path: SwitchKernelPath | undefined): ReturnType<SwitchCore['gatewayCounters']> {
+  const byAgent = core.gatewayCounters();
+  if (!path) return byAgent;
+  config.gateways.forEach((address, index) => {
+    const entry = byAgent[ipToString(address)];
+    const kernel = path.gatewayCounts(index);
+    if (!entry) return;
+    entry.fannedOut += kernel.fannedOut;
+    entry.overBudget += kernel.overBudget;
+  });
+  return byAgent;
 }

@@ -307,7 +307,7 @@ export function switchConfig(winner: 'origin' | 'replica', fanOutLimit?: { rate:
   return { board: 'sw', control: CONTROL, roles: { 'server-switch': switchRole(winner, fanOutLimit) } };
 }
 
-/** `winner`: the synchronized race's holds make that candidate answer first. */
+/** `winner`: the synchronized race's holds make that candidate answer first. The kernel path is on, as in a lab. */
 export function switchRole(winner: 'origin' | 'replica', fanOutLimit = { rate: 100, burst: 100 }): unknown {
   const slow = 300;
   return {
@@ -315,7 +315,7 @@ export function switchRole(winner: 'origin' | 'replica', fanOutLimit = { rate: 1
     origins: [{ address: ADDR.origin, replicas: [ADDR.replica], replicatablePorts: [80] }],
     raceMode: 'synchronized',
     holdMs: { [ADDR.origin]: winner === 'origin' ? 0 : slow, [ADDR.replica]: winner === 'replica' ? 0 : slow },
-    holdBudgetMs: slow, gateways: [ADDR.gwWan], fanOutLimit,
+    holdBudgetMs: slow, gateways: [ADDR.gwWan], fanOutLimit, kernelPath: true,
   };
 }
 

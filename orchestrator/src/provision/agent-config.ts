@@ -76,6 +76,7 @@ export function agentConfigFor(topology: Topology, profile: DelayProfile, board:
       holdBudgetMs: raceSettings(topology).holdBudgetMs,
       gateways: boardsWithRole(topology, 'client-gateway').map(wanAddress),
       fanOutLimit: raceSettings(topology).fanOut,
+      kernelPath: raceSettings(topology).kernelPath,
     };
   }
   if (board.roles.includes('replica')) {
