@@ -86,7 +86,7 @@ function countSlot(a: BpfAssembler, mapFd: number, slot: number): void {
   a.mov(1, 1).atomicAdd(8, 0, 0, 1);
 }
 
-/** One byte of the packet at offset r7 + `plus` into r0 (r7 stays). */
+/** One or two bytes of the packet at offset r7 + `plus` into r0 (r7 stays); a packet too short goes to the agent. */
 function loadByteAtCursor(a: BpfAssembler, plus: number, size: 1 | 2): void {
   a.movReg(1, SKB).movReg(2, 7).aluImm('add', 2, plus).movReg(3, FP).aluImm('add', 3, OPTION_AT).mov(4, size).call(HELPER.loadBytes).jumpImm('ne', 0, 0, 'next');
   a.load(size, 0, FP, OPTION_AT);
