@@ -133,6 +133,21 @@ export function decapsulate(a: BpfAssembler, failed: string): void {
   a.movReg(1, SKB).mov(2, -IP_HEADER).mov(3, ADJ_ROOM_MAC).mov(4, 0).call(HELPER.adjustRoom).jumpImm('ne', 0, 0, failed);
 }
 
+/**
+ * r0 = a pointer to u64 slot `index` of an array map (see SlotArray), its key written at stack offset
+ * `keyAt`; `missing` when the map has none, which for an array in range is never.
+ */
+export function slotPointer(a: BpfAssembler, mapFd: number, index: number, keyAt: number, missing: string): void {
+  a.storeImm(4, FP, keyAt, index);
+  a.loadMap(1, mapFd).movReg(2, FP).aluImm('add', 2, keyAt).call(HELPER.mapLookup).jumpImm('eq', 0, 0, missing);
+}
+
+/** Adds one to u64 slot `index`, atomically: the classifier runs on every core at once. */
+export function countInSlot(a: BpfAssembler, mapFd: number, index: number, keyAt: number, missing: string): void {
+  slotPointer(a, mapFd, index, keyAt, missing);
+  a.mov(1, 1).atomicAdd(8, 0, 0, 1);
+}
+
 /** 'next', and 'drop' where something jumps there; 'carried' is each program's own. */
 export function commonEndings(a: BpfAssembler): void {
   a.label('next').mov(0, TCX_NEXT).exit();

@@ -3,11 +3,12 @@
 // and takes start packets, and counts what each did.
 // Like the gateway's, the links belong to this process and go with it.
 import { execFileSync } from 'node:child_process';
-import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
+import { attachTcx, loadClassifier } from '../io/bpf';
 import { close, ifNameToIndex } from '../io/libc';
 import { interfaceMtu } from '../io/net-interface';
 import { ipToString } from '../packet';
 import { REPLICA_SLOT_COUNT, REPLICA_SLOTS, spoofProgram, startInProgram, tunnelInProgram, tunnelOutProgram } from './replica-programs';
+import { SlotArray } from './slot-array';
 
 export interface ReplicaKernelPathDump {
   carrying: boolean;
@@ -24,18 +25,15 @@ export interface ReplicaKernelPathDump {
 }
 
 export class ReplicaKernelPath {
-  private readonly key = Buffer.alloc(4);
-  private readonly value = Buffer.alloc(8);
-
-  private constructor(private readonly map: BpfMap, private readonly fds: number[], readonly wanInterface: string) {}
+  private constructor(private readonly slots: SlotArray, private readonly fds: number[], readonly wanInterface: string) {}
 
   /** B: `webPort` is the port whose answers speak as the server. */
   static open(configuration: 'A' | 'B' | 'C', ownAddress: number, serverAddresses: number[], switchAddresses: number[], webPort: number): ReplicaKernelPath {
     const wanInterface = interfaceWith(ownAddress);
-    const map = BpfMap.create('array', 'synrace_replica', 4, 8, REPLICA_SLOT_COUNT);
+    const slots = SlotArray.create('synrace_replica', REPLICA_SLOT_COUNT);
     const fds: number[] = [];
     try {
-      const options = { stateMapFd: map.fd, ownAddress, serverAddresses, wanMtu: interfaceMtu(wanInterface) };
+      const options = { stateMapFd: slots.fd, ownAddress, serverAddresses, wanMtu: interfaceMtu(wanInterface) };
       const index = ifNameToIndex(wanInterface);
       const attach = (name: string, program: Buffer, direction: 'ingress' | 'egress') => {
         const fd = loadClassifier(name, program);
@@ -51,49 +49,38 @@ export class ReplicaKernelPath {
       }
     } catch (err) {
       fds.forEach((fd) => close(fd));
-      map.close();
+      slots.close();
       throw err;
     }
-    const path = new ReplicaKernelPath(map, fds, wanInterface);
+    const path = new ReplicaKernelPath(slots, fds, wanInterface);
     path.setCarrying(true);
     return path;
   }
 
   /** Off: every client segment goes to the agent (a replica playing dead drops them there). */
   setCarrying(on: boolean): void {
-    this.write(REPLICA_SLOTS.carrying, on ? 1n : 0n);
+    this.slots.write(REPLICA_SLOTS.carrying, on ? 1n : 0n);
   }
 
   /** Off: every start packet goes to the agent (a busy or dead replica drops and counts them there). */
   setStarting(on: boolean): void {
-    this.write(REPLICA_SLOTS.starting, on ? 1n : 0n);
+    this.slots.write(REPLICA_SLOTS.starting, on ? 1n : 0n);
   }
 
   dump(): ReplicaKernelPathDump {
     return {
-      carrying: this.read(REPLICA_SLOTS.carrying) !== 0,
-      starting: this.read(REPLICA_SLOTS.starting) !== 0,
-      startsAnswered: this.read(REPLICA_SLOTS.startsAnswered),
-      decapsulated: this.read(REPLICA_SLOTS.decapsulated),
-      encapsulated: this.read(REPLICA_SLOTS.encapsulated),
-      spoofed: this.read(REPLICA_SLOTS.spoofed),
+      carrying: this.slots.read(REPLICA_SLOTS.carrying) !== 0,
+      starting: this.slots.read(REPLICA_SLOTS.starting) !== 0,
+      startsAnswered: this.slots.read(REPLICA_SLOTS.startsAnswered),
+      decapsulated: this.slots.read(REPLICA_SLOTS.decapsulated),
+      encapsulated: this.slots.read(REPLICA_SLOTS.encapsulated),
+      spoofed: this.slots.read(REPLICA_SLOTS.spoofed),
     };
   }
 
   close(): void {
     this.fds.forEach((fd) => close(fd));
-    this.map.close();
-  }
-
-  private write(slot: number, value: bigint): void {
-    this.key.writeUInt32LE(slot);
-    this.value.writeBigUInt64LE(value);
-    this.map.update(this.key, this.value);
-  }
-
-  private read(slot: number): number {
-    this.key.writeUInt32LE(slot);
-    return this.map.lookup(this.key, this.value) ? Number(this.value.readBigUInt64LE(0)) : 0;
+    this.slots.close();
   }
 }
 

@@ -17,8 +17,8 @@
 // packets to itself.
 import { BpfAssembler, FP } from './bpf-assembler';
 import {
-  addressImmediate, at, checkIpv4, checkProtocolIsTcp, commonEndings, copyHeaders, decapsulate, encapsulate, ETH_HEADER, HELPER, IP_HEADER,
-  prologue, rewriteAddress, SKB, STACK_FREE_BELOW, TCP_HEADER, TCX_PASS,
+  addressImmediate, at, checkIpv4, checkProtocolIsTcp, commonEndings, copyHeaders, countInSlot, decapsulate, encapsulate, ETH_HEADER, HELPER,
+  IP_HEADER, prologue, rewriteAddress, SKB, slotPointer, STACK_FREE_BELOW, TCP_HEADER, TCX_PASS,
 } from './classifier-pieces';
 
 /**
@@ -44,16 +44,8 @@ const TCP_SYN = 0x02;
 const TCP_ACK = 0x10;
 const TCP_SYN_ACK = 0x12;
 
-/** r0 = the slot's value pointer; `missing` when the map has none (never, for an array). */
-function slot(a: BpfAssembler, mapFd: number, index: number, missing: string): void {
-  a.storeImm(4, FP, SLOT_KEY_AT, index);
-  a.loadMap(1, mapFd).movReg(2, FP).aluImm('add', 2, SLOT_KEY_AT).call(HELPER.mapLookup).jumpImm('eq', 0, 0, missing);
-}
-
-function count(a: BpfAssembler, mapFd: number, index: number): void {
-  slot(a, mapFd, index, 'carried');
-  a.mov(1, 1).atomicAdd(8, 0, 0, 1);
-}
+const slot = (a: BpfAssembler, mapFd: number, index: number, missing: string): void => slotPointer(a, mapFd, index, SLOT_KEY_AT, missing);
+const count = (a: BpfAssembler, mapFd: number, index: number): void => countInSlot(a, mapFd, index, SLOT_KEY_AT, 'carried');
 
 /** The address at stack offset `field` must be one of `addresses`, else 'next'. */
 function oneOf(a: BpfAssembler, field: number, addresses: number[], label: string): void {

@@ -4,6 +4,7 @@
 import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
 import { close, ifNameToIndex } from '../io/libc';
 import { interfaceMtu } from '../io/net-interface';
+import { SlotArray } from './slot-array';
 import { BUCKET, fanOutProgram, GATEWAY_KEY_SIZE, SWITCH_SLOT_COUNT, SWITCH_SLOTS, type SwitchOrigin } from './switch-programs';
 
 export interface SwitchKernelPathOptions {
@@ -33,19 +34,18 @@ export interface GatewayKernelCounts {
 }
 
 export class SwitchKernelPath {
-  private readonly slotKey = Buffer.alloc(4);
-  private readonly slotValue = Buffer.alloc(8);
+  private readonly bucketKey = Buffer.alloc(4);
   private readonly bucket = Buffer.alloc(BUCKET.size);
   /** Link-layer address (12 hex digits) -> gateway index, as the gateways map holds it now. */
   private links = new Map<number, number>();
 
-  private constructor(private readonly state: BpfMap, private readonly gateways: BpfMap, private readonly buckets: BpfMap, private readonly fds: number[]) {}
+  private constructor(private readonly state: SlotArray, private readonly gateways: BpfMap, private readonly buckets: BpfMap, private readonly fds: number[]) {}
 
   static open(options: SwitchKernelPathOptions): SwitchKernelPath {
-    const maps: BpfMap[] = [];
+    const maps: Array<BpfMap | SlotArray> = [];
     const fds: number[] = [];
     try {
-      const state = BpfMap.create('array', 'synrace_switch', 4, 8, SWITCH_SLOT_COUNT);
+      const state = SlotArray.create('synrace_switch', SWITCH_SLOT_COUNT);
       maps.push(state);
       const gateways = BpfMap.create('hash', 'synrace_gw_links', GATEWAY_KEY_SIZE, 4, options.gatewayCount);
       maps.push(gateways);
@@ -69,9 +69,7 @@ export class SwitchKernelPath {
   }
 
   setPlain(on: boolean): void {
-    this.slotKey.writeUInt32LE(SWITCH_SLOTS.plain);
-    this.slotValue.writeBigUInt64LE(on ? 1n : 0n);
-    this.state.update(this.slotKey, this.slotValue);
+    this.state.write(SWITCH_SLOTS.plain, on ? 1n : 0n);
   }
 
   /** Which link-layer address each gateway (by index) has now; the rest leave the map. */
@@ -88,23 +86,18 @@ export class SwitchKernelPath {
   }
 
   gatewayCounts(index: number): GatewayKernelCounts {
-    this.slotKey.writeUInt32LE(index);
-    if (!this.buckets.lookup(this.slotKey, this.bucket)) return { fannedOut: 0, overBudget: 0 };
+    this.bucketKey.writeUInt32LE(index);
+    if (!this.buckets.lookup(this.bucketKey, this.bucket)) return { fannedOut: 0, overBudget: 0 };
     return { fannedOut: Number(this.bucket.readBigUInt64LE(BUCKET.fannedOut)), overBudget: Number(this.bucket.readBigUInt64LE(BUCKET.overBudget)) };
   }
 
   dump(): SwitchKernelPathDump {
-    return { plain: this.slot(SWITCH_SLOTS.plain) !== 0, copies: this.slot(SWITCH_SLOTS.copies), copyFailures: this.slot(SWITCH_SLOTS.copyFailures) };
+    return { plain: this.state.read(SWITCH_SLOTS.plain) !== 0, copies: this.state.read(SWITCH_SLOTS.copies), copyFailures: this.state.read(SWITCH_SLOTS.copyFailures) };
   }
 
   close(): void {
     this.fds.forEach((fd) => close(fd));
     [this.state, this.gateways, this.buckets].forEach((m) => m.close());
-  }
-
-  private slot(slot: number): number {
-    this.slotKey.writeUInt32LE(slot);
-    return this.state.lookup(this.slotKey, this.slotValue) ? Number(this.slotValue.readBigUInt64LE(0)) : 0;
   }
 }
 

@@ -12,8 +12,8 @@
 // unqueued; the synchronized and bounded races, whose copies wait, stay the agent's.
 import { BpfAssembler, FP } from './bpf-assembler';
 import {
-  addressImmediate, at, checkProtocolIsTcp, commonEndings, decapsulate, encapsulate, ETH_HEADER, HELPER, IP_HEADER, prologue, SCRATCH_FREE_BELOW,
-  SKB, SKB_MARK, TCX_PASS,
+  addressImmediate, at, checkProtocolIsTcp, commonEndings, countInSlot, decapsulate, encapsulate, ETH_HEADER, HELPER, IP_HEADER, prologue,
+  SCRATCH_FREE_BELOW, SKB, SKB_MARK, slotPointer, TCX_PASS,
 } from './classifier-pieces';
 
 /** Slots of the switch's state map (an array of u64). */
@@ -78,12 +78,6 @@ const nanoseconds = (ns: number): bigint => BigInt(Math.max(1, Math.round(Math.m
 /** r0 = the map's value under the key at KEY_AT, or 'next' when there is none. */
 function lookup(a: BpfAssembler, mapFd: number): void {
   a.loadMap(1, mapFd).movReg(2, FP).aluImm('add', 2, KEY_AT).call(HELPER.mapLookup).jumpImm('eq', 0, 0, 'next');
-}
-
-function countSlot(a: BpfAssembler, mapFd: number, slot: number): void {
-  a.storeImm(4, FP, KEY_AT, slot);
-  lookup(a, mapFd);
-  a.mov(1, 1).atomicAdd(8, 0, 0, 1);
 }
 
 /** One or two bytes of the packet at offset r7 + `plus` into r0 (r7 stays); a packet too short goes to the agent. */
@@ -183,10 +177,10 @@ function fanOut(a: BpfAssembler, options: FanOutProgramOptions, replicas: number
     // The copy left with its own outer header; without it the original cannot go on.
     decapsulate(a, 'drop');
     a.jumpImm('ne', 9, 0, `copy-failed-${copy}`);
-    countSlot(a, options.stateMapFd, SWITCH_SLOTS.copies);
+    countInSlot(a, options.stateMapFd, SWITCH_SLOTS.copies, KEY_AT, 'next');
     a.goto(`not-copied-${copy}`);
     a.label(`copy-failed-${copy}`);
-    countSlot(a, options.stateMapFd, SWITCH_SLOTS.copyFailures);
+    countInSlot(a, options.stateMapFd, SWITCH_SLOTS.copyFailures, KEY_AT, 'next');
     a.label(`not-copied-${copy}`);
   });
   a.movReg(1, SKB).mov(2, 0).movReg(3, FP).aluImm('add', 3, at(0)).mov(4, 12).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
@@ -205,8 +199,7 @@ export function fanOutProgram(options: FanOutProgramOptions): Buffer {
   for (const port of options.webPorts) a.jumpImm('eq', 0, port, 'web-port');
   a.goto('next');
   a.label('web-port');
-  a.storeImm(4, FP, KEY_AT, SWITCH_SLOTS.plain);
-  lookup(a, options.stateMapFd);
+  slotPointer(a, options.stateMapFd, SWITCH_SLOTS.plain, KEY_AT, 'next');
   a.load(8, 0, 0, 0).jumpImm('eq', 0, 0, 'next');
   const origins = options.origins.filter((o) => o.replicas.length > 0 && o.replicas.length <= MAX_KERNEL_REPLICAS && o.replicatablePorts.length > 0);
   const toOrigin = (label: (i: number) => string): void => {
