@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { tcxProgramCount } from '../src/io/bpf';
 import { ifNameToIndex, IPPROTO_RAW } from '../src/io/libc';
+import { openPacketSocket } from '../src/io/packet-socket';
 import { openRawIpSocket } from '../src/io/raw-ip-socket';
 import { createIpv4View, createTcpView, parseIpv4, parseTcp, readTag, TcpFlag, type TagReading } from '../src/packet';
 import { buildSegment } from './fixtures/packet-helpers';
@@ -35,6 +36,7 @@ interface KernelPathState {
   flows: number;
   carried: number;
   left: Record<string, number>;
+  lateResets: number;
 }
 
 describe('kernel path (issue #16): a won connection carried by tcx classifiers', function () {
@@ -65,6 +67,7 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
   }
 
   const kernelPath = (): KernelPathState => countersOf(lab, 'gw', 'client-gateway').kernelPath as KernelPathState;
+  const lateResets = (): number => kernelPath().lateResets;
   const entryOf = (c: Client): EntryReading | undefined => tableOf(lab, 'gw').entries.find((e) => e.client === `${ADDR.client}:${c.port}`);
   const classifiers = (): number[] => inNetns(lab.ns.gw, () => ['lan0', 'wan0'].map((i) => tcxProgramCount(ifNameToIndex(i), 'ingress')));
   const echo = async (c: Client, from: number, count: number): Promise<void> => {
@@ -211,6 +214,53 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       d.daemon.kill();
     });
   }
+
+  it('A: a carried connection\'s late answer gets the agent\'s RST from the WAN classifier; forged ones that do not acknowledge the start packet, come from strangers or the winner, or are framed for another MAC stay the agent\'s', async () => {
+    await startLab('A');
+    // Promiscuous (no -p): frames for other MACs reach the classifier too.
+    const capture = lab.daemon('gw', 'tcpdump-late', ['tcpdump', '-i', 'wan0', '-nn', '-l', '-S', 'tcp[13] & 0x06 != 0']);
+    await capture.waitFor('listening on');
+    try {
+      const c = await connect(lab, 80);
+      assert.equal(await c.line(1), 'got hi replica');
+      await sleep(300);
+      const isn = Number(new RegExp(`${ADDR.client}\\.${c.port} > ${ADDR.origin}\\.80: Flags \\[S\\], seq (\\d+)`).exec(capture.output())?.[1]);
+      assert.ok(Number.isInteger(isn), capture.output());
+      const startAck = (isn + 1) >>> 0;
+      const answer = (src: string, ack: number) => buildSegment({ src, dst: ADDR.client, srcPort: 80, dstPort: c.port, seq: 777, ack, flags: TcpFlag.SYN | TcpFlag.ACK });
+      const before = { kernel: lateResets(), counters: countersOf(lab, 'gw', 'client-gateway') };
+      lab.fromRogue(answer(ADDR.origin, startAck));
+      await sleep(300);
+      assert.equal(lateResets() - before.kernel, 1, 'the classifier reset the late answer');
+      const after = countersOf(lab, 'gw', 'client-gateway');
+      assert.equal(num(after, 'late-answer-reset') - num(before.counters, 'late-answer-reset'), 1, 'the agent sent no second RST');
+      lab.fromRogue(answer(ADDR.origin, (startAck + 1) >>> 0));
+      lab.fromRogue(answer(ADDR.rogue, startAck));
+      lab.fromRogue(answer(ADDR.replica, startAck));
+      const frame = Buffer.concat([Buffer.from('025352000099', 'hex'), Buffer.from('025352000066', 'hex'), Buffer.from([0x08, 0x00]), answer(ADDR.origin, startAck)]);
+      const tx = inNetns(lab.ns.rogue, () => openPacketSocket('wan0'));
+      try {
+        tx.send(frame);
+      } finally {
+        tx.close();
+      }
+      await sleep(300);
+      assert.equal(lateResets() - before.kernel, 1, 'the classifier reset nothing else');
+      const last = countersOf(lab, 'gw', 'client-gateway');
+      const grew = (name: string) => num(last, name) - num(before.counters, name);
+      assert.deepEqual([grew('late-answer-reset'), grew('answer-unrelated-dropped'), grew('answer-from-stranger-dropped')], [1, 1, 1], JSON.stringify(last));
+      const resets = capture.output().split('\n').filter((l) => l.includes('Flags [R]'));
+      const toOrigin = `${ADDR.client}.${c.port} > ${ADDR.origin}.80: Flags [R], seq ${startAck},`;
+      // The origin's own late answer and the forged one: each its one RST, and no RST to anyone else.
+      assert.equal(resets.filter((l) => l.includes(toOrigin)).length, 2, resets.join('\n'));
+      assert.equal(resets.length, 2, resets.join('\n'));
+      await echo(c, 2, 3);
+      assert.equal(entryOf(c)?.path, 'kernel', 'the connection is carried on');
+      c.daemon.kill();
+    } finally {
+      capture.kill();
+    }
+  });
 
   it('a RST the client sends ends the entry and takes the flow out of the kernel', async () => {
     await startLab('A');

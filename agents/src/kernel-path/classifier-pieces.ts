@@ -5,18 +5,24 @@
 import { BpfAssembler, FP, type Register } from './bpf-assembler';
 
 export const HELPER = {
-  mapLookup: 1, ktimeGetNs: 5, getPrandomU32: 7, storeBytes: 9, l3CsumReplace: 10, l4CsumReplace: 11, cloneRedirect: 13, loadBytes: 26, csumDiff: 28,
-  adjustRoom: 50, fibLookup: 69, skLookupTcp: 84, skRelease: 86,
+  mapLookup: 1, ktimeGetNs: 5, getPrandomU32: 7, storeBytes: 9, l3CsumReplace: 10, l4CsumReplace: 11, cloneRedirect: 13, redirect: 23, loadBytes: 26,
+  csumDiff: 28, changeTail: 38, adjustRoom: 50, fibLookup: 69, skLookupTcp: 84, skRelease: 86,
 };
 export const TCX_NEXT = -1;
 export const TCX_PASS = 0;
 export const TC_ACT_SHOT = 2;
+/** struct bpf_fib_lookup's IPv4 fields. */
+export const FIB = { family: 0, ifindex: 8, src: 16, dst: 32, smac: 52, dmac: 58, size: 64 } as const;
+const AF_INET = 2;
+const BPF_FIB_LOOKUP_OUTPUT = 2;
 export const ETH_HEADER = 14;
 export const IP_HEADER = 20;
 export const TCP_HEADER = 20;
 /** The skb's mark (struct __sk_buff). */
 export const SKB_MARK = 8;
 const SKB_LEN = 0;
+const SKB_PKT_TYPE = 4;
+const PACKET_HOST = 0;
 const SKB_GSO_SIZE = 176;
 const ADJ_ROOM_MAC = 1;
 /**
@@ -60,9 +66,14 @@ export function checkPlainSegment(a: BpfAssembler, tcp: number): void {
   a.load(1, 0, FP, at(tcp + 13)).aluImm('and', 0, 0x07).jumpImm('ne', 0, 0, 'next');
 }
 
-/** The frame's Ethernet type must be IPv4, and its IPv4 and TCP headers readable. */
+/**
+ * The frame must be addressed to this host (a capture in promiscuous mode brings the classifier every
+ * frame on the wire, which the stack, and so the agent, never takes), its Ethernet type IPv4, and its
+ * IPv4 and TCP headers readable.
+ */
 export function prologue(a: BpfAssembler): void {
   a.movReg(SKB, 1);
+  a.load(4, 0, SKB, SKB_PKT_TYPE).jumpImm('ne', 0, PACKET_HOST, 'next');
   copyHeaders(a, 0, ETH_HEADER + IP_HEADER + TCP_HEADER);
   a.load(2, 0, FP, at(12)).jumpImm('ne', 0, 0x0008, 'next');
   checkIpv4(a, ETH_HEADER);
@@ -80,6 +91,32 @@ export interface EncapsulationOptions {
   roomFlags?: number;
   /** Appended to the internal labels, for a program that encapsulates more than once. */
   labels?: string;
+}
+
+/** r0 = the ones' complement sum (32 bits, unfolded) of `length` bytes (a multiple of 4) at stack offset `from`, plus r5's. */
+export function sumStack(a: BpfAssembler, from: number, length: number, seeded = false): void {
+  a.mov(1, 0).mov(2, 0).movReg(3, FP).aluImm('add', 3, from).mov(4, length);
+  if (!seeded) a.mov(5, 0);
+  a.call(HELPER.csumDiff);
+}
+
+/** r0, a sum from sumStack, folded and inverted: the checksum that a two-byte store from r0 writes in network order. */
+export function foldChecksum(a: BpfAssembler): void {
+  a.movReg(1, 0).aluImm('rsh', 1, 16).aluImm('and', 0, 0xffff).aluReg('add', 0, 1);
+  a.movReg(1, 0).aluImm('rsh', 1, 16).aluReg('add', 0, 1).aluImm('xor', 0, 0xffff).aluImm('and', 0, 0xffff);
+}
+
+/**
+ * The next hop out of `ifindex` as the stack would route it: `fill` writes the addresses into the zeroed
+ * struct bpf_fib_lookup at stack offset `fibAt`; an unresolved route or neighbour goes to `unresolved`.
+ * After it the struct holds both link-layer addresses and the interface.
+ */
+export function lookUpNextHop(a: BpfAssembler, fibAt: number, ifindex: number, fill: () => void, unresolved: string): void {
+  for (let off = 0; off < FIB.size; off += 8) a.storeImm(8, FP, fibAt + off, 0);
+  a.storeImm(1, FP, fibAt + FIB.family, AF_INET);
+  a.storeImm(4, FP, fibAt + FIB.ifindex, ifindex);
+  fill();
+  a.movReg(1, SKB).movReg(2, FP).aluImm('add', 2, fibAt).mov(3, FIB.size).mov(4, BPF_FIB_LOOKUP_OUTPUT).call(HELPER.fibLookup).jumpImm('ne', 0, 0, unresolved);
 }
 
 /**
@@ -106,9 +143,8 @@ export function encapsulate(a: BpfAssembler, src: Register, dst: Register, mtu: 
   a.storeImm(2, FP, outer + 10, 0);
   a.store(4, FP, outer + 12, src);
   a.store(4, FP, outer + 16, dst);
-  a.mov(1, 0).mov(2, 0).movReg(3, FP).aluImm('add', 3, outer).mov(4, IP_HEADER).mov(5, 0).call(HELPER.csumDiff);
-  a.movReg(1, 0).aluImm('rsh', 1, 16).aluImm('and', 0, 0xffff).aluReg('add', 0, 1);
-  a.movReg(1, 0).aluImm('rsh', 1, 16).aluReg('add', 0, 1).aluImm('xor', 0, 0xffff).aluImm('and', 0, 0xffff);
+  sumStack(a, outer, IP_HEADER);
+  foldChecksum(a);
   a.store(2, FP, outer + 10, 0);
   a.movReg(1, SKB).mov(2, IP_HEADER).mov(3, ADJ_ROOM_MAC).mov(4, roomFlags).call(HELPER.adjustRoom).jumpImm('ne', 0, 0, tooBig);
   a.movReg(1, SKB).mov(2, ETH_HEADER).movReg(3, FP).aluImm('add', 3, outer).mov(4, IP_HEADER).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');

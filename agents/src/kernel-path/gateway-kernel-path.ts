@@ -1,15 +1,19 @@
 // The gateway's kernel path: which connections its two classifiers carry, and the flow map they share
 // with the agent. The agent decides (the race, the checks, the table); once a connection's race is won
 // it is carried here, and it leaves again on the first FIN the agent sees, when its table entry ends (a
-// believed RST, idle expiry, a new connection on its socket), or when the path is switched off. The links belong to this process: an
-// agent that dies (SIGKILL, crash) takes its classifiers with it, and its connections fall back to
-// the steering chain.
+// believed RST, idle expiry, a new connection on its socket), or when the path is switched off. While it
+// is carried, the losers' plain answers get their RST from the WAN classifier, counted in a state map.
+// The links belong to this process: an agent that dies (SIGKILL, crash) takes its classifiers with it,
+// and its connections fall back to the steering chain.
 import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
 import { close } from '../io/libc';
 import { interfaceMtu } from '../io/net-interface';
 import { monotonicNs } from '../io/clock';
 import type { Removal, TableEntry } from '../table';
-import { clientSideProgram, FLOW_KEY_SIZE, FLOW_MODES, FLOW_VALUE, serverSideProgram, type FlowMode } from './gateway-programs';
+import {
+  clientSideProgram, FLOW_KEY_SIZE, FLOW_MODES, FLOW_VALUE, GATEWAY_SLOT_COUNT, GATEWAY_SLOTS, serverSideProgram, type FlowMode, type ResettableAnswerers,
+} from './gateway-programs';
+import { SlotArray } from './slot-array';
 
 export interface KernelPathOptions {
   lanIndex: number;
@@ -17,6 +21,8 @@ export interface KernelPathOptions {
   wanIndex: number;
   markBit: number;
   maxFlows: number;
+  /** Whose plain late answers the WAN classifier resets, per server. */
+  resettable: ResettableAnswerers[];
 }
 
 /** A FIN seen by the agent, the entry's end in the table, the path switched off, or a second server on one client socket and port. */
@@ -29,6 +35,8 @@ export interface KernelPathDump {
   /** Won connections the map would not take (the agent carried them). */
   mapRefusals: number;
   left: Record<LeaveReason, number>;
+  /** Losing answers of carried connections the WAN classifier reset, with no agent woken. */
+  lateResets: number;
 }
 
 const flowId = (clientIp: number, clientPort: number, serverPort: number) => `${clientIp}:${clientPort}:${serverPort}`;
@@ -42,14 +50,19 @@ export class GatewayKernelPath {
   private on = true;
   private readonly left: Record<LeaveReason, number> = { fin: 0, reset: 0, expired: 0, replaced: 0, refused: 0, evicted: 0, 'switched-off': 0, 'shared-socket': 0 };
 
-  private constructor(private readonly map: BpfMap, private readonly fds: number[]) {}
+  private constructor(private readonly map: BpfMap, private readonly slots: SlotArray, private readonly fds: number[]) {}
 
   /** Loads and attaches both classifiers; throws, having closed whatever it made, when the kernel cannot. */
   static open(options: KernelPathOptions): GatewayKernelPath {
     const map = BpfMap.create('hash', 'synrace_flows', FLOW_KEY_SIZE, FLOW_VALUE.size, options.maxFlows);
     const fds: number[] = [];
+    let slots: SlotArray | undefined;
     try {
-      const programOptions = { flowMapFd: map.fd, markBit: options.markBit, wanMtu: interfaceMtu(options.wanInterface) };
+      slots = SlotArray.create('synrace_gateway', GATEWAY_SLOT_COUNT);
+      const programOptions = {
+        flowMapFd: map.fd, stateMapFd: slots.fd, wanIndex: options.wanIndex, resettable: options.resettable, markBit: options.markBit,
+        wanMtu: interfaceMtu(options.wanInterface),
+      };
       const client = loadClassifier('synrace_to_srv', clientSideProgram(programOptions));
       fds.push(client);
       const server = loadClassifier('synrace_to_cli', serverSideProgram(programOptions));
@@ -58,10 +71,11 @@ export class GatewayKernelPath {
       fds.push(attachTcx(server, options.wanIndex, 'ingress'));
     } catch (err) {
       fds.forEach((fd) => close(fd));
+      slots?.close();
       map.close();
       throw err;
     }
-    return new GatewayKernelPath(map, fds);
+    return new GatewayKernelPath(map, slots, fds);
   }
 
   /** Carries an entry whose race was won; false when switched off, or when its client socket and port are not unique. */
@@ -83,6 +97,7 @@ export class GatewayKernelPath {
     v.writeUInt32LE(entry.serverNextSeq ?? 0, FLOW_VALUE.serverNextSeq);
     v.writeUInt32LE(Math.min(entry.clientWindow, 0xffffffff), FLOW_VALUE.clientWindow);
     v.writeBigUInt64LE(BigInt(monotonicNs()), FLOW_VALUE.lastSeenNs);
+    v.writeUInt32LE((entry.isn + 1) >>> 0, FLOW_VALUE.startAck);
     try {
       this.map.update(this.key, v);
     } catch {
@@ -139,12 +154,16 @@ export class GatewayKernelPath {
   }
 
   dump(): KernelPathDump {
-    return { on: this.on, flows: this.flows.size, carried: this.carriedTotal, mapRefusals: this.mapRefusals, left: { ...this.left } };
+    return {
+      on: this.on, flows: this.flows.size, carried: this.carriedTotal, mapRefusals: this.mapRefusals, left: { ...this.left },
+      lateResets: this.slots.read(GATEWAY_SLOTS.lateResets),
+    };
   }
 
   close(): void {
     this.fds.forEach((fd) => close(fd));
     this.map.close();
+    this.slots.close();
     for (const entry of this.flows.values()) entry.path = 'agent';
     this.flows.clear();
   }

@@ -11,10 +11,15 @@
 //   exactly that number and no other (RFC 5961).
 // A carried segment gets the gateway's mark bit, so the steering chain lets it through to the kernel's
 // routing without queueing it.
+// Once a carried connection's race is decided, a losing answer (a SYN+ACK acknowledging the start packet,
+// from the server or one of its candidates, not the winner) gets from the WAN classifier the RST the agent
+// would send it (protocol.md P500), reflected out of the WAN without waking the agent. Only plain answers:
+// a tunnelled one (B's and C's replicas) is still the agent's.
 import { BpfAssembler, FP, type Register } from './bpf-assembler';
 import {
-  at, checkIpv4, checkPlainSegment, checkProtocolIsTcp, commonEndings, copyHeaders, decapsulate, encapsulate, ETH_HEADER, HELPER, IP_HEADER,
-  prologue, rewriteAddress, SKB, SKB_MARK, STACK_FREE_BELOW, TCP_HEADER, TCX_PASS,
+  addressImmediate, at, checkIpv4, checkPlainSegment, checkProtocolIsTcp, commonEndings, copyHeaders, countInSlot, decapsulate, encapsulate,
+  ETH_HEADER, FIB, foldChecksum, HELPER, IP_HEADER, lookUpNextHop, prologue, rewriteAddress, SCRATCH_FREE_BELOW, SKB, SKB_MARK,
+  STACK_FREE_BELOW, sumStack, TCP_HEADER, TCX_PASS,
 } from './classifier-pieces';
 
 /** Key: the client socket and the server port, in network order, as the agent's table chains them. */
@@ -31,8 +36,14 @@ export const FLOW_VALUE = {
   lastSeenNs: 24,
   toServerPackets: 32,
   toClientPackets: 40,
-  size: 48,
+  /** The acknowledgement number every answer to the start packet carries: the client's ISN + 1. */
+  startAck: 48,
+  size: 56,
 } as const;
+
+/** Slots of the gateway's state map (an array of u64): what the classifiers did without the agent. */
+export const GATEWAY_SLOTS = { lateResets: 0 } as const;
+export const GATEWAY_SLOT_COUNT = 1;
 
 /**
  * pass: the origin won; segments cross untouched. translate: A (and B towards the server): the server
@@ -42,8 +53,17 @@ export const FLOW_VALUE = {
 export const FLOW_MODES = { pass: 0, translate: 1, tunnel: 2, 'translate-spoofed': 3 } as const;
 export type FlowMode = keyof typeof FLOW_MODES;
 
+export interface ResettableAnswerers {
+  server: number;
+  /** Whose plain late answers for `server` the classifier resets: the server, and in A and B its replicas. */
+  answerers: number[];
+}
+
 export interface GatewayProgramOptions {
   flowMapFd: number;
+  stateMapFd: number;
+  wanIndex: number;
+  resettable: ResettableAnswerers[];
   /** The gateway's steering mark bit: its chain lets a marked packet through. */
   markBit: number;
   /** C: the WAN's MTU; a segment that would not fit once tunnelled is left to the agent. */
@@ -51,6 +71,15 @@ export interface GatewayProgramOptions {
 }
 
 const KEY_AT = STACK_FREE_BELOW - 8;
+/** The RST being built (IPv4 and TCP headers), its pseudo header, its frame's link-layer addresses and its route. */
+const RST_AT = SCRATCH_FREE_BELOW - 40;
+const PSEUDO_AT = RST_AT - 16;
+const LINK_AT = PSEUDO_AT - 16;
+const FIB_AT = LINK_AT - FIB.size;
+const SLOT_KEY_AT = FIB_AT - 8;
+const RST_LENGTH = IP_HEADER + TCP_HEADER;
+const TCP_SYN_ACK = 0x12;
+const TCP_CONTROL = 0x17;
 
 // Register roles: r7 the flow's value, r8/r9 the addresses a rewrite swaps or a tunnel's ends.
 const FLOW: Register = 7;
@@ -93,6 +122,64 @@ function trackServerSequence(a: BpfAssembler, ip: number, tcp: number, done: str
   a.label(done);
 }
 
+/**
+ * 'answer': a plain SYN+ACK. One of a carried connection's race that acknowledges the start packet and comes
+ * from a resettable answerer other than the winner gets the agent's RST (packet/rst.ts: client to answerer,
+ * its acknowledgement as the sequence number), built over the answer and sent back out of the WAN. All else
+ * (the winner's repeat, an unrelated acknowledgement, a stranger, no route) is the agent's, as before.
+ */
+function resetLateAnswer(a: BpfAssembler, options: GatewayProgramOptions): void {
+  const ip = ETH_HEADER;
+  const tcp = ETH_HEADER + IP_HEADER;
+  a.label('answer');
+  lookupFlow(a, options.flowMapFd, ip + 16, tcp + 2, tcp);
+  a.load(4, FROM, FP, at(ip + 12)).load(4, 0, FLOW, FLOW_VALUE.winner).jumpReg('eq', FROM, 0, 'next');
+  a.load(4, 0, FP, at(tcp + 8)).networkToHost(0, 32).load(4, 1, FLOW, FLOW_VALUE.startAck).jumpReg('ne', 0, 1, 'next');
+  a.load(4, TO, FLOW, FLOW_VALUE.serverIp);
+  options.resettable.forEach((r, i) => {
+    a.jump32Imm('ne', TO, addressImmediate(r.server), `not-server-${i}`);
+    for (const answerer of r.answerers) a.jump32Imm('eq', FROM, addressImmediate(answerer), 'loser');
+    a.goto('next');
+    a.label(`not-server-${i}`);
+  });
+  a.goto('next');
+  a.label('loser');
+  lookUpNextHop(a, FIB_AT, options.wanIndex, () => {
+    a.load(4, 0, FP, at(ip + 16)).store(4, FP, FIB_AT + FIB.src, 0);
+    a.store(4, FP, FIB_AT + FIB.dst, FROM);
+  }, 'next');
+  // IPv4: version and length, TOS 0; total length; id 0 with DF (RFC 6864); TTL 64, TCP, checksum 0 until summed.
+  a.storeImm(2, FP, RST_AT, 0x0045).storeImm(2, FP, RST_AT + 2, 0x2800).storeImm(4, FP, RST_AT + 4, 0x00400000).storeImm(4, FP, RST_AT + 8, 0x00000640);
+  a.load(4, 0, FP, at(ip + 16)).store(4, FP, RST_AT + 12, 0).store(4, FP, PSEUDO_AT, 0);
+  a.store(4, FP, RST_AT + 16, FROM).store(4, FP, PSEUDO_AT + 4, FROM);
+  // TCP: the answer's ports swapped, its acknowledgement as the sequence number, RST alone, window 0.
+  a.load(2, 0, FP, at(tcp + 2)).store(2, FP, RST_AT + 20, 0);
+  a.load(2, 0, FP, at(tcp)).store(2, FP, RST_AT + 22, 0);
+  a.load(4, 0, FP, at(tcp + 8)).store(4, FP, RST_AT + 24, 0);
+  a.storeImm(4, FP, RST_AT + 28, 0).storeImm(4, FP, RST_AT + 32, 0x00000450).storeImm(4, FP, RST_AT + 36, 0);
+  // The pseudo header's zero, protocol and TCP length (20).
+  a.storeImm(4, FP, PSEUDO_AT + 8, 0x14000600);
+  sumStack(a, RST_AT, IP_HEADER);
+  foldChecksum(a);
+  a.store(2, FP, RST_AT + 10, 0);
+  sumStack(a, PSEUDO_AT, 12);
+  a.movReg(5, 0);
+  sumStack(a, RST_AT + IP_HEADER, TCP_HEADER, true);
+  foldChecksum(a);
+  a.store(2, FP, RST_AT + IP_HEADER + 16, 0);
+  for (let k = 0; k < 6; k += 2) {
+    a.load(2, 0, FP, FIB_AT + FIB.dmac + k).store(2, FP, LINK_AT + k, 0);
+    a.load(2, 0, FP, FIB_AT + FIB.smac + k).store(2, FP, LINK_AT + 6 + k, 0);
+  }
+  // Nothing has changed yet: a frame the kernel will not shorten stays the agent's.
+  a.movReg(1, SKB).mov(2, ETH_HEADER + RST_LENGTH).mov(3, 0).call(HELPER.changeTail).jumpImm('ne', 0, 0, 'next');
+  a.movReg(1, SKB).mov(2, 0).movReg(3, FP).aluImm('add', 3, LINK_AT).mov(4, 12).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+  a.movReg(1, SKB).mov(2, ETH_HEADER).movReg(3, FP).aluImm('add', 3, RST_AT).mov(4, RST_LENGTH).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+  countInSlot(a, options.stateMapFd, GATEWAY_SLOTS.lateResets, SLOT_KEY_AT, 'drop');
+  // bpf_redirect's answer is TC_ACT_REDIRECT: out of the interface the route names.
+  a.load(4, 1, FP, FIB_AT + FIB.ifindex).mov(2, 0).call(HELPER.redirect).exit();
+}
+
 /** A carried segment gets the steering mark, so the gateway's chain lets it through unqueued. */
 function endings(a: BpfAssembler, markBit: number): void {
   a.label('carried').load(4, 1, SKB, SKB_MARK).aluImm('or', 1, markBit).store(4, SKB, SKB_MARK, 1).mov(0, TCX_PASS).exit();
@@ -132,6 +219,7 @@ export function serverSideProgram(options: GatewayProgramOptions): Buffer {
   const tcp = ETH_HEADER + IP_HEADER;
   prologue(a);
   a.load(1, 0, FP, at(ip + 9)).jumpImm('eq', 0, 4, 'ipip').jumpImm('ne', 0, 6, 'next');
+  a.load(1, 0, FP, at(tcp + 13)).aluImm('and', 0, TCP_CONTROL).jumpImm('eq', 0, TCP_SYN_ACK, 'answer');
 
   checkPlainSegment(a, tcp);
   lookupFlow(a, options.flowMapFd, ip + 16, tcp + 2, tcp);
@@ -166,6 +254,7 @@ export function serverSideProgram(options: GatewayProgramOptions): Buffer {
   touch(a, FLOW_VALUE.toClientPackets);
   decapsulate(a, 'next');
   a.goto('carried');
+  resetLateAnswer(a, options);
   endings(a, options.markBit);
   return a.assemble();
 }

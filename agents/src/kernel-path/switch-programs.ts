@@ -12,8 +12,8 @@
 // unqueued; the synchronized and bounded races, whose copies wait, stay the agent's.
 import { BpfAssembler, FP } from './bpf-assembler';
 import {
-  addressImmediate, at, checkProtocolIsTcp, commonEndings, countInSlot, decapsulate, encapsulate, ETH_HEADER, HELPER, IP_HEADER, prologue,
-  SCRATCH_FREE_BELOW, SKB, SKB_MARK, slotPointer, TCX_PASS,
+  addressImmediate, at, checkProtocolIsTcp, commonEndings, countInSlot, decapsulate, encapsulate, ETH_HEADER, FIB, HELPER, IP_HEADER,
+  lookUpNextHop, prologue, SCRATCH_FREE_BELOW, SKB, SKB_MARK, slotPointer, TCX_PASS,
 } from './classifier-pieces';
 
 /** Slots of the switch's state map (an array of u64). */
@@ -62,9 +62,6 @@ const MAX_OPTION_STEPS = 40;
 const KEY_AT = SCRATCH_FREE_BELOW - 8;
 const OPTION_AT = KEY_AT - 8;
 const FIB_AT = OPTION_AT - 64;
-const FIB = { family: 0, ifindex: 8, src: 16, dst: 32, smac: 52, dmac: 58, size: 64 } as const;
-const AF_INET = 2;
-const BPF_FIB_LOOKUP_OUTPUT = 2;
 /** Per replica: its next hop's link-layer address, the switch's own, and the interface; as a frame starts. */
 const HOP_SIZE = 16;
 const HOPS_AT = FIB_AT - HOP_SIZE;
@@ -135,12 +132,10 @@ function gatewayBucket(a: BpfAssembler, options: FanOutProgramOptions): void {
 /** Each replica's next hop onto the stack; any not resolved leaves the packet to the agent. */
 function nextHops(a: BpfAssembler, options: FanOutProgramOptions, replicas: number[]): void {
   replicas.forEach((replica, j) => {
-    for (let off = 0; off < FIB.size; off += 8) a.storeImm(8, FP, FIB_AT + off, 0);
-    a.storeImm(1, FP, FIB_AT + FIB.family, AF_INET);
-    a.storeImm(4, FP, FIB_AT + FIB.ifindex, options.wanIndex);
-    a.storeImm(4, FP, FIB_AT + FIB.src, addressImmediate(options.switchAddress));
-    a.storeImm(4, FP, FIB_AT + FIB.dst, addressImmediate(replica));
-    a.movReg(1, SKB).movReg(2, FP).aluImm('add', 2, FIB_AT).mov(3, FIB.size).mov(4, BPF_FIB_LOOKUP_OUTPUT).call(HELPER.fibLookup).jumpImm('ne', 0, 0, 'next');
+    lookUpNextHop(a, FIB_AT, options.wanIndex, () => {
+      a.storeImm(4, FP, FIB_AT + FIB.src, addressImmediate(options.switchAddress));
+      a.storeImm(4, FP, FIB_AT + FIB.dst, addressImmediate(replica));
+    }, 'next');
     for (let k = 0; k < 6; k += 2) {
       a.load(2, 0, FP, FIB_AT + FIB.dmac + k).store(2, FP, hopAt(j) + k, 0);
       a.load(2, 0, FP, FIB_AT + FIB.smac + k).store(2, FP, hopAt(j) + 6 + k, 0);

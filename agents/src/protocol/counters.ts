@@ -14,3 +14,8 @@ export class Counters {
     return Object.fromEntries([...this.values.entries()].sort(([a], [b]) => a.localeCompare(b)));
   }
 }
+
+/** Adds what a classifier counted for the role to its counters' JSON; a name stays out while neither counted it. */
+export function addKernelCount(out: Record<string, number>, name: string, by: number): void {
+  if (by > 0) out[name] = (out[name] ?? 0) + by;
+}

@@ -8,8 +8,8 @@
 // Once a race is won, the kernel path (kernel-path/) carries the connection's segments but SYN, FIN and
 // RST, which still come here.
 import { buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView } from '../packet';
-import { DEFAULT_TABLE_OPTIONS, TranslationTable, type AnswerKey, type ConnectionKey, type TableDump, type TableEntry } from '../table';
-import { Counters } from '../protocol/counters';
+import { DEFAULT_TABLE_OPTIONS, TranslationTable, type AnswerKey, type ConnectionKey, type TableCounters, type TableDump, type TableEntry } from '../table';
+import { addKernelCount, Counters } from '../protocol/counters';
 import { PacketParser, type PacketKind } from '../protocol/packet-parser';
 import { RawSender } from '../protocol/raw-sender';
 import { interfaceIndex, openSteeredQueue, type Verdicts } from '../protocol/steered-queue';
@@ -405,17 +405,24 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
   log(`client-gateway ready: configuration ${config.configuration}, web ports ${config.webPorts.join(',')}, ${config.lanInterface} -> ${config.wanInterface}`);
 
   return {
-    counters: () => ({
-      ...counters.toJSON(),
-      ...steered.counters(),
-      table: core.table.counters,
-      entries: core.table.size,
-      ...(core.cachedStarts ? { winnerCache: core.cachedStarts.cache.dump(Date.now()) } : {}),
-      kernelPath: kernelPathState(config, kernelPath),
-    }),
+    counters: () => {
+      const kernel = kernelPathState(config, kernelPath);
+      const lateResets = typeof kernel === 'object' ? kernel.lateResets : 0;
+      const own = counters.toJSON();
+      addKernelCount(own, 'late-answer-reset', lateResets);
+      return {
+        ...own,
+        ...steered.counters(),
+        table: withKernelLateAnswers(core.table.counters, lateResets),
+        entries: core.table.size,
+        ...(core.cachedStarts ? { winnerCache: core.cachedStarts.cache.dump(Date.now()) } : {}),
+        kernelPath: kernel,
+      };
+    },
     table: () => {
       kernelPath?.syncAll();
-      return core.table.dump(Date.now());
+      const dump = core.table.dump(Date.now());
+      return { ...dump, counters: withKernelLateAnswers(dump.counters, kernelPath?.dump().lateResets ?? 0) };
     },
     setWinnerCache(on) {
       if (!core.cachedStarts) throw new Error('this gateway has no winner cache configured');
@@ -443,6 +450,8 @@ function openKernelPath(config: ClientGatewayConfig, lanIndex: number, wanIndex:
     const path = GatewayKernelPath.open({
       lanIndex, wanInterface: config.wanInterface, wanIndex,
       markBit: GATEWAY_STEERING.markBit, maxFlows: config.table.maxEntries ?? DEFAULT_TABLE_OPTIONS.maxEntries,
+      // C's replicas answer inside the tunnel, and their RST goes back inside it: the agent's.
+      resettable: config.candidates.map((c) => ({ server: c.server, answerers: [c.server, ...(config.configuration === 'C' ? [] : c.replicas)] })),
     });
     log(`client-gateway: kernel path on (tcx ingress on ${config.lanInterface} and ${config.wanInterface})`);
     return path;
@@ -451,6 +460,11 @@ function openKernelPath(config: ClientGatewayConfig, lanIndex: number, wanIndex:
     log(`client-gateway: kernel path unavailable, the agent carries every connection: ${(err as Error).message}`);
     return undefined;
   }
+}
+
+/** The losers' answers the WAN classifier reset are the gateway's late answers too. */
+function withKernelLateAnswers(counters: TableCounters, lateResets: number): TableCounters {
+  return { ...counters, lateAnswers: counters.lateAnswers + lateResets };
 }
 
 function kernelPathState(config: ClientGatewayConfig, path: GatewayKernelPath | undefined): KernelPathDump | 'not-configured' | 'unavailable' {

@@ -11,7 +11,7 @@
 // bucket (kernel-path/switch-programs.ts); what it does not take comes here as before.
 import { execFile, execFileSync } from 'node:child_process';
 import { encapsulate, ipToString, parseIp, readTag, TcpFlag } from '../packet';
-import { Counters } from '../protocol/counters';
+import { addKernelCount, Counters } from '../protocol/counters';
 import { PacketParser } from '../protocol/packet-parser';
 import { RawSender } from '../protocol/raw-sender';
 import { openSteeredQueue, type PacketIn, type Verdicts } from '../protocol/steered-queue';
@@ -318,9 +318,7 @@ function openKernelPath(config: ServerSwitchConfig, counters: Counters, log: (me
 function withKernelCounts(counters: Counters, config: ServerSwitchConfig, path: SwitchKernelPath | undefined): Record<string, number> {
   const out = counters.toJSON();
   if (!path) return out;
-  const add = (name: string, by: number): void => {
-    if (by > 0) out[name] = (out[name] ?? 0) + by;
-  };
+  const add = (name: string, by: number): void => addKernelCount(out, name, by);
   const perGateway = config.gateways.map((_, index) => path.gatewayCounts(index));
   add('syn-fanned-out', perGateway.reduce((n, g) => n + g.fannedOut, 0));
   add('syn-to-origin-only-fan-out-over-budget', perGateway.reduce((n, g) => n + g.overBudget, 0));
