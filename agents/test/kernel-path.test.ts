@@ -34,6 +34,7 @@ interface SwitchPathState {
 interface KernelPathState {
   on: boolean;
   flows: number;
+  closing: number;
   carried: number;
   left: Record<string, number>;
   lateResets: number;
@@ -216,7 +217,8 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
   }
 
   it('A: a carried connection\'s late answer gets the agent\'s RST from the WAN classifier; forged ones that do not acknowledge the start packet, come from strangers or the winner, or are framed for another MAC stay the agent\'s', async () => {
-    await startLab('A');
+    const CLOSING_IDLE_MS = 1500;
+    await startLab('A', { closingIdleMs: CLOSING_IDLE_MS });
     // Promiscuous (no -p): frames for other MACs reach the classifier too.
     const capture = lab.daemon('gw', 'tcpdump-late', ['tcpdump', '-i', 'wan0', '-nn', '-l', '-S', 'tcp[13] & 0x06 != 0']);
     await capture.waitFor('listening on');
@@ -252,11 +254,26 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       const resets = capture.output().split('\n').filter((l) => l.includes('Flags [R]'));
       const toOrigin = `${ADDR.client}.${c.port} > ${ADDR.origin}.80: Flags [R], seq ${startAck},`;
       // The origin's own late answer and the forged one: each its one RST, and no RST to anyone else.
-      assert.equal(resets.filter((l) => l.includes(toOrigin)).length, 2, resets.join('\n'));
-      assert.equal(resets.length, 2, resets.join('\n'));
+      assert.deepEqual([resets.filter((l) => l.includes(toOrigin)).length, resets.length], [2, 2], resets.join('\n'));
       await echo(c, 2, 3);
       assert.equal(entryOf(c)?.path, 'kernel', 'the connection is carried on');
+      // Back with the agent for its close, the flow stays in the map for its late answers until the entry ends.
+      c.send('bye');
+      assert.equal(await c.line(5), 'closed');
+      await sleep(200);
+      assert.deepEqual([kernelPath().flows, kernelPath().closing], [0, 1], JSON.stringify(kernelPath()));
+      lab.fromRogue(answer(ADDR.origin, startAck));
+      await sleep(300);
+      assert.equal(lateResets() - before.kernel, 2, 'the classifier reset the late answer of a closing connection');
+      assert.equal(num(countersOf(lab, 'gw', 'client-gateway'), 'late-answer-reset') - num(before.counters, 'late-answer-reset'), 2);
+      // The entry ends (both FINs, then closingIdleMs) and takes the flow out of the map: an answer now is nobody's race.
       c.daemon.kill();
+      await sleep(CLOSING_IDLE_MS + 1500);
+      assert.equal(entryOf(c), undefined, 'the entry ended');
+      assert.equal(kernelPath().closing, 0, JSON.stringify(kernelPath()));
+      lab.fromRogue(answer(ADDR.origin, startAck));
+      await sleep(300);
+      assert.equal(lateResets() - before.kernel, 2, 'no reset for an ended connection');
     } finally {
       capture.kill();
     }

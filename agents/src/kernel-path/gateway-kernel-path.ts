@@ -2,7 +2,8 @@
 // with the agent. The agent decides (the race, the checks, the table); once a connection's race is won
 // it is carried here, and it leaves again on the first FIN the agent sees, when its table entry ends (a
 // believed RST, idle expiry, a new connection on its socket), or when the path is switched off. While it
-// is carried, the losers' plain answers get their RST from the WAN classifier, counted in a state map.
+// is carried, and after its FIN until the entry ends, the losers' plain answers get their RST from the WAN
+// classifier, counted in a state map.
 // The links belong to this process: an agent that dies (SIGKILL, crash) takes its classifiers with it,
 // and its connections fall back to the steering chain.
 import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
@@ -11,7 +12,7 @@ import { interfaceMtu } from '../io/net-interface';
 import { monotonicNs } from '../io/clock';
 import type { Removal, TableEntry } from '../table';
 import {
-  clientSideProgram, FLOW_KEY_SIZE, FLOW_MODES, FLOW_VALUE, GATEWAY_SLOT_COUNT, GATEWAY_SLOTS, serverSideProgram, type FlowMode, type ResettableAnswerers,
+  clientSideProgram, FLOW_CLOSING, FLOW_KEY_SIZE, FLOW_MODES, FLOW_VALUE, GATEWAY_SLOT_COUNT, GATEWAY_SLOTS, serverSideProgram, type FlowMode, type ResettableAnswerers,
 } from './gateway-programs';
 import { SlotArray } from './slot-array';
 
@@ -30,7 +31,10 @@ export type LeaveReason = 'fin' | Removal | 'switched-off' | 'shared-socket';
 
 export interface KernelPathDump {
   on: boolean;
+  /** Carried now. */
   flows: number;
+  /** Back with the agent for their close; the WAN classifier still resets their race's late answers. */
+  closing: number;
   carried: number;
   /** Won connections the map would not take (the agent carried them). */
   mapRefusals: number;
@@ -43,6 +47,8 @@ const flowId = (clientIp: number, clientPort: number, serverPort: number) => `${
 
 export class GatewayKernelPath {
   private readonly flows = new Map<string, TableEntry>();
+  /** Flows back with the agent for their close, kept in the map (FLOW_CLOSING) for their race's late answers. */
+  private readonly closing = new Map<string, TableEntry>();
   private readonly key = Buffer.alloc(FLOW_KEY_SIZE);
   private readonly value = Buffer.alloc(FLOW_VALUE.size);
   private carriedTotal = 0;
@@ -105,6 +111,8 @@ export class GatewayKernelPath {
       this.mapRefusals++;
       return false;
     }
+    // A closing flow under the same key was overwritten: its late answers are the agent's again.
+    this.closing.delete(id);
     this.flows.set(id, entry);
     entry.path = 'kernel';
     this.carriedTotal++;
@@ -125,12 +133,27 @@ export class GatewayKernelPath {
     entry.kernelLastSeen = Date.now() - Math.max(0, idleMs);
   }
 
+  /** On a FIN the flow stays in the map, closing, until its table entry ends; on anything else it goes. */
   leave(entry: TableEntry, reason: LeaveReason): void {
-    if (entry.path !== 'kernel') return;
+    const id = flowId(entry.clientIp, entry.clientPort, entry.serverPort);
+    if (entry.path !== 'kernel') {
+      if (reason !== 'fin' && this.closing.get(id) === entry) {
+        this.closing.delete(id);
+        this.fillKey(entry);
+        this.map.delete(this.key);
+      }
+      return;
+    }
     this.sync(entry);
     this.fillKey(entry);
-    this.map.delete(this.key);
-    this.flows.delete(flowId(entry.clientIp, entry.clientPort, entry.serverPort));
+    if (reason === 'fin' && this.map.lookup(this.key, this.value)) {
+      this.value.writeUInt32LE(FLOW_CLOSING, FLOW_VALUE.mode);
+      this.map.update(this.key, this.value);
+      this.closing.set(id, entry);
+    } else {
+      this.map.delete(this.key);
+    }
+    this.flows.delete(id);
     entry.path = 'agent';
     this.left[reason]++;
   }
@@ -150,12 +173,12 @@ export class GatewayKernelPath {
   /** Off: every carried connection goes back to the agent, and new ones stay there. */
   setEnabled(on: boolean): void {
     this.on = on;
-    if (!on) for (const entry of [...this.flows.values()]) this.leave(entry, 'switched-off');
+    if (!on) for (const entry of [...this.flows.values(), ...this.closing.values()]) this.leave(entry, 'switched-off');
   }
 
   dump(): KernelPathDump {
     return {
-      on: this.on, flows: this.flows.size, carried: this.carriedTotal, mapRefusals: this.mapRefusals, left: { ...this.left },
+      on: this.on, flows: this.flows.size, closing: this.closing.size, carried: this.carriedTotal, mapRefusals: this.mapRefusals, left: { ...this.left },
       lateResets: this.slots.read(GATEWAY_SLOTS.lateResets),
     };
   }
@@ -166,6 +189,7 @@ export class GatewayKernelPath {
     this.slots.close();
     for (const entry of this.flows.values()) entry.path = 'agent';
     this.flows.clear();
+    this.closing.clear();
   }
 
   private fillKey(entry: TableEntry): void {

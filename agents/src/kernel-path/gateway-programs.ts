@@ -11,10 +11,11 @@
 //   exactly that number and no other (RFC 5961).
 // A carried segment gets the gateway's mark bit, so the steering chain lets it through to the kernel's
 // routing without queueing it.
-// Once a carried connection's race is decided, a losing answer (a SYN+ACK acknowledging the start packet,
-// from the server or one of its candidates, not the winner) gets from the WAN classifier the RST the agent
-// would send it (protocol.md P500), reflected out of the WAN without waking the agent. Only plain answers:
-// a tunnelled one (B's and C's replicas) is still the agent's.
+// While a connection is carried, and after its FIN until its table entry ends (FLOW_CLOSING), a losing
+// answer (a SYN+ACK acknowledging the start packet, from the server or one of its candidates, not the
+// winner) gets from the WAN classifier the RST the agent would send it (protocol.md P500), routed out of
+// the WAN without waking the agent. Only plain answers: a tunnelled one (B's and C's replicas) is still the
+// agent's.
 import { BpfAssembler, FP, type Register } from './bpf-assembler';
 import {
   addressImmediate, at, checkIpv4, checkPlainSegment, checkProtocolIsTcp, commonEndings, copyHeaders, countInSlot, decapsulate, encapsulate,
@@ -52,6 +53,11 @@ export const GATEWAY_SLOT_COUNT = 1;
  */
 export const FLOW_MODES = { pass: 0, translate: 1, tunnel: 2, 'translate-spoofed': 3 } as const;
 export type FlowMode = keyof typeof FLOW_MODES;
+/**
+ * Not carried: the agent has the connection back for its close (a FIN), and the flow stays in the map
+ * only so that its race's late answers still get their RST here, until the table entry ends.
+ */
+export const FLOW_CLOSING = 4;
 
 export interface ResettableAnswerers {
   server: number;
@@ -196,6 +202,7 @@ export function clientSideProgram(options: GatewayProgramOptions): Buffer {
   checkPlainSegment(a, tcp);
   lookupFlow(a, options.flowMapFd, ip + 12, tcp, tcp + 2);
   a.load(4, 0, FP, at(ip + 16)).load(4, 1, FLOW, FLOW_VALUE.serverIp).jumpReg('ne', 0, 1, 'next');
+  a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('eq', 0, FLOW_CLOSING, 'next');
   trackClientAcknowledgement(a, tcp);
   touch(a, FLOW_VALUE.toServerPackets);
   a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('eq', 0, FLOW_MODES.pass, 'carried').jumpImm('eq', 0, FLOW_MODES.tunnel, 'tunnel');
@@ -224,7 +231,7 @@ export function serverSideProgram(options: GatewayProgramOptions): Buffer {
   checkPlainSegment(a, tcp);
   lookupFlow(a, options.flowMapFd, ip + 16, tcp + 2, tcp);
   a.load(4, FROM, FP, at(ip + 12)).load(4, TO, FLOW, FLOW_VALUE.serverIp);
-  a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('eq', 0, FLOW_MODES.tunnel, 'next').jumpImm('eq', 0, FLOW_MODES.pass, 'from-server');
+  a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('eq', 0, FLOW_CLOSING, 'next').jumpImm('eq', 0, FLOW_MODES.tunnel, 'next').jumpImm('eq', 0, FLOW_MODES.pass, 'from-server');
   a.load(4, 1, FLOW, FLOW_VALUE.winner).jumpReg('eq', FROM, 1, 'from-winner');
   a.jumpImm('ne', 0, FLOW_MODES['translate-spoofed'], 'next');
   a.label('from-server').jumpReg('ne', FROM, TO, 'next');
