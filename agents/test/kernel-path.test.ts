@@ -7,7 +7,7 @@ import { tcxProgramCount } from '../src/io/bpf';
 import { ifNameToIndex, IPPROTO_RAW } from '../src/io/libc';
 import { openPacketSocket } from '../src/io/packet-socket';
 import { openRawIpSocket } from '../src/io/raw-ip-socket';
-import { createIpv4View, createTcpView, parseIpv4, parseTcp, readTag, TcpFlag, type TagReading } from '../src/packet';
+import { addTag, clampMss, computeIpv4HeaderChecksum, createIpv4View, createTcpView, parseIp, parseIpv4, parseTcp, readTag, stripTags, TcpFlag, type TagReading } from '../src/packet';
 import { buildSegment } from './fixtures/packet-helpers';
 import type { AgentRun } from './support/agent-process';
 import { inNetns } from './support/netns';
@@ -38,6 +38,9 @@ interface KernelPathState {
   carried: number;
   left: Record<string, number>;
   lateResets: number;
+  tagging: boolean;
+  startsTagged: number;
+  tagCopyFailures: number;
 }
 
 describe('kernel path (issue #16): a won connection carried by tcx classifiers', function () {
@@ -89,6 +92,8 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       assert.equal(carried?.path, 'kernel');
       assert.ok(carried.kernelPackets.toServer >= 20 && carried.kernelPackets.toClient >= 20, JSON.stringify(carried.kernelPackets));
       const counters = countersOf(lab, 'gw', 'client-gateway');
+      // The start packet was tagged by the LAN classifier; the agent opened the race's entry from its clone.
+      assert.deepEqual([kernelPath().startsTagged, num(counters, 'syn-tagged-in-kernel'), num(counters, 'syn-tagged')], [1, 1, 1]);
       // The client's ACK of the SYN+ACK was carried too: the agent gave no client segment a verdict.
       assert.equal(num(counters, 'to-replica'), 0, 'no client segment went through the agent');
       assert.equal(num(counters, 'won-by-replica'), 1);
@@ -216,6 +221,68 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
     });
   }
 
+  it('tags a start packet in the LAN classifier byte for byte as the agent does, or leaves it to the agent: 16 layouts from the client', async () => {
+    await startLab('A');
+    const mss = (value: number): number[] => [2, 4, value >> 8, value & 0xff];
+    const linux = [...mss(1460), 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
+    const layouts: { options: number[]; kernel: boolean; payload?: string }[] = [
+      { options: [], kernel: true },
+      { options: linux, kernel: true },
+      // An MSS above the gateway's 1440 at an odd offset: lowered, its checksum words swapped.
+      { options: [1, ...mss(1460), 1, 1, 1], kernel: true },
+      { options: mss(1280), kernel: true },
+      { options: [3, 3, 7], kernel: true },
+      // The list ends at an EOL; what follows it is padding, whatever its bytes.
+      { options: [...mss(1460), 0, 0, 0, 0], kernel: true },
+      { options: [1, 0, 0x77, 0x77], kernel: true },
+      { options: Array(32).fill(1), kernel: true },
+      { options: [253, 5, 0x12, 0x34, 1, 1, 1, 1], kernel: true },
+      { options: [], payload: 'early data', kernel: true },
+      // The client's own tag, a damaged list, two MSS options, no room, and a header the tag would shrink.
+      { options: [253, 5, 0x53, 0x52, 1, 1, 1, 1], kernel: false },
+      { options: [2, 1, 0, 0], kernel: false },
+      { options: [...mss(1460), ...mss(1400)], kernel: false },
+      { options: Array(36).fill(1), kernel: false },
+      { options: Array(12).fill(0), kernel: false },
+      { options: [253, 4, 0x53, 0x52], kernel: false },
+    ];
+    const sent = layouts.map(({ options, payload }, i) => buildSegment({
+      src: ADDR.client, dst: ADDR.origin, srcPort: 47000 + i, dstPort: 80, seq: 5000 + i, flags: TcpFlag.SYN, options, ...(payload ? { payload: Buffer.from(payload) } : {}),
+    }));
+    const arrived = new Map<number, Buffer>();
+    const origin = parseIp(ADDR.origin);
+    const ethHeader = 14;
+    // At the switch's WAN: a packet socket's tap sees the frame before any classifier there.
+    const tap = inNetns(lab.ns.sw, () => openPacketSocket('wan0'));
+    const sender = inNetns(lab.ns.client, () => openRawIpSocket(IPPROTO_RAW));
+    try {
+      tap.onFrame((frame) => {
+        const packet = frame.subarray(ethHeader);
+        const start = frame.readUInt16BE(12) === 0x0800 && packet[9] === 6 && packet.readUInt32BE(16) === origin && (packet[33] & 0x12) === 0x02;
+        if (start && !arrived.has(packet.readUInt16BE(20))) arrived.set(packet.readUInt16BE(20), Buffer.from(packet));
+      });
+      const taken: boolean[] = [];
+      for (const syn of sent) {
+        const before = kernelPath().startsTagged;
+        assert.equal(sender.sendTo(syn, addr(ADDR.origin)), true);
+        await sleep(150);
+        taken.push(kernelPath().startsTagged === before + 1);
+      }
+      assert.deepEqual(taken, layouts.map((l) => l.kernel));
+      for (const [i, syn] of sent.entries()) {
+        assert.deepEqual(arrived.get(47000 + i)?.toString('hex'), asTheAgentForwards(syn).toString('hex'), `layout ${i}: ${JSON.stringify(layouts[i])}`);
+      }
+      const counters = countersOf(lab, 'gw', 'client-gateway');
+      assert.equal(num(counters, 'syn-tagged-in-kernel'), layouts.filter((l) => l.kernel).length, 'the agent had a clone of each');
+      assert.deepEqual([kernelPath().tagCopyFailures, num(counters, 'kernel-tagged-queue-overflowed')], [0, 0]);
+      // The agent opened an entry for every one; the damaged list and the full header it sent on untagged.
+      assert.deepEqual(['syn-tagged', 'syn-untagged-malformed-options', 'syn-untagged-no-option-space'].map((n) => num(counters, n)), [layouts.length, 1, 1]);
+    } finally {
+      sender.close();
+      tap.close();
+    }
+  });
+
   it('A: a carried connection\'s late answer gets the agent\'s RST from the WAN classifier; forged ones that do not acknowledge the start packet, come from strangers or the winner, or are framed for another MAC stay the agent\'s', async () => {
     const CLOSING_IDLE_MS = 1500;
     await startLab('A', { closingIdleMs: CLOSING_IDLE_MS });
@@ -322,13 +389,19 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
     await echo(c, 2, 2);
     flip(lab, false);
     assert.equal(kernelPath().left['switched-off'], 1);
+    assert.equal(kernelPath().tagging, false, 'start packets are the agent\'s again');
     await echo(c, 4, 2);
     assert.equal(entryOf(c)?.path, 'agent');
     assert.ok(num(countersOf(lab, 'gw', 'client-gateway'), 'to-replica') >= 2, 'the agent tunnels the segments again');
+    const e = await connect(lab, 80);
+    assert.equal(await e.line(1), 'got hi replica');
+    assert.deepEqual([kernelPath().startsTagged, num(countersOf(lab, 'gw', 'client-gateway'), 'syn-tagged')], [1, 2], 'the agent tagged the second start packet');
+    e.daemon.kill();
     flip(lab, true);
     const d = await connect(lab, 80);
     assert.equal(await d.line(1), 'got hi replica');
     assert.equal(entryOf(d)?.path, 'kernel');
+    assert.equal(kernelPath().startsTagged, 2);
     c.daemon.kill();
     d.daemon.kill();
   });
@@ -360,6 +433,23 @@ function flip(lab: ProtocolLab, on: boolean): void {
 function post(lab: ProtocolLab, board: 'gw' | 'sw' | 'replica', name: string, value: boolean | string): void {
   execFileSync('ip', ['netns', 'exec', lab.ns[board], 'curl', '-sf', '-X', 'POST', '-H', `Authorization: Bearer ${CONTROL.token}`, '-H', 'Content-Type: application/json',
     '-d', JSON.stringify(value), `http://${CONTROL.address}:${CONTROL.port}/switch/${name}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** What the agent's startPacket makes of a SYN (packet/tag.ts, packet/mss.ts), as the gateway's forwarding sends it on. */
+function asTheAgentForwards(syn: Buffer): Buffer {
+  const packet = Buffer.from(syn);
+  const ip = createIpv4View();
+  const tcp = createTcpView();
+  assert.equal(parseIpv4(packet, 0, ip), 'ok');
+  assert.equal(parseTcp(packet, ip, tcp), 'ok');
+  stripTags(packet, tcp);
+  clampMss(packet, tcp, 1440);
+  const tagged = addTag(packet, ip, tcp, true);
+  const out = tagged.ok ? tagged.packet : packet;
+  out[8]--;
+  out.writeUInt16BE(0, 10);
+  out.writeUInt16BE(computeIpv4HeaderChecksum(out, 0, 20), 10);
+  return out;
 }
 
 function readTagOf(packet: Buffer): TagReading {

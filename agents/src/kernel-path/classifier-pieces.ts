@@ -25,6 +25,8 @@ const SKB_PKT_TYPE = 4;
 const PACKET_HOST = 0;
 const SKB_GSO_SIZE = 176;
 const ADJ_ROOM_MAC = 1;
+/** bpf_skb_adjust_room's room after the IPv4 header. */
+export const ADJ_ROOM_NET = 0;
 /**
  * Marks the skb as encapsulated, for segmentation offload; a second encapsulation of the same skb is then
  * refused (EALREADY), so the switch's fan-out, which puts one outer header after another on one start
@@ -39,7 +41,8 @@ const OUTER_HEADER_AT = -128;
 const REWRITE_SCRATCH_AT = -136;
 /** Free stack below everything these pieces use (encapsulation and rewrites included). */
 export const SCRATCH_FREE_BELOW = REWRITE_SCRATCH_AT;
-const BPF_F_PSEUDO_HDR = 0x10;
+/** bpf_l4_csum_replace: the change is to the pseudo header (the only one a checksum offload still needs). */
+export const BPF_F_PSEUDO_HDR = 0x10;
 
 export const SKB: Register = 6;
 
@@ -178,10 +181,94 @@ export function slotPointer(a: BpfAssembler, mapFd: number, index: number, keyAt
   a.loadMap(1, mapFd).movReg(2, FP).aluImm('add', 2, keyAt).call(HELPER.mapLookup).jumpImm('eq', 0, 0, missing);
 }
 
+/**
+ * A segment to one of `webPorts`, while the agent's switch in u64 slot `index` is on; else 'next'. `label`
+ * names the place after the port check, unique in the program.
+ */
+export function requireWebPortWhileSwitchedOn(a: BpfAssembler, webPorts: number[], mapFd: number, index: number, keyAt: number, label: string): void {
+  a.load(2, 0, FP, at(TCP_AT + 2)).networkToHost(0, 16);
+  for (const port of webPorts) a.jumpImm('eq', 0, port, label);
+  a.goto('next');
+  a.label(label);
+  slotPointer(a, mapFd, index, keyAt, 'next');
+  a.load(8, 0, 0, 0).jumpImm('eq', 0, 0, 'next');
+}
+
 /** Adds one to u64 slot `index`, atomically: the classifier runs on every core at once. */
 export function countInSlot(a: BpfAssembler, mapFd: number, index: number, keyAt: number, missing: string): void {
   slotPointer(a, mapFd, index, keyAt, missing);
   a.mov(1, 1).atomicAdd(8, 0, 0, 1);
+}
+
+const TCP_AT = ETH_HEADER + IP_HEADER;
+const OPTION_KIND_EOL = 0;
+const OPTION_KIND_NOP = 1;
+const OPTION_KIND_EXPERIMENT = 253;
+/** The synrace tag's experiment id ("SR") as a little-endian load of its two network-order bytes. */
+const TAG_ID_LOADED = 0x5253;
+/** 40 bytes of options hold at most 40 options (NOPs). */
+const MAX_OPTION_STEPS = 40;
+
+/** Where a walk of the TCP options (walkOptions) goes on. */
+export interface OptionWalk {
+  /** Two bytes of stack for the loads. */
+  scratchAt: number;
+  /** The list ended (EOL, or the header's end), r7 at its end: where the agent's cursor's listEnd is. */
+  end: string;
+  /** The first option with the synrace id (any 253 of length 4 or more, as the agent's cursor sees a tag), r7 at it and r9 its length. */
+  tag: string;
+  /** A length byte missing, below 2, or running past the header. */
+  malformed: string;
+  /** Emitted for each option that is not a 253: r7 at it, r9 its kind, r0 its length; must keep r0, r7 and r8. */
+  other?: (step: number) => void;
+}
+
+/** One or two bytes of the packet at offset r7 + `plus` into r0 (r7 stays); a packet too short goes to 'next'. */
+export function loadAtCursor(a: BpfAssembler, scratchAt: number, plus: number, size: 1 | 2): void {
+  a.movReg(1, SKB).movReg(2, 7).aluImm('add', 2, plus).movReg(3, FP).aluImm('add', 3, scratchAt).mov(4, size).call(HELPER.loadBytes).jumpImm('ne', 0, 0, 'next');
+  a.load(size, 0, FP, scratchAt);
+}
+
+/**
+ * Walks the options of the frame's TCP header as the agent's cursor does (packet/tcp-options.ts), NOPs
+ * skipped, to the end of the list or the first synrace tag. r7 is the cursor and r8 the header's end
+ * (absolute offsets).
+ */
+export function walkOptions(a: BpfAssembler, walk: OptionWalk): void {
+  a.load(1, 8, FP, at(TCP_AT + 12)).aluImm('rsh', 8, 4).aluImm('lsh', 8, 2).aluImm('add', 8, TCP_AT);
+  a.mov(7, TCP_AT + 20);
+  for (let step = 0; step < MAX_OPTION_STEPS; step++) {
+    a.label(`option-${step}`);
+    const following = `option-${step + 1}`;
+    const skip = `option-${step}-skip`;
+    const other = walk.other ? `option-${step}-other` : skip;
+    a.jumpReg('ge', 7, 8, walk.end);
+    loadAtCursor(a, walk.scratchAt, 0, 1);
+    a.jumpImm('eq', 0, OPTION_KIND_EOL, walk.end);
+    a.jumpImm('ne', 0, OPTION_KIND_NOP, `option-${step}-long`);
+    a.aluImm('add', 7, 1).goto(following);
+    a.label(`option-${step}-long`);
+    a.movReg(9, 0);
+    a.movReg(1, 7).aluImm('add', 1, 1).jumpReg('ge', 1, 8, walk.malformed);
+    loadAtCursor(a, walk.scratchAt, 1, 1);
+    a.jumpImm('lt', 0, 2, walk.malformed);
+    a.movReg(1, 7).aluReg('add', 1, 0).jumpReg('gt', 1, 8, walk.malformed);
+    a.jumpImm('ne', 9, OPTION_KIND_EXPERIMENT, other);
+    a.jumpImm('lt', 0, 4, skip);
+    a.movReg(9, 0);
+    loadAtCursor(a, walk.scratchAt, 2, 2);
+    a.jumpImm('eq', 0, TAG_ID_LOADED, walk.tag);
+    a.movReg(0, 9);
+    a.label(skip);
+    a.aluReg('add', 7, 0).goto(following);
+    if (walk.other) {
+      a.label(other);
+      walk.other(step);
+      a.goto(skip);
+    }
+  }
+  // Each step moves the cursor on by a byte at least: after the last the list has ended.
+  a.label(`option-${MAX_OPTION_STEPS}`).goto(walk.end);
 }
 
 /** 'next', and 'drop' where something jumps there; 'carried' is each program's own. */

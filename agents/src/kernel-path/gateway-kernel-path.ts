@@ -24,6 +24,10 @@ export interface KernelPathOptions {
   maxFlows: number;
   /** Whose plain late answers the WAN classifier resets, per server. */
   resettable: ResettableAnswerers[];
+  webPorts: number[];
+  maxMss: number;
+  /** Marks the clone of a start packet the LAN classifier tagged, for the agent's queue of them. */
+  taggedMarkBit: number;
 }
 
 /** A FIN seen by the agent, the entry's end in the table, the path switched off, or a second server on one client socket and port. */
@@ -41,6 +45,11 @@ export interface KernelPathDump {
   left: Record<LeaveReason, number>;
   /** Losing answers of carried connections the WAN classifier reset, with no agent woken. */
   lateResets: number;
+  /** Whether the LAN classifier tags start packets now (the path on and the winner cache off). */
+  tagging: boolean;
+  /** Start packets the LAN classifier tagged, and those it dropped because the agent's clone failed. */
+  startsTagged: number;
+  tagCopyFailures: number;
 }
 
 const flowId = (clientIp: number, clientPort: number, serverPort: number) => `${clientIp}:${clientPort}:${serverPort}`;
@@ -54,6 +63,7 @@ export class GatewayKernelPath {
   private carriedTotal = 0;
   private mapRefusals = 0;
   private on = true;
+  private startTagging = true;
   private readonly left: Record<LeaveReason, number> = { fin: 0, reset: 0, expired: 0, replaced: 0, refused: 0, evicted: 0, 'switched-off': 0, 'shared-socket': 0 };
 
   private constructor(private readonly map: BpfMap, private readonly slots: SlotArray, private readonly fds: number[]) {}
@@ -67,7 +77,8 @@ export class GatewayKernelPath {
       slots = SlotArray.create('synrace_gateway', GATEWAY_SLOT_COUNT);
       const programOptions = {
         flowMapFd: map.fd, stateMapFd: slots.fd, wanIndex: options.wanIndex, resettable: options.resettable, markBit: options.markBit,
-        wanMtu: interfaceMtu(options.wanInterface),
+        wanMtu: interfaceMtu(options.wanInterface), lanIndex: options.lanIndex, webPorts: options.webPorts, maxMss: options.maxMss,
+        taggedMarkBit: options.taggedMarkBit,
       };
       const client = loadClassifier('synrace_to_srv', clientSideProgram(programOptions));
       fds.push(client);
@@ -81,7 +92,9 @@ export class GatewayKernelPath {
       map.close();
       throw err;
     }
-    return new GatewayKernelPath(map, slots, fds);
+    const path = new GatewayKernelPath(map, slots, fds);
+    path.writeTagging();
+    return path;
   }
 
   /** Carries an entry whose race was won; false when switched off, or when its client socket and port are not unique. */
@@ -170,16 +183,26 @@ export class GatewayKernelPath {
     return Math.max(entry.lastSeen, entry.kernelLastSeen);
   }
 
-  /** Off: every carried connection goes back to the agent, and new ones stay there. */
+  /** Off: every carried connection goes back to the agent, and new ones stay there; so do start packets. */
   setEnabled(on: boolean): void {
     this.on = on;
+    this.writeTagging();
     if (!on) for (const entry of [...this.flows.values(), ...this.closing.values()]) this.leave(entry, 'switched-off');
+  }
+
+  /** Whether the LAN classifier may tag start packets while the path is on: not while a winner cache sends them to a remembered winner. */
+  setStartTagging(on: boolean): void {
+    this.startTagging = on;
+    this.writeTagging();
   }
 
   dump(): KernelPathDump {
     return {
       on: this.on, flows: this.flows.size, closing: this.closing.size, carried: this.carriedTotal, mapRefusals: this.mapRefusals, left: { ...this.left },
       lateResets: this.slots.read(GATEWAY_SLOTS.lateResets),
+      tagging: this.slots.read(GATEWAY_SLOTS.tagging) !== 0,
+      startsTagged: this.slots.read(GATEWAY_SLOTS.startsTagged),
+      tagCopyFailures: this.slots.read(GATEWAY_SLOTS.tagCopyFailures),
     };
   }
 
@@ -190,6 +213,10 @@ export class GatewayKernelPath {
     for (const entry of this.flows.values()) entry.path = 'agent';
     this.flows.clear();
     this.closing.clear();
+  }
+
+  private writeTagging(): void {
+    this.slots.write(GATEWAY_SLOTS.tagging, this.on && this.startTagging ? 1n : 0n);
   }
 
   private fillKey(entry: TableEntry): void {

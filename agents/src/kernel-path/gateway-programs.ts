@@ -16,11 +16,19 @@
 // winner) gets from the WAN classifier the RST the agent would send it (protocol.md P500), routed out of
 // the WAN without waking the agent. Only plain answers: a tunnelled one (B's and C's replicas) is still the
 // agent's.
+// A client's start packet is tagged at the LAN's ingress (protocol.md P200) when the agent lets the
+// classifier tag (its winner cache off, the path on) and the classifier can do exactly what the agent's
+// startPacket would: a SYN to a web port whose options are well formed, carry no tag and leave room for
+// one, and hold at most one MSS. The tagged packet goes on to the stack's forwarding with the steering mark;
+// a clone of it, marked as tagged here, goes back into the LAN's ingress and so to the agent's queue, which
+// opens the race's table entry from it and drops it. The clone waits in this CPU's backlog only until the
+// packet's own forwarding is done, so it is in the agent's queue long before an answer can be, and the
+// agent reads its queues in order: the entry exists when the first answer is judged.
 import { BpfAssembler, FP, type Register } from './bpf-assembler';
 import {
-  addressImmediate, at, checkIpv4, checkPlainSegment, checkProtocolIsTcp, commonEndings, copyHeaders, countInSlot, decapsulate, encapsulate,
-  ETH_HEADER, FIB, foldChecksum, HELPER, IP_HEADER, lookUpNextHop, prologue, rewriteAddress, SCRATCH_FREE_BELOW, SKB, SKB_MARK,
-  STACK_FREE_BELOW, sumStack, TCP_HEADER, TCX_PASS,
+  addressImmediate, ADJ_ROOM_NET, at, BPF_F_PSEUDO_HDR, checkIpv4, checkPlainSegment, checkProtocolIsTcp, commonEndings, copyHeaders, countInSlot, decapsulate, encapsulate,
+  ETH_HEADER, FIB, foldChecksum, HELPER, IP_HEADER, lookUpNextHop, prologue, requireWebPortWhileSwitchedOn, rewriteAddress, SCRATCH_FREE_BELOW, SKB, SKB_MARK,
+  STACK_FREE_BELOW, sumStack, TCP_HEADER, TCX_PASS, walkOptions,
 } from './classifier-pieces';
 
 /** Key: the client socket and the server port, in network order, as the agent's table chains them. */
@@ -42,9 +50,12 @@ export const FLOW_VALUE = {
   size: 56,
 } as const;
 
-/** Slots of the gateway's state map (an array of u64): what the classifiers did without the agent. */
-export const GATEWAY_SLOTS = { lateResets: 0 } as const;
-export const GATEWAY_SLOT_COUNT = 1;
+/**
+ * Slots of the gateway's state map (an array of u64): whether the classifier may tag start packets (the
+ * agent's switch), and what the classifiers did without the agent.
+ */
+export const GATEWAY_SLOTS = { lateResets: 0, tagging: 1, startsTagged: 2, tagCopyFailures: 3 } as const;
+export const GATEWAY_SLOT_COUNT = 4;
 
 /**
  * pass: the origin won; segments cross untouched. translate: A (and B towards the server): the server
@@ -74,6 +85,12 @@ export interface GatewayProgramOptions {
   markBit: number;
   /** C: the WAN's MTU; a segment that would not fit once tunnelled is left to the agent. */
   wanMtu: number;
+  lanIndex: number;
+  webPorts: number[];
+  /** The MSS a tagged start packet offers at most (the agent's clampMss). */
+  maxMss: number;
+  /** Marks the clone of a start packet this classifier tagged, for the agent's queue of them. */
+  taggedMarkBit: number;
 }
 
 const KEY_AT = STACK_FREE_BELOW - 8;
@@ -83,7 +100,23 @@ const PSEUDO_AT = RST_AT - 16;
 const LINK_AT = PSEUDO_AT - 16;
 const FIB_AT = LINK_AT - FIB.size;
 const SLOT_KEY_AT = FIB_AT - 8;
+/** A start packet's TCP header before and after tagging (zero beyond its length), and the tag block. */
+const OLD_HEADER_AT = SLOT_KEY_AT - 64;
+const NEW_HEADER_AT = OLD_HEADER_AT - 64;
+const TAG_BLOCK_AT = NEW_HEADER_AT - 8;
+/** The MSS option's offset (0: none yet), the EOL bytes still to write, and two bytes for loads and stores. */
+const MSS_OPTION_AT = TAG_BLOCK_AT - 8;
+const PAD_AT = MSS_OPTION_AT - 8;
+const BYTES_AT = PAD_AT - 8;
+/** NOP, NOP, NOP, then kind 253, length 5, "SR", permissible (packet/tag.ts's block), as two little-endian words. */
+const TAG_BLOCK_WORDS = [0xfd010101 | 0, 0x01525305];
+const TAG_BLOCK_LENGTH = 8;
+const TCP_MAX_HEADER = 60;
+const OPTION_KIND_MSS = 2;
+const MSS_OPTION_LENGTH = 4;
+const BPF_F_INGRESS = 1;
 const RST_LENGTH = IP_HEADER + TCP_HEADER;
+const TCP_SYN = 0x02;
 const TCP_SYN_ACK = 0x12;
 const TCP_CONTROL = 0x17;
 
@@ -186,6 +219,99 @@ function resetLateAnswer(a: BpfAssembler, options: GatewayProgramOptions): void 
   a.load(4, 1, FP, FIB_AT + FIB.ifindex).mov(2, 0).call(HELPER.redirect).exit();
 }
 
+/** `register` (a length in host order) as the two-byte network-order value the checksum helpers take. */
+const asNetwork16 = (a: BpfAssembler, register: Register): void => {
+  a.networkToHost(register, 16);
+};
+
+/**
+ * 'start': a SYN alone. Tagged here as the agent's startPacket would (packet/tag.ts, packet/mss.ts), or left
+ * to the agent ('next') untouched. r7 ends at the option list's end, r8 holds the old header length and r9
+ * the new one.
+ */
+function tagStartPacket(a: BpfAssembler, options: GatewayProgramOptions): void {
+  const ip = ETH_HEADER;
+  const tcp = ETH_HEADER + IP_HEADER;
+  a.label('start');
+  // The clone this program sent the agent, back at the ingress.
+  a.load(4, 0, SKB, SKB_MARK).aluImm('and', 0, options.taggedMarkBit).jumpImm('ne', 0, 0, 'next');
+  requireWebPortWhileSwitchedOn(a, options.webPorts, options.stateMapFd, GATEWAY_SLOTS.tagging, SLOT_KEY_AT, 'start-web');
+  a.storeImm(8, FP, MSS_OPTION_AT, 0);
+  walkOptions(a, {
+    scratchAt: BYTES_AT, end: 'start-listed', tag: 'next', malformed: 'next',
+    other: (step) => {
+      const done = `start-mss-${step}`;
+      a.jumpImm('ne', 9, OPTION_KIND_MSS, done).jumpImm('ne', 0, MSS_OPTION_LENGTH, done);
+      // A second MSS option is the agent's.
+      a.load(8, 1, FP, MSS_OPTION_AT).jumpImm('ne', 1, 0, 'next');
+      a.store(8, FP, MSS_OPTION_AT, 7);
+      a.label(done);
+    },
+  });
+  a.label('start-listed');
+  // The tag block goes where the list ends, the header padded with EOL to a multiple of 4; a header that
+  // would not hold it, or would shrink (padding beyond the block), is the agent's.
+  a.movReg(9, 7).aluImm('add', 9, TAG_BLOCK_LENGTH + 3 - tcp).aluImm('rsh', 9, 2).aluImm('lsh', 9, 2);
+  a.jumpImm('gt', 9, TCP_MAX_HEADER, 'next').jumpImm('lt', 9, TCP_HEADER, 'next');
+  a.load(1, 8, FP, at(tcp + 12)).aluImm('rsh', 8, 4).aluImm('lsh', 8, 2);
+  a.jumpImm('lt', 8, TCP_HEADER, 'next').jumpReg('gt', 8, 9, 'next');
+  a.load(2, 0, FP, at(ip + 2)).networkToHost(0, 16).aluReg('add', 0, 9).aluReg('sub', 0, 8).jumpImm('gt', 0, 0xffff, 'next');
+  a.movReg(1, 9).aluImm('add', 1, tcp - TAG_BLOCK_LENGTH).aluReg('sub', 1, 7).store(8, FP, PAD_AT, 1);
+  for (let off = 0; off < 64; off += 8) {
+    a.storeImm(8, FP, OLD_HEADER_AT + off, 0);
+    a.storeImm(8, FP, NEW_HEADER_AT + off, 0);
+  }
+  a.storeImm(4, FP, TAG_BLOCK_AT, TAG_BLOCK_WORDS[0]).storeImm(4, FP, TAG_BLOCK_AT + 4, TAG_BLOCK_WORDS[1]);
+  a.movReg(1, SKB).mov(2, tcp).movReg(3, FP).aluImm('add', 3, OLD_HEADER_AT).movReg(4, 8).call(HELPER.loadBytes).jumpImm('ne', 0, 0, 'next');
+  // Room after the IPv4 header, then the old header back in front of it: nothing has changed until this.
+  a.movReg(2, 9).aluReg('sub', 2, 8).jumpImm('eq', 2, 0, 'start-roomy');
+  a.movReg(1, SKB).mov(3, ADJ_ROOM_NET).mov(4, 0).call(HELPER.adjustRoom).jumpImm('ne', 0, 0, 'next');
+  a.label('start-roomy');
+  a.movReg(1, SKB).mov(2, tcp).movReg(3, FP).aluImm('add', 3, OLD_HEADER_AT).movReg(4, 8).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+  a.movReg(1, SKB).movReg(2, 7).movReg(3, FP).aluImm('add', 3, TAG_BLOCK_AT).mov(4, TAG_BLOCK_LENGTH).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+  a.storeImm(1, FP, BYTES_AT, 0);
+  for (let k = 0; k < 3; k++) {
+    a.load(8, 0, FP, PAD_AT).jumpImm('le', 0, k, 'start-padded');
+    a.movReg(1, SKB).movReg(2, 7).aluImm('add', 2, TAG_BLOCK_LENGTH + k).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 1).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+  }
+  a.label('start-padded');
+  a.movReg(1, 9).aluImm('lsh', 1, 2).load(1, 0, FP, at(tcp + 12)).aluImm('and', 0, 0x0f).aluReg('or', 0, 1).store(1, FP, BYTES_AT, 0);
+  a.movReg(1, SKB).mov(2, tcp + 12).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 1).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+  // An MSS above the gateway's is lowered to it.
+  a.load(8, 2, FP, MSS_OPTION_AT).jumpImm('eq', 2, 0, 'start-clamped');
+  a.movReg(1, SKB).aluImm('add', 2, 2).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 2).call(HELPER.loadBytes).jumpImm('ne', 0, 0, 'drop');
+  a.load(2, 0, FP, BYTES_AT).networkToHost(0, 16).jumpImm('le', 0, options.maxMss, 'start-clamped');
+  a.mov(0, options.maxMss);
+  asNetwork16(a, 0);
+  a.store(2, FP, BYTES_AT, 0);
+  a.load(8, 2, FP, MSS_OPTION_AT).movReg(1, SKB).aluImm('add', 2, 2).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 2).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+  a.label('start-clamped');
+  // TCP's checksum: the header's sum before and after (the old checksum in both), and the new length.
+  a.movReg(1, SKB).mov(2, tcp).movReg(3, FP).aluImm('add', 3, NEW_HEADER_AT).movReg(4, 9).call(HELPER.loadBytes).jumpImm('ne', 0, 0, 'drop');
+  a.movReg(1, FP).aluImm('add', 1, OLD_HEADER_AT).mov(2, TCP_MAX_HEADER).movReg(3, FP).aluImm('add', 3, NEW_HEADER_AT).mov(4, TCP_MAX_HEADER).mov(5, 0).call(HELPER.csumDiff);
+  a.movReg(4, 0).movReg(1, SKB).mov(2, tcp + 16).mov(3, 0).mov(5, 0).call(HELPER.l4CsumReplace).jumpImm('ne', 0, 0, 'drop');
+  a.load(2, 3, FP, at(ip + 2)).networkToHost(3, 16).aluImm('sub', 3, IP_HEADER).movReg(4, 3).aluReg('add', 4, 9).aluReg('sub', 4, 8);
+  asNetwork16(a, 3);
+  asNetwork16(a, 4);
+  a.movReg(1, SKB).mov(2, tcp + 16).mov(5, BPF_F_PSEUDO_HDR | 2).call(HELPER.l4CsumReplace).jumpImm('ne', 0, 0, 'drop');
+  // IPv4's total length and checksum.
+  a.load(2, 3, FP, at(ip + 2)).networkToHost(3, 16).movReg(4, 3).aluReg('add', 4, 9).aluReg('sub', 4, 8);
+  asNetwork16(a, 3);
+  asNetwork16(a, 4);
+  a.store(2, FP, BYTES_AT, 4);
+  a.movReg(1, SKB).mov(2, ip + 10).mov(5, 2).call(HELPER.l3CsumReplace).jumpImm('ne', 0, 0, 'drop');
+  a.movReg(1, SKB).mov(2, ip + 2).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 2).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+  // The agent's copy first, into the LAN's ingress again; without it the agent would not know the race, so no copy, no packet.
+  a.load(4, 1, SKB, SKB_MARK).aluImm('or', 1, options.taggedMarkBit).store(4, SKB, SKB_MARK, 1);
+  a.movReg(1, SKB).mov(2, options.lanIndex).mov(3, BPF_F_INGRESS).call(HELPER.cloneRedirect).jumpImm('ne', 0, 0, 'start-not-copied');
+  countInSlot(a, options.stateMapFd, GATEWAY_SLOTS.startsTagged, SLOT_KEY_AT, 'drop');
+  a.load(4, 1, SKB, SKB_MARK).aluImm('and', 1, ~options.taggedMarkBit).store(4, SKB, SKB_MARK, 1);
+  a.goto('carried');
+  a.label('start-not-copied');
+  countInSlot(a, options.stateMapFd, GATEWAY_SLOTS.tagCopyFailures, SLOT_KEY_AT, 'drop');
+  a.goto('drop');
+}
+
 /** A carried segment gets the steering mark, so the gateway's chain lets it through unqueued. */
 function endings(a: BpfAssembler, markBit: number): void {
   a.label('carried').load(4, 1, SKB, SKB_MARK).aluImm('or', 1, markBit).store(4, SKB, SKB_MARK, 1).mov(0, TCX_PASS).exit();
@@ -199,6 +325,7 @@ export function clientSideProgram(options: GatewayProgramOptions): Buffer {
   const tcp = ETH_HEADER + IP_HEADER;
   prologue(a);
   checkProtocolIsTcp(a, ip);
+  a.load(1, 0, FP, at(tcp + 13)).aluImm('and', 0, TCP_CONTROL).jumpImm('eq', 0, TCP_SYN, 'start');
   checkPlainSegment(a, tcp);
   lookupFlow(a, options.flowMapFd, ip + 12, tcp, tcp + 2);
   a.load(4, 0, FP, at(ip + 16)).load(4, 1, FLOW, FLOW_VALUE.serverIp).jumpReg('ne', 0, 1, 'next');
@@ -215,6 +342,7 @@ export function clientSideProgram(options: GatewayProgramOptions): Buffer {
   // From the client's own address to the winner, as the agent tunnels; one too big for the WAN is the agent's.
   encapsulate(a, FROM, TO, options.wanMtu, 'next');
   a.goto('carried');
+  tagStartPacket(a, options);
   endings(a, options.markBit);
   return a.assemble();
 }

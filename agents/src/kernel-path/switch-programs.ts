@@ -13,7 +13,7 @@
 import { BpfAssembler, FP } from './bpf-assembler';
 import {
   addressImmediate, at, checkProtocolIsTcp, commonEndings, countInSlot, decapsulate, encapsulate, ETH_HEADER, FIB, HELPER, IP_HEADER,
-  lookUpNextHop, prologue, SCRATCH_FREE_BELOW, SKB, SKB_MARK, slotPointer, TCX_PASS,
+  loadAtCursor, lookUpNextHop, prologue, requireWebPortWhileSwitchedOn, SCRATCH_FREE_BELOW, SKB, SKB_MARK, TCX_PASS, walkOptions,
 } from './classifier-pieces';
 
 /** Slots of the switch's state map (an array of u64). */
@@ -50,15 +50,8 @@ export interface FanOutProgramOptions {
 const TCP = ETH_HEADER + IP_HEADER;
 const TCP_SYN = 0x02;
 const TCP_ACK = 0x10;
-const OPTION_KIND_EOL = 0;
-const OPTION_KIND_NOP = 1;
-const OPTION_KIND_EXPERIMENT = 253;
-/** "SR" as a little-endian load of its two network-order bytes. */
-const TAG_ID_LOADED = 0x5253;
 const TAG_LENGTH = 5;
 const TAG_PERMISSIBLE = 1;
-/** 40 bytes of options hold at most 40 options (NOPs). */
-const MAX_OPTION_STEPS = 40;
 const KEY_AT = SCRATCH_FREE_BELOW - 8;
 const OPTION_AT = KEY_AT - 8;
 const FIB_AT = OPTION_AT - 64;
@@ -77,44 +70,12 @@ function lookup(a: BpfAssembler, mapFd: number): void {
   a.loadMap(1, mapFd).movReg(2, FP).aluImm('add', 2, KEY_AT).call(HELPER.mapLookup).jumpImm('eq', 0, 0, 'next');
 }
 
-/** One or two bytes of the packet at offset r7 + `plus` into r0 (r7 stays); a packet too short goes to the agent. */
-function loadByteAtCursor(a: BpfAssembler, plus: number, size: 1 | 2): void {
-  a.movReg(1, SKB).movReg(2, 7).aluImm('add', 2, plus).movReg(3, FP).aluImm('add', 3, OPTION_AT).mov(4, size).call(HELPER.loadBytes).jumpImm('ne', 0, 0, 'next');
-  a.load(size, 0, FP, OPTION_AT);
-}
-
 /** Walks the options as the agent's cursor does, to the first synrace tag, which must say permissible. */
 function requirePermissibleTag(a: BpfAssembler): void {
-  // r7: the cursor, r8: the end of the header (absolute offsets).
-  a.load(1, 8, FP, at(TCP + 12)).aluImm('rsh', 8, 4).aluImm('lsh', 8, 2).aluImm('add', 8, TCP);
-  a.mov(7, TCP + 20);
-  for (let step = 0; step < MAX_OPTION_STEPS; step++) {
-    a.label(`option-${step}`);
-    const following = `option-${step + 1}`;
-    a.jumpReg('ge', 7, 8, 'next');
-    loadByteAtCursor(a, 0, 1);
-    a.jumpImm('eq', 0, OPTION_KIND_EOL, 'next');
-    a.jumpImm('ne', 0, OPTION_KIND_NOP, `option-${step}-long`);
-    a.aluImm('add', 7, 1).goto(following);
-    a.label(`option-${step}-long`);
-    a.movReg(9, 0);
-    a.movReg(1, 7).aluImm('add', 1, 1).jumpReg('ge', 1, 8, 'next');
-    loadByteAtCursor(a, 1, 1);
-    a.jumpImm('lt', 0, 2, 'next');
-    a.movReg(1, 7).aluReg('add', 1, 0).jumpReg('gt', 1, 8, 'next');
-    a.jumpImm('ne', 9, OPTION_KIND_EXPERIMENT, `option-${step}-skip`);
-    a.jumpImm('lt', 0, 4, `option-${step}-skip`);
-    a.movReg(9, 0);
-    loadByteAtCursor(a, 2, 2);
-    a.jumpImm('eq', 0, TAG_ID_LOADED, 'tag');
-    a.movReg(0, 9);
-    a.label(`option-${step}-skip`);
-    a.aluReg('add', 7, 0).goto(following);
-  }
-  a.label(`option-${MAX_OPTION_STEPS}`).goto('next');
+  walkOptions(a, { scratchAt: OPTION_AT, end: 'next', tag: 'tag', malformed: 'next' });
   a.label('tag');
   a.jumpImm('ne', 9, TAG_LENGTH, 'next');
-  loadByteAtCursor(a, 4, 1);
+  loadAtCursor(a, OPTION_AT, 4, 1);
   a.jumpImm('ne', 0, TAG_PERMISSIBLE, 'next');
 }
 
@@ -190,12 +151,7 @@ export function fanOutProgram(options: FanOutProgramOptions): Buffer {
   prologue(a);
   checkProtocolIsTcp(a, ip);
   a.load(1, 0, FP, at(TCP + 13)).aluImm('and', 0, TCP_SYN | TCP_ACK).jumpImm('ne', 0, TCP_SYN, 'next');
-  a.load(2, 0, FP, at(TCP + 2)).networkToHost(0, 16);
-  for (const port of options.webPorts) a.jumpImm('eq', 0, port, 'web-port');
-  a.goto('next');
-  a.label('web-port');
-  slotPointer(a, options.stateMapFd, SWITCH_SLOTS.plain, KEY_AT, 'next');
-  a.load(8, 0, 0, 0).jumpImm('eq', 0, 0, 'next');
+  requireWebPortWhileSwitchedOn(a, options.webPorts, options.stateMapFd, SWITCH_SLOTS.plain, KEY_AT, 'web-port');
   const origins = options.origins.filter((o) => o.replicas.length > 0 && o.replicas.length <= MAX_KERNEL_REPLICAS && o.replicatablePorts.length > 0);
   const toOrigin = (label: (i: number) => string): void => {
     a.load(4, 0, FP, at(ip + 16));

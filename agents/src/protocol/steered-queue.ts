@@ -12,6 +12,7 @@ export interface PacketIn {
   indev: number;
   /** Link-layer source (48 bits), -1 when none. */
   hwSource: number;
+  mark: number;
 }
 
 /** How a role answers for the packet in hand; exactly one call per packet. */
@@ -39,7 +40,9 @@ export interface SteeredQueue {
 // the same socket, wait at most a few hundred packets' handling (bench/syn-flood.ts at 100k SYN/s into a
 // gateway: handshakes 18x slower with 256 packets, 44x with 4096, 1.8x with 64).
 // The rest of a translated connection must not leave untranslated, so its overflow is dropped and
-// retransmitted, and its queue is long.
+// retransmitted, and its queue is long. The clones of start packets a gateway's classifier tagged are as
+// short a queue, for the same reason, but overflow dropped: their packet has left already, and a clone
+// accepted would leave a second time (its race then has no entry, and the origin's answer still passes).
 const START_QUEUE_LENGTH = 64;
 const OTHER_QUEUE_LENGTH = 4096;
 
@@ -55,6 +58,7 @@ export function openSteeredQueue(role: RoleSteering, rules: SteeringRule[], log:
     queues: [
       { num: role.startQueue, maxLen: START_QUEUE_LENGTH, failOpen: true },
       { num: role.otherQueue, maxLen: OTHER_QUEUE_LENGTH, failOpen: false },
+      ...(role.taggedQueue ? [{ num: role.taggedQueue.num, maxLen: START_QUEUE_LENGTH, failOpen: false }] : []),
     ],
     pass: { verdict: NF_REPEAT, markBits: role.markBit },
     onHandlerError: (err) => {
@@ -93,9 +97,10 @@ export function openSteeredQueue(role: RoleSteering, rules: SteeringRule[], log:
         'queue-packets': s.packets, 'queue-verdict-messages': s.verdictMessages, 'queue-batch-verdicts': s.batchMessages,
         'queue-sends': s.sends, 'queue-handler-errors': s.handlerErrors, 'queue-held': s.held,
       };
+      const names = new Map([[role.startQueue, 'start'], [role.otherQueue, 'other'], ...(role.taggedQueue ? [[role.taggedQueue.num, 'tagged'] as const] : [])]);
       for (const [num, k] of Object.entries(s.kernel)) {
-        if (Number(num) !== role.startQueue && Number(num) !== role.otherQueue) continue;
-        const which = Number(num) === role.startQueue ? 'start' : 'other';
+        const which = names.get(Number(num));
+        if (!which) continue;
         out[`kernel-${which}-queue-waiting`] = k.waiting;
         out[`kernel-${which}-queue-overflowed`] = k.queueDropped;
         out[`kernel-${which}-queue-socket-overflowed`] = k.userDropped;

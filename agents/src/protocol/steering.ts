@@ -21,9 +21,16 @@ export interface RoleSteering {
   /** The queue of start packets (overflow: fail open) and of everything else (overflow: drop). */
   startQueue: number;
   otherQueue: number;
+  /**
+   * The gateway's: clones of start packets its classifier tagged and sent (overflow: drop, for the packet
+   * has left), told apart by a mark bit of their own.
+   */
+  taggedQueue?: { num: number; markBit: number };
 }
 
-export const GATEWAY_STEERING: RoleSteering = { chain: 'SYNRACE-GW', markBit: 0x40000000, startQueue: 21330, otherQueue: 21331 };
+/** The gateway's queue of the clones of start packets its kernel path tagged, and their mark bit. */
+export const GATEWAY_TAGGED_STARTS = { num: 21334, markBit: 0x10000000 } as const;
+export const GATEWAY_STEERING: RoleSteering = { chain: 'SYNRACE-GW', markBit: 0x40000000, startQueue: 21330, otherQueue: 21331, taggedQueue: GATEWAY_TAGGED_STARTS };
 export const SWITCH_STEERING: RoleSteering = { chain: 'SYNRACE-SW', markBit: 0x20000000, startQueue: 21332, otherQueue: 21333 };
 
 /** The FORWARD chain of agents before NFQUEUE (DROP rules): a board upgraded after a power cut may still have it. */

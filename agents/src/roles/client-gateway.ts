@@ -6,14 +6,15 @@
 // The kernel forwards; the gateway's chain queues web traffic to it (steered-queue.ts) and each packet
 // goes back with a verdict: untouched, rewritten, or dropped. Only RSTs to late answerers are its own.
 // Once a race is won, the kernel path (kernel-path/) carries the connection's segments but SYN, FIN and
-// RST, which still come here.
+// RST, which still come here. While the winner cache is off, the kernel path tags start packets too, and
+// a clone of each comes here for its table entry.
 import { buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView } from '../packet';
 import { DEFAULT_TABLE_OPTIONS, TranslationTable, type AnswerKey, type ConnectionKey, type TableCounters, type TableDump, type TableEntry } from '../table';
 import { addKernelCount, Counters } from '../protocol/counters';
 import { PacketParser, type PacketKind } from '../protocol/packet-parser';
 import { RawSender } from '../protocol/raw-sender';
 import { interfaceIndex, openSteeredQueue, type Verdicts } from '../protocol/steered-queue';
-import { GATEWAY_STEERING, NOT_LOCAL_MATCH, START_PACKET_MATCH, webPortsMatch, type SteeringRule } from '../protocol/steering';
+import { GATEWAY_STEERING, GATEWAY_TAGGED_STARTS, NOT_LOCAL_MATCH, START_PACKET_MATCH, webPortsMatch, type SteeringRule } from '../protocol/steering';
 import type { ClientGatewayConfig } from './client-gateway-config';
 import { createCachedStarts, type CachedStarts } from './cached-starts';
 import { GatewayKernelPath, type KernelPathDump } from '../kernel-path/gateway-kernel-path';
@@ -31,7 +32,8 @@ export interface ClientGateway {
 
 /** The gateway's packet logic, without sockets: the runtime below and the fuzz harness drive it. */
 export interface GatewayCore {
-  fromClient(packet: Buffer, v: Verdicts): void;
+  /** `taggedInKernel`: the clone of a start packet the LAN classifier tagged and sent on. */
+  fromClient(packet: Buffer, v: Verdicts, taggedInKernel?: boolean): void;
   fromServer(packet: Buffer, v: Verdicts): void;
   /** Forgets idle entries; one the kernel path carries is idle only if its classifiers saw nothing either. */
   sweep(now: number): void;
@@ -108,6 +110,24 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     else kernel.sync(entry);
   }
 
+  /**
+   * The clone of a start packet the kernel path tagged, clamped and sent: the race's entry, as startPacket
+   * opens it, and the clone dropped. Without an entry (the table refuses it) the race goes on unrecorded:
+   * the origin's answer then passes and the replicas' are dropped, as for any race the gateway does not know.
+   */
+  function startTaggedInKernel(packet: Buffer, v: Verdicts): void {
+    const { tcp } = fromClients;
+    const result = table.getOrCreatePending(key, tcp.seq, now());
+    v.drop();
+    if (!result.entry) {
+      counters.add(`syn-tagged-in-kernel-without-entry-${result.refused}`);
+      return;
+    }
+    result.entry.clientWindowShift = readWindowScale(packet, tcp);
+    counters.add(result.created ? 'syn-tagged' : 'syn-retransmitted');
+    counters.add('syn-tagged-in-kernel');
+  }
+
   /** P600, client to server: a connection bound to a replica goes to the replica. */
   function clientSegment(packet: Buffer, v: Verdicts): void {
     const { ip, tcp } = fromClients;
@@ -158,14 +178,16 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     return true;
   }
 
-  function fromClient(packet: Buffer, v: Verdicts): void {
+  function fromClient(packet: Buffer, v: Verdicts, taggedInKernel = false): void {
     if (!isWebSegment(fromClients, fromClients.parse(packet), 'dstPort', v)) return;
     const { ip, tcp } = fromClients;
     key.clientIp = ip.src;
     key.clientPort = tcp.srcPort;
     key.serverIp = ip.dst;
     key.serverPort = tcp.dstPort;
-    if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) startPacket(packet, v);
+    const start = (tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
+    if (start && taggedInKernel) startTaggedInKernel(packet, v);
+    else if (start) startPacket(packet, v);
     else clientSegment(packet, v);
   }
 
@@ -357,7 +379,10 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
 export function gatewaySteeringRules(config: ClientGatewayConfig): SteeringRule[] {
   const { startQueue, otherQueue } = GATEWAY_STEERING;
   const web = (direction: 'dport' | 'sport') => webPortsMatch(config.webPorts, direction);
+  const taggedMark = `0x${GATEWAY_TAGGED_STARTS.markBit.toString(16)}`;
   return [
+    // First: the clones of start packets the kernel path tagged (its LAN classifier marks them).
+    ...(config.kernelPath ? [{ match: ['-i', config.lanInterface, '-p', 'tcp', '-m', 'mark', '--mark', `${taggedMark}/${taggedMark}`], queue: GATEWAY_TAGGED_STARTS.num }] : []),
     { match: ['-i', config.lanInterface, '-p', 'tcp', ...START_PACKET_MATCH, ...web('dport'), ...NOT_LOCAL_MATCH], queue: startQueue },
     { match: ['-i', config.lanInterface, '-p', 'tcp', ...web('dport'), ...NOT_LOCAL_MATCH], queue: otherQueue },
     { match: ['-i', config.wanInterface, '-p', 'tcp', ...web('sport'), ...NOT_LOCAL_MATCH], queue: otherQueue },
@@ -396,11 +421,13 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
   }
   const steered = queue;
   steered.onPacket((p, v) => {
-    if (p.indev === lanIndex) return core.fromClient(p.payload, v);
+    if (p.indev === lanIndex) return core.fromClient(p.payload, v, (p.mark & GATEWAY_TAGGED_STARTS.markBit) !== 0);
     if (p.indev === wanIndex) return core.fromServer(p.payload, v);
     counters.add('other-interface-passed');
     v.pass();
   });
+  // Only now that the clones have a queue (a tagged start packet's clone with none would be forwarded too).
+  kernelPath?.setStartTagging(!core.cachedStarts?.cache.enabled);
   const sweeper = setInterval(() => core.sweep(Date.now()), SWEEP_INTERVAL_MS);
   log(`client-gateway ready: configuration ${config.configuration}, web ports ${config.webPorts.join(',')}, ${config.lanInterface} -> ${config.wanInterface}`);
 
@@ -427,6 +454,8 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     setWinnerCache(on) {
       if (!core.cachedStarts) throw new Error('this gateway has no winner cache configured');
       core.cachedStarts.cache.setEnabled(on);
+      // A cached start packet goes to its remembered winner untagged: the agent's.
+      kernelPath?.setStartTagging(!on);
       log(`client-gateway: winner cache ${on ? 'on' : 'off'}`);
     },
     setKernelPath(on) {
@@ -437,8 +466,9 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     close() {
       clearInterval(sweeper);
       deadlines.forEach((t) => clearTimeout(t));
-      steered.close();
+      // The classifiers first: a clone of a start packet they tag must find the queue.
       kernelPath?.close();
+      steered.close();
       sender.close();
     },
   };
@@ -450,6 +480,7 @@ function openKernelPath(config: ClientGatewayConfig, lanIndex: number, wanIndex:
     const path = GatewayKernelPath.open({
       lanIndex, wanInterface: config.wanInterface, wanIndex,
       markBit: GATEWAY_STEERING.markBit, maxFlows: config.table.maxEntries ?? DEFAULT_TABLE_OPTIONS.maxEntries,
+      webPorts: config.webPorts, maxMss: config.maxMss, taggedMarkBit: GATEWAY_TAGGED_STARTS.markBit,
       // C's replicas answer inside the tunnel, and their RST goes back inside it: the agent's.
       resettable: config.candidates.map((c) => ({ server: c.server, answerers: [c.server, ...(config.configuration === 'C' ? [] : c.replicas)] })),
     });
