@@ -283,6 +283,22 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
     }
   });
 
+  it('a start packet tagged in the kernel whose entry the full table refuses still connects, to the origin, as an untagged one would', async () => {
+    await startLab('A', { maxEntries: 1 });
+    const c = await connect(lab, 80);
+    assert.equal(await c.line(1), 'got hi replica');
+    // The table's one entry is established: nothing pending to evict for the next race.
+    const d = await connect(lab, 80);
+    assert.equal(await d.line(1), 'got hi origin');
+    const counters = countersOf(lab, 'gw', 'client-gateway');
+    assert.equal(kernelPath().startsTagged, 2);
+    assert.deepEqual(['syn-tagged-in-kernel-without-entry-table-full', 'answer-unmatched-passed'].map((n) => num(counters, n)), [1, 1]);
+    // The replica's answer (and any repeat of it) found no entry: dropped, never handed on.
+    assert.ok(num(counters, 'answer-from-replica-without-entry-dropped') >= 1, JSON.stringify(counters));
+    c.daemon.kill();
+    d.daemon.kill();
+  });
+
   it('A: a carried connection\'s late answer gets the agent\'s RST from the WAN classifier; forged ones that do not acknowledge the start packet, come from strangers or the winner, or are framed for another MAC stay the agent\'s', async () => {
     const CLOSING_IDLE_MS = 1500;
     await startLab('A', { closingIdleMs: CLOSING_IDLE_MS });
