@@ -13,6 +13,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { encapsulate, ipToString, parseIp, readTag, TcpFlag } from '../packet';
 import { addKernelCount, Counters } from '../protocol/counters';
 import { PacketParser } from '../protocol/packet-parser';
+import { createDeadlineQueue } from '../io/deadline-queue';
 import { RawSender } from '../protocol/raw-sender';
 import { openSteeredQueue, type PacketIn, type Verdicts } from '../protocol/steered-queue';
 import { START_PACKET_MATCH, SWITCH_STEERING, webPortsMatch } from '../protocol/steering';
@@ -204,15 +205,9 @@ export function neighbourLinks(json: string): Map<number, number> {
 export function startServerSwitch(config: ServerSwitchConfig, log: (message: string) => void): ServerSwitch {
   const counters = new Counters();
   const sender = new RawSender(counters);
-  const held = new Set<NodeJS.Timeout>();
-  const later = (ms: number, fn: () => void): void => {
-    const timer = setTimeout(() => {
-      held.delete(timer);
-      fn();
-    }, ms);
-    held.add(timer);
-  };
-  const core = createSwitchCore(config, counters, (packet, dst) => sender.send(packet, dst), later, Date.now);
+  // Holds end on the precise timer: setTimeout's lateness would be added to every synchronized handshake.
+  const holdEnds = createDeadlineQueue();
+  const core = createSwitchCore(config, counters, (packet, dst) => sender.send(packet, dst), holdEnds.after, Date.now);
   const kernelPath = config.kernelPath ? openKernelPath(config, counters, log) : undefined;
   kernelPath?.setPlain(core.raceMode === 'plain');
   const setGatewayLinks = (links: Map<number, number>): void => {
@@ -224,6 +219,7 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
     setGatewayLinks(neighbourLinks(execFileSync('ip', neighbours, { encoding: 'utf8' })));
   } catch (err) {
     kernelPath?.close();
+    holdEnds.close();
     sender.close();
     throw err;
   }
@@ -254,6 +250,7 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
   } catch (err) {
     clearInterval(refresher);
     kernelPath?.close();
+    holdEnds.close();
     sender.close();
     throw err;
   }
@@ -266,7 +263,7 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
       drop: v.drop,
       passAfter(ms) {
         const h = steered.hold();
-        later(ms, () => steered.release(h));
+        holdEnds.after(ms, () => steered.release(h));
       },
     };
     core.fromWan(p, verdicts);
@@ -290,7 +287,7 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
     close() {
       clearInterval(refresher);
       // Held originals are handed back by the queue; held copies are simply not sent.
-      held.forEach((t) => clearTimeout(t));
+      holdEnds.close();
       steered.close();
       kernelPath?.close();
       sender.close();
