@@ -76,8 +76,11 @@ export async function gatewayTable(lab: Lab, board: string): Promise<{ data: unk
 /** The gateway's kernelPath counters in a line: its state, or what it carries and why connections left it. */
 function kernelPathTotals(kernelPath: unknown): string {
   if (typeof kernelPath !== 'object' || kernelPath === null) return String(kernelPath ?? 'not reported');
-  const k = kernelPath as { on: boolean; flows: number; closing: number; carried: number; mapRefusals: number; left: Record<string, number>; lateResets: number };
+  const k = kernelPath as {
+    on: boolean; flows: number; closing: number; carried: number; mapRefusals: number; left: Record<string, number>; lateResets: number; tagging: boolean; startsTagged: number;
+  };
   const left = Object.entries(k.left).filter(([, n]) => n > 0).map(([why, n]) => `${why} ${n}`).join(', ') || 'none';
   return `${k.on ? 'on' : 'switched off'}, carrying ${k.flows} now (${k.closing} more closing in the agent), ${k.carried} in all; left it: ${left}; `
+    + `start packets tagged there: ${k.startsTagged}${k.tagging ? '' : ' (not now: the agent tags them)'}; `
     + `late answers reset there: ${k.lateResets}${k.mapRefusals ? `; refused by the map: ${k.mapRefusals}` : ''}`;
 }
