@@ -221,7 +221,7 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
     });
   }
 
-  it('tags a start packet in the LAN classifier byte for byte as the agent does, or leaves it to the agent: 16 layouts from the client', async () => {
+  it('tags a start packet in the LAN classifier byte for byte as the agent does, or leaves it to the agent: 16 layouts from the client, and one to the gateway itself', async () => {
     await startLab('A');
     const mss = (value: number): number[] => [2, 4, value >> 8, value & 0xff];
     const linux = [...mss(1460), 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
@@ -269,6 +269,12 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
         taken.push(kernelPath().startsTagged === before + 1);
       }
       assert.deepEqual(taken, layouts.map((l) => l.kernel));
+      // A start packet to the gateway itself is the agent's, which passes it untagged.
+      const tagged = kernelPath().startsTagged;
+      const toGateway = buildSegment({ src: ADDR.client, dst: ADDR.gwLan, srcPort: 47100, dstPort: 80, flags: TcpFlag.SYN });
+      assert.equal(sender.sendTo(toGateway, addr(ADDR.gwLan)), true);
+      await sleep(150);
+      assert.equal(kernelPath().startsTagged, tagged, 'the classifier tagged a start packet to the gateway itself');
       for (const [i, syn] of sent.entries()) {
         assert.deepEqual(arrived.get(47000 + i)?.toString('hex'), asTheAgentForwards(syn).toString('hex'), `layout ${i}: ${JSON.stringify(layouts[i])}`);
       }

@@ -25,6 +25,8 @@ export interface KernelPathOptions {
   /** Whose plain late answers the WAN classifier resets, per server. */
   resettable: ResettableAnswerers[];
   webPorts: number[];
+  /** The gateway's own addresses: a start packet to one of them is not tagged. */
+  localAddresses: number[];
   maxMss: number;
   /** Marks the clone of a start packet the LAN classifier tagged, for the agent's queue of them. */
   taggedMarkBit: number;
@@ -63,7 +65,8 @@ export class GatewayKernelPath {
   private carriedTotal = 0;
   private mapRefusals = 0;
   private on = true;
-  private startTagging = true;
+  /** Off until the agent has a queue for the clones (setStartTagging). */
+  private startTagging = false;
   private readonly left: Record<LeaveReason, number> = { fin: 0, reset: 0, expired: 0, replaced: 0, refused: 0, evicted: 0, 'switched-off': 0, 'shared-socket': 0 };
 
   private constructor(private readonly map: BpfMap, private readonly slots: SlotArray, private readonly fds: number[]) {}
@@ -77,7 +80,7 @@ export class GatewayKernelPath {
       slots = SlotArray.create('synrace_gateway', GATEWAY_SLOT_COUNT);
       const programOptions = {
         flowMapFd: map.fd, stateMapFd: slots.fd, wanIndex: options.wanIndex, resettable: options.resettable, markBit: options.markBit,
-        wanMtu: interfaceMtu(options.wanInterface), lanIndex: options.lanIndex, webPorts: options.webPorts, maxMss: options.maxMss,
+        wanMtu: interfaceMtu(options.wanInterface), lanIndex: options.lanIndex, webPorts: options.webPorts, localAddresses: options.localAddresses, maxMss: options.maxMss,
         taggedMarkBit: options.taggedMarkBit,
       };
       const client = loadClassifier('synrace_to_srv', clientSideProgram(programOptions));
@@ -92,9 +95,7 @@ export class GatewayKernelPath {
       map.close();
       throw err;
     }
-    const path = new GatewayKernelPath(map, slots, fds);
-    path.writeTagging();
-    return path;
+    return new GatewayKernelPath(map, slots, fds);
   }
 
   /** Carries an entry whose race was won; false when switched off, or when its client socket and port are not unique. */

@@ -18,7 +18,7 @@
 // agent's.
 // A client's start packet is tagged at the LAN's ingress (protocol.md P200) when the agent lets the
 // classifier tag (its winner cache off, the path on) and the classifier can do exactly what the agent's
-// startPacket would: a SYN to a web port whose options are well formed, carry no tag and leave room for
+// startPacket would: a SYN to a web port, not to the gateway itself, whose options are well formed, carry no tag and leave room for
 // one, and hold at most one MSS. The tagged packet goes on to the stack's forwarding with the steering mark;
 // a clone of it, marked as tagged here, goes back into the LAN's ingress and so to the agent's queue, which
 // opens the race's table entry from it and drops it. The clone waits in this CPU's backlog only until the
@@ -87,6 +87,8 @@ export interface GatewayProgramOptions {
   wanMtu: number;
   lanIndex: number;
   webPorts: number[];
+  /** The gateway's own addresses: a start packet to one of them is not tagged (the agent passes it untouched). */
+  localAddresses: number[];
   /** The MSS a tagged start packet offers at most (the agent's clampMss). */
   maxMss: number;
   /** Marks the clone of a start packet this classifier tagged, for the agent's queue of them. */
@@ -236,6 +238,8 @@ function tagStartPacket(a: BpfAssembler, options: GatewayProgramOptions): void {
   // The clone this program sent the agent, back at the ingress.
   a.load(4, 0, SKB, SKB_MARK).aluImm('and', 0, options.taggedMarkBit).jumpImm('ne', 0, 0, 'next');
   requireWebPortWhileSwitchedOn(a, options.webPorts, options.stateMapFd, GATEWAY_SLOTS.tagging, SLOT_KEY_AT, 'start-web');
+  a.load(4, 0, FP, at(ip + 16));
+  for (const local of options.localAddresses) a.jump32Imm('eq', 0, addressImmediate(local), 'next');
   a.storeImm(8, FP, MSS_OPTION_AT, 0);
   walkOptions(a, {
     scratchAt: BYTES_AT, end: 'start-listed', tag: 'next', malformed: 'next',

@@ -116,9 +116,15 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
    * the origin's answer then passes and the replicas' are dropped, as for any race the gateway does not know.
    */
   function startTaggedInKernel(packet: Buffer, v: Verdicts): void {
-    const { tcp } = fromClients;
-    const result = table.getOrCreatePending(key, tcp.seq, now());
+    // Its packet has left: whatever the clone is, it goes no further.
     v.drop();
+    const { ip, tcp } = fromClients;
+    if (fromClients.parse(packet) !== 'tcp' || (tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) !== TcpFlag.SYN || !webPorts.has(tcp.dstPort) || local.has(ip.dst)) {
+      counters.add('tagged-clone-not-a-start-packet-dropped');
+      return;
+    }
+    readKey();
+    const result = table.getOrCreatePending(key, tcp.seq, now());
     if (!result.entry) {
       counters.add(`syn-tagged-in-kernel-without-entry-${result.refused}`);
       return;
@@ -178,16 +184,20 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     return true;
   }
 
-  function fromClient(packet: Buffer, v: Verdicts, taggedInKernel = false): void {
-    if (!isWebSegment(fromClients, fromClients.parse(packet), 'dstPort', v)) return;
+  /** The connection key of the segment fromClients holds. */
+  function readKey(): void {
     const { ip, tcp } = fromClients;
     key.clientIp = ip.src;
     key.clientPort = tcp.srcPort;
     key.serverIp = ip.dst;
     key.serverPort = tcp.dstPort;
-    const start = (tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
-    if (start && taggedInKernel) startTaggedInKernel(packet, v);
-    else if (start) startPacket(packet, v);
+  }
+
+  function fromClient(packet: Buffer, v: Verdicts, taggedInKernel = false): void {
+    if (taggedInKernel) return startTaggedInKernel(packet, v);
+    if (!isWebSegment(fromClients, fromClients.parse(packet), 'dstPort', v)) return;
+    readKey();
+    if ((fromClients.tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) startPacket(packet, v);
     else clientSegment(packet, v);
   }
 
@@ -480,7 +490,7 @@ function openKernelPath(config: ClientGatewayConfig, lanIndex: number, wanIndex:
     const path = GatewayKernelPath.open({
       lanIndex, wanInterface: config.wanInterface, wanIndex,
       markBit: GATEWAY_STEERING.markBit, maxFlows: config.table.maxEntries ?? DEFAULT_TABLE_OPTIONS.maxEntries,
-      webPorts: config.webPorts, maxMss: config.maxMss, taggedMarkBit: GATEWAY_TAGGED_STARTS.markBit,
+      webPorts: config.webPorts, localAddresses: config.localAddresses, maxMss: config.maxMss, taggedMarkBit: GATEWAY_TAGGED_STARTS.markBit,
       // C's replicas answer inside the tunnel, and their RST goes back inside it: the agent's.
       resettable: config.candidates.map((c) => ({ server: c.server, answerers: [c.server, ...(config.configuration === 'C' ? [] : c.replicas)] })),
     });
