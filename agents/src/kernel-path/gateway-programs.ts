@@ -18,12 +18,12 @@
 // agent's.
 // A client's start packet is tagged at the LAN's ingress (protocol.md P200) when the agent lets the
 // classifier tag (its winner cache off, the path on) and the classifier can do exactly what the agent's
-// startPacket would: a SYN to a web port, not to the gateway itself, whose options are well formed, carry no tag and leave room for
-// one, and hold at most one MSS. The tagged packet goes on to the stack's forwarding with the steering mark;
-// a clone of it, marked as tagged here, goes back into the LAN's ingress and so to the agent's queue, which
-// opens the race's table entry from it and drops it. The clone waits in this CPU's backlog only until the
-// packet's own forwarding is done, so it is in the agent's queue long before an answer can be, and the
-// agent reads its queues in order: the entry exists when the first answer is judged.
+// startPacket would: a SYN to a web port, not to the gateway itself, whose options are well formed, carry
+// no tag, leave room for one, and hold at most one MSS. The tagged packet goes on to the stack's forwarding
+// with the steering mark; a clone of it, marked as tagged here, goes back into the LAN's ingress and so to
+// the agent's queue, which opens the race's table entry from it and drops it. The clone waits in this CPU's
+// backlog only until the packet's own forwarding is done, so it is in the agent's queue long before an
+// answer can be, and the agent reads its queues in order: the entry exists when the first answer is judged.
 import { BpfAssembler, FP, type Register } from './bpf-assembler';
 import {
   addressImmediate, ADJ_ROOM_NET, at, BPF_F_PSEUDO_HDR, checkIpv4, checkPlainSegment, checkProtocolIsTcp, commonEndings, copyHeaders, countInSlot, decapsulate, encapsulate,
