@@ -20,7 +20,8 @@ export const IP_HEADER = 20;
 export const TCP_HEADER = 20;
 /** The skb's mark (struct __sk_buff). */
 export const SKB_MARK = 8;
-const SKB_LEN = 0;
+/** The skb's length, its link-layer header included. */
+export const SKB_LEN = 0;
 const SKB_PKT_TYPE = 4;
 const PACKET_HOST = 0;
 const SKB_GSO_SIZE = 176;

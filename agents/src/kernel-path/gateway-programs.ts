@@ -24,10 +24,11 @@
 // the agent's queue, which opens the race's table entry from it and drops it. The clone waits in this CPU's
 // backlog only until the packet's own forwarding is done, so it is in the agent's queue long before an
 // answer can be, and the agent reads its queues in order: the entry exists when the first answer is judged.
+import { TCP_MAX_HEADER_LENGTH, TcpOptionKind } from '../packet';
 import { BpfAssembler, FP, type Register } from './bpf-assembler';
 import {
   addressImmediate, ADJ_ROOM_NET, at, BPF_F_PSEUDO_HDR, checkIpv4, checkPlainSegment, checkProtocolIsTcp, commonEndings, copyHeaders, countInSlot, decapsulate, encapsulate,
-  ETH_HEADER, FIB, foldChecksum, HELPER, IP_HEADER, lookUpNextHop, prologue, requireWebPortWhileSwitchedOn, rewriteAddress, SCRATCH_FREE_BELOW, SKB, SKB_MARK,
+  ETH_HEADER, FIB, foldChecksum, HELPER, IP_HEADER, lookUpNextHop, prologue, requireWebPortWhileSwitchedOn, rewriteAddress, SCRATCH_FREE_BELOW, SKB, SKB_LEN, SKB_MARK,
   STACK_FREE_BELOW, sumStack, TCP_HEADER, TCX_PASS, walkOptions,
 } from './classifier-pieces';
 
@@ -106,17 +107,22 @@ const SLOT_KEY_AT = FIB_AT - 8;
 const OLD_HEADER_AT = SLOT_KEY_AT - 64;
 const NEW_HEADER_AT = OLD_HEADER_AT - 64;
 const TAG_BLOCK_AT = NEW_HEADER_AT - 8;
-/** The MSS option's offset (0: none yet), the EOL bytes still to write, and two bytes for loads and stores. */
-const MSS_OPTION_AT = TAG_BLOCK_AT - 8;
-const PAD_AT = MSS_OPTION_AT - 8;
+/** The EOL bytes still to write, and two bytes for loads and stores. */
+const PAD_AT = TAG_BLOCK_AT - 8;
 const BYTES_AT = PAD_AT - 8;
 /** NOP, NOP, NOP, then kind 253, length 5, "SR", permissible (packet/tag.ts's block), as two little-endian words. */
 const TAG_BLOCK_WORDS = [0xfd010101 | 0, 0x01525305];
 const TAG_BLOCK_LENGTH = 8;
-const TCP_MAX_HEADER = 60;
-const OPTION_KIND_MSS = 2;
 const MSS_OPTION_LENGTH = 4;
 const BPF_F_INGRESS = 1;
+/**
+ * The option list's end and the MSS option's offset (0: none yet) pass through the skb's control block
+ * (struct __sk_buff's cb[0] and cb[1]), which the verifier reads back as any value. Kept in registers or on
+ * the stack, the constants of each path through the option walk stayed precise, no two paths' states were
+ * alike, and verifying the program took 5 s (the switch's, with the same walk, 0.1 s).
+ */
+const CB_LIST_END = 48;
+const CB_MSS_OPTION = 52;
 const RST_LENGTH = IP_HEADER + TCP_HEADER;
 const TCP_SYN = 0x02;
 const TCP_SYN_ACK = 0x12;
@@ -240,25 +246,33 @@ function tagStartPacket(a: BpfAssembler, options: GatewayProgramOptions): void {
   requireWebPortWhileSwitchedOn(a, options.webPorts, options.stateMapFd, GATEWAY_SLOTS.tagging, SLOT_KEY_AT, 'start-web');
   a.load(4, 0, FP, at(ip + 16));
   for (const local of options.localAddresses) a.jump32Imm('eq', 0, addressImmediate(local), 'next');
-  a.storeImm(8, FP, MSS_OPTION_AT, 0);
+  // A header the stack would drop on receipt (a bad checksum, a length beyond the frame) is the stack's:
+  // tagged, it would be counted twice, the packet and its clone.
+  sumStack(a, at(ip), IP_HEADER);
+  foldChecksum(a);
+  a.jumpImm('ne', 0, 0, 'next');
+  a.load(2, 0, FP, at(ip + 2)).networkToHost(0, 16).aluImm('add', 0, ETH_HEADER).load(4, 1, SKB, SKB_LEN).jumpReg('gt', 0, 1, 'next');
+  a.mov(1, 0).store(4, SKB, CB_MSS_OPTION, 1);
   walkOptions(a, {
     scratchAt: BYTES_AT, end: 'start-listed', tag: 'next', malformed: 'next',
     other: (step) => {
       const done = `start-mss-${step}`;
-      a.jumpImm('ne', 9, OPTION_KIND_MSS, done).jumpImm('ne', 0, MSS_OPTION_LENGTH, done);
+      a.jumpImm('ne', 9, TcpOptionKind.MSS, done).jumpImm('ne', 0, MSS_OPTION_LENGTH, done);
       // A second MSS option is the agent's.
-      a.load(8, 1, FP, MSS_OPTION_AT).jumpImm('ne', 1, 0, 'next');
-      a.store(8, FP, MSS_OPTION_AT, 7);
+      a.load(4, 1, SKB, CB_MSS_OPTION).jumpImm('ne', 1, 0, 'next');
+      a.store(4, SKB, CB_MSS_OPTION, 7);
       a.label(done);
     },
   });
   a.label('start-listed');
+  a.store(4, SKB, CB_LIST_END, 7).load(4, 7, SKB, CB_LIST_END);
   // The tag block goes where the list ends, the header padded with EOL to a multiple of 4; a header that
   // would not hold it, or would shrink (padding beyond the block), is the agent's.
   a.movReg(9, 7).aluImm('add', 9, TAG_BLOCK_LENGTH + 3 - tcp).aluImm('rsh', 9, 2).aluImm('lsh', 9, 2);
-  a.jumpImm('gt', 9, TCP_MAX_HEADER, 'next').jumpImm('lt', 9, TCP_HEADER, 'next');
+  a.jumpImm('gt', 9, TCP_MAX_HEADER_LENGTH, 'next').jumpImm('lt', 9, TCP_HEADER, 'next');
   a.load(1, 8, FP, at(tcp + 12)).aluImm('rsh', 8, 4).aluImm('lsh', 8, 2);
   a.jumpImm('lt', 8, TCP_HEADER, 'next').jumpReg('gt', 8, 9, 'next');
+  a.load(2, 0, FP, at(ip + 2)).networkToHost(0, 16).aluImm('sub', 0, IP_HEADER).jumpReg('lt', 0, 8, 'next');
   a.load(2, 0, FP, at(ip + 2)).networkToHost(0, 16).aluReg('add', 0, 9).aluReg('sub', 0, 8).jumpImm('gt', 0, 0xffff, 'next');
   a.movReg(1, 9).aluImm('add', 1, tcp - TAG_BLOCK_LENGTH).aluReg('sub', 1, 7).store(8, FP, PAD_AT, 1);
   for (let off = 0; off < 64; off += 8) {
@@ -282,17 +296,17 @@ function tagStartPacket(a: BpfAssembler, options: GatewayProgramOptions): void {
   a.movReg(1, 9).aluImm('lsh', 1, 2).load(1, 0, FP, at(tcp + 12)).aluImm('and', 0, 0x0f).aluReg('or', 0, 1).store(1, FP, BYTES_AT, 0);
   a.movReg(1, SKB).mov(2, tcp + 12).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 1).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
   // An MSS above the gateway's is lowered to it.
-  a.load(8, 2, FP, MSS_OPTION_AT).jumpImm('eq', 2, 0, 'start-clamped');
+  a.load(4, 2, SKB, CB_MSS_OPTION).jumpImm('eq', 2, 0, 'start-clamped');
   a.movReg(1, SKB).aluImm('add', 2, 2).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 2).call(HELPER.loadBytes).jumpImm('ne', 0, 0, 'drop');
   a.load(2, 0, FP, BYTES_AT).networkToHost(0, 16).jumpImm('le', 0, options.maxMss, 'start-clamped');
   a.mov(0, options.maxMss);
   asNetwork16(a, 0);
   a.store(2, FP, BYTES_AT, 0);
-  a.load(8, 2, FP, MSS_OPTION_AT).movReg(1, SKB).aluImm('add', 2, 2).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 2).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+  a.load(4, 2, SKB, CB_MSS_OPTION).movReg(1, SKB).aluImm('add', 2, 2).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 2).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
   a.label('start-clamped');
   // TCP's checksum: the header's sum before and after (the old checksum in both), and the new length.
   a.movReg(1, SKB).mov(2, tcp).movReg(3, FP).aluImm('add', 3, NEW_HEADER_AT).movReg(4, 9).call(HELPER.loadBytes).jumpImm('ne', 0, 0, 'drop');
-  a.movReg(1, FP).aluImm('add', 1, OLD_HEADER_AT).mov(2, TCP_MAX_HEADER).movReg(3, FP).aluImm('add', 3, NEW_HEADER_AT).mov(4, TCP_MAX_HEADER).mov(5, 0).call(HELPER.csumDiff);
+  a.movReg(1, FP).aluImm('add', 1, OLD_HEADER_AT).mov(2, TCP_MAX_HEADER_LENGTH).movReg(3, FP).aluImm('add', 3, NEW_HEADER_AT).mov(4, TCP_MAX_HEADER_LENGTH).mov(5, 0).call(HELPER.csumDiff);
   a.movReg(4, 0).movReg(1, SKB).mov(2, tcp + 16).mov(3, 0).mov(5, 0).call(HELPER.l4CsumReplace).jumpImm('ne', 0, 0, 'drop');
   a.load(2, 3, FP, at(ip + 2)).networkToHost(3, 16).aluImm('sub', 3, IP_HEADER).movReg(4, 3).aluReg('add', 4, 9).aluReg('sub', 4, 8);
   asNetwork16(a, 3);

@@ -13,7 +13,7 @@ export type { Rebuilt } from './rebuilt';
 export { buildRst, type RstSpec } from './rst';
 export { addTag, readTag, stripTags, TAG_EXPERIMENT_ID, type TagReading, type TagRefusal } from './tag';
 export {
-  computeTcpChecksum, createTcpView, parseTcp, TcpFlag, verifyTcpChecksum,
+  computeTcpChecksum, createTcpView, parseTcp, TCP_MAX_HEADER_LENGTH, TcpFlag, verifyTcpChecksum,
   type TcpStatus, type TcpView,
 } from './tcp';
 export { readWindowScale, TcpOptionCursor, TcpOptionKind, type OptionStep } from './tcp-options';
