@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForConsole } from '@synrace/hardware';
-import { interfaceOn, loadProfile, synchronizedHolds } from '@synrace/netem-profiles';
+import { interfaceOn, loadProfile, predict, synchronizedHolds } from '@synrace/netem-profiles';
 import { AGENT_BUNDLE_DIR } from '@synrace/agents';
-import { BOOT_MARKER, extractOnBoard, Lab, Progress, judgedRttMs, resolveProfile, tarOf, withinTolerance } from '@synrace/orchestrator';
+import { BOOT_MARKER, extractOnBoard, Lab, missesBeyondNoise, Progress, judgedRttMs, resolveProfile, tarOf, withinTolerance } from '@synrace/orchestrator';
 import { describeOwnLabs, leftoversOf, LIVE_LAB, skipBecause, useLab } from '../src';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -250,8 +250,12 @@ describeOwnLabs('namespace labs side by side', function () {
     try {
       assert.notEqual(europe.state().management!.subnet, world().state().management!.subnet);
       const [w, e] = await Promise.all([world().verify(['plain'], 2), europe.verify(['plain'], 2)]);
-      // Near ties within each run's measured noise are not judged (verify's own rule).
-      assert.deepEqual([...w.judged.misses, ...e.judged.misses].map((v) => `${v.clientSite} ${v.mode}`), []);
+      // Near ties within the measured noise are not judged (verify's own rule). The two labs share the host and
+      // verify at once, so each one's races see the noise either run measured (europe's two sites alone make a thin sample).
+      const noiseMs = Math.max(w.judged.noiseMs, e.judged.noiseMs);
+      const predictions = (lab: Lab) => predict(lab.inputs().topology, lab.inputs().profile);
+      const misses = [...missesBeyondNoise(w.verdicts, predictions(world()), noiseMs), ...missesBeyondNoise(e.verdicts, predictions(europe), noiseMs)];
+      assert.deepEqual(misses.map((v) => `${v.clientSite} ${v.mode}`), []);
     } finally {
       await europe.down();
     }
