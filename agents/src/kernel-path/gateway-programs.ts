@@ -24,7 +24,7 @@
 // the agent's queue, which opens the race's table entry from it and drops it. The clone waits in this CPU's
 // backlog only until the packet's own forwarding is done, so it is in the agent's queue long before an
 // answer can be, and the agent reads its queues in order: the entry exists when the first answer is judged.
-import { TCP_MAX_HEADER_LENGTH, TcpOptionKind } from '../packet';
+import { MSS_OPTION_LENGTH, TAG_BLOCK_LENGTH, TCP_MAX_HEADER_LENGTH, TcpOptionKind } from '../packet';
 import { BpfAssembler, FP, type Register } from './bpf-assembler';
 import {
   addressImmediate, ADJ_ROOM_NET, at, BPF_F_PSEUDO_HDR, checkIpv4, checkPlainSegment, checkProtocolIsTcp, commonEndings, copyHeaders, countInSlot, decapsulate, encapsulate,
@@ -112,8 +112,6 @@ const PAD_AT = TAG_BLOCK_AT - 8;
 const BYTES_AT = PAD_AT - 8;
 /** NOP, NOP, NOP, then kind 253, length 5, "SR", permissible (packet/tag.ts's block), as two little-endian words. */
 const TAG_BLOCK_WORDS = [0xfd010101 | 0, 0x01525305];
-const TAG_BLOCK_LENGTH = 8;
-const MSS_OPTION_LENGTH = 4;
 const BPF_F_INGRESS = 1;
 /**
  * The option list's end and the MSS option's offset (0: none yet) pass through the skb's control block

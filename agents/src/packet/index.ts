@@ -8,10 +8,10 @@ export {
   computeIpv4HeaderChecksum, createIpv4View, IPPROTO_IPIP, IPPROTO_TCP, parseIpv4,
   type Ipv4Status, type Ipv4View,
 } from './ipv4';
-export { clampMss } from './mss';
+export { clampMss, MSS_OPTION_LENGTH } from './mss';
 export type { Rebuilt } from './rebuilt';
 export { buildRst, type RstSpec } from './rst';
-export { addTag, readTag, stripTags, TAG_EXPERIMENT_ID, type TagReading, type TagRefusal } from './tag';
+export { addTag, readTag, stripTags, TAG_BLOCK_LENGTH, TAG_EXPERIMENT_ID, type TagReading, type TagRefusal } from './tag';
 export {
   computeTcpChecksum, createTcpView, parseTcp, TCP_MAX_HEADER_LENGTH, TcpFlag, verifyTcpChecksum,
   type TcpStatus, type TcpView,

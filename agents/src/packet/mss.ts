@@ -4,7 +4,7 @@ import { updateChecksum16 } from './checksum';
 import { TCP_CHECKSUM_FIELD, type TcpView } from './tcp';
 import { TcpOptionCursor, TcpOptionKind } from './tcp-options';
 
-const MSS_OPTION_LENGTH = 4;
+export const MSS_OPTION_LENGTH = 4;
 const cursor = new TcpOptionCursor();
 
 const swapBytes = (word: number): number => ((word & 0xff) << 8) | (word >> 8);

@@ -12,7 +12,7 @@ export const TAG_EXPERIMENT_ID = 0x5352;
 const TAG_OPTION_LENGTH = 5;
 const TAG_VERDICT_AT = 4;
 // Three NOPs in front keep the grown option list a multiple of 4 bytes long.
-const TAG_BLOCK_LENGTH = 8;
+export const TAG_BLOCK_LENGTH = 8;
 const VERDICT_PERMISSIBLE = 1;
 const VERDICT_NOT_PERMISSIBLE = 0;
 
