@@ -11,7 +11,7 @@ import { addTag, clampMss, computeIpv4HeaderChecksum, createIpv4View, createTcpV
 import { buildSegment } from './fixtures/packet-helpers';
 import type { AgentRun } from './support/agent-process';
 import { inNetns } from './support/netns';
-import { connect, num, sleep, type Client } from './support/lab-client';
+import { connect, num, sleep, startConnecting, type Client } from './support/lab-client';
 import {
   ADDR, addr, CONTROL, countersOf, createProtocolLab, gatewayConfig, replicaConfig, switchConfig, tableOf, WEB_SERVER_PY,
   type Configuration, type EntryReading, type ProtocolLab,
@@ -41,6 +41,9 @@ interface KernelPathState {
   tagging: boolean;
   startsTagged: number;
   tagCopyFailures: number;
+  racing: number;
+  racesWon: number;
+  winCopyFailures: number;
 }
 
 describe('kernel path (issue #16): a won connection carried by tcx classifiers', function () {
@@ -97,6 +100,9 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       // The client's ACK of the SYN+ACK was carried too: the agent gave no client segment a verdict.
       assert.equal(num(counters, 'to-replica'), 0, 'no client segment went through the agent');
       assert.equal(num(counters, 'won-by-replica'), 1);
+      // A's answers are all plain: the WAN classifier took the first, and the agent learnt it from the clone.
+      const inKernel = configuration === 'A' ? 1 : 0;
+      assert.deepEqual([kernelPath().racesWon, num(counters, 'won-in-kernel'), num(counters, 'race-in-kernel'), kernelPath().racing], [inKernel, inKernel, inKernel, 0]);
       const replica = countersOf(lab, 'replica', 'replica');
       const replicaPath = replica.kernelPath as ReplicaPathState;
       // The switch's copy went to the replica's stack from its classifier: no agent there saw the start packet.
@@ -280,7 +286,7 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       }
       const counters = countersOf(lab, 'gw', 'client-gateway');
       assert.equal(num(counters, 'syn-tagged-in-kernel'), layouts.filter((l) => l.kernel).length, 'the agent had a clone of each');
-      assert.deepEqual([kernelPath().tagCopyFailures, num(counters, 'kernel-tagged-queue-overflowed')], [0, 0]);
+      assert.deepEqual([kernelPath().tagCopyFailures, num(counters, 'kernel-clones-queue-overflowed')], [0, 0]);
       // The agent opened an entry for every one; the damaged list and the full header it sent on untagged.
       assert.deepEqual(['syn-tagged', 'syn-untagged-malformed-options', 'syn-untagged-no-option-space'].map((n) => num(counters, n)), [layouts.length, 1, 1]);
     } finally {
@@ -369,6 +375,80 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
     }
   });
 
+  it('A: the WAN classifier takes a race\'s first answer; forged answers that cannot win leave the race pending, and one it does not judge (IP options) takes the race back to the agent', async () => {
+    await startLab('A');
+    const capture = lab.daemon('gw', 'tcpdump-race', ['tcpdump', '-i', 'wan0', '-nn', '-l', '-S', 'tcp[13] & 0x02 != 0']);
+    await capture.waitFor('listening on');
+    holdStartPackets(lab, true);
+    try {
+      /** A connect under way, pending in the map: its port and the acknowledgement its answers must carry. */
+      const ports = new Set<number>();
+      const pendingRace = async (timeoutS: number) => {
+        const client = startConnecting(lab, 80, ADDR.origin, timeoutS);
+        for (let i = 0; i < 100; i++) {
+          // The capture's lines come late: a port raced before is not this race's.
+          const syn = [...capture.output().matchAll(new RegExp(`${ADDR.client}\\.(\\d+) > ${ADDR.origin}\\.80: Flags \\[S\\], seq (\\d+)`, 'g'))].find((m) => !ports.has(Number(m[1])));
+          if (syn && kernelPath().racing === 1) {
+            ports.add(Number(syn[1]));
+            return { client, port: Number(syn[1]), startAck: (Number(syn[2]) + 1) >>> 0 };
+          }
+          await sleep(100);
+        }
+        throw new Error(`no pending race: ${JSON.stringify(kernelPath())}\n${capture.output()}`);
+      };
+      const answer = (src: string, port: number, ack: number) => buildSegment({ src, dst: ADDR.client, srcPort: 80, dstPort: port, seq: 777, ack, flags: TcpFlag.SYN | TcpFlag.ACK });
+      const c = await pendingRace(10);
+      const before = countersOf(lab, 'gw', 'client-gateway');
+      const grew = (now: Record<string, unknown>, name: string) => num(now, name) - num(before, name);
+      lab.fromRogue(answer(ADDR.replica, c.port, (c.startAck + 1) >>> 0));
+      lab.fromRogue(answer(ADDR.rogue, c.port, c.startAck));
+      await sleep(300);
+      const during = countersOf(lab, 'gw', 'client-gateway');
+      assert.deepEqual([grew(during, 'answer-unrelated-dropped'), grew(during, 'answer-from-stranger-dropped')], [1, 1], JSON.stringify(during));
+      assert.deepEqual([kernelPath().racing, kernelPath().racesWon, grew(during, 'won-by-replica')], [1, 0, 0], 'neither could win, nor call the race back');
+      // Answered now: the client's retransmitted start packet reaches both sites, and the first answer wins in the kernel.
+      holdStartPackets(lab, false);
+      assert.match(await c.client.line(0), /^connected /);
+      assert.equal(await c.client.line(1), 'got hi replica');
+      const won = countersOf(lab, 'gw', 'client-gateway');
+      assert.deepEqual([kernelPath().racesWon, grew(won, 'won-in-kernel'), grew(won, 'won-by-replica'), kernelPath().racing], [1, 1, 1, 0], JSON.stringify(won));
+      const entry = tableOf(lab, 'gw').entries.find((e) => e.client === `${ADDR.client}:${c.port}`);
+      assert.deepEqual([entry?.path, entry?.winner], ['kernel', ADDR.replica]);
+      c.client.daemon.kill();
+
+      holdStartPackets(lab, true);
+      const d = await pendingRace(3);
+      // A valid answer with IP options: the classifier leaves it to the agent, which judges it; the race is no longer the kernel's.
+      lab.fromRogue(withIpOptions(answer(ADDR.replica, d.port, d.startAck)));
+      await sleep(300);
+      const taken = countersOf(lab, 'gw', 'client-gateway');
+      assert.deepEqual([kernelPath().racing, kernelPath().racesWon, grew(taken, 'won-by-replica'), grew(taken, 'won-in-kernel')], [0, 1, 2, 1], JSON.stringify(taken));
+      d.client.daemon.kill();
+    } finally {
+      holdStartPackets(lab, false);
+      capture.kill();
+    }
+  });
+
+  it('a pending race leaves the map when the origin refuses the port, and when the kernel path is switched off', async () => {
+    await startLab('A');
+    const refused = await connect(lab, 8081);
+    assert.match(await refused.line(0), /^refused/);
+    assert.equal(num(countersOf(lab, 'gw', 'client-gateway'), 'refused-by-origin'), 1);
+    assert.deepEqual([kernelPath().racing, kernelPath().racesWon], [0, 0], JSON.stringify(kernelPath()));
+    holdStartPackets(lab, true);
+    try {
+      const c = startConnecting(lab, 80, ADDR.origin, 3);
+      for (let i = 0; i < 50 && kernelPath().racing === 0; i++) await sleep(100);
+      assert.equal(kernelPath().racing, 1);
+      flip(lab, false);
+      assert.equal(kernelPath().racing, 0, 'the race is the agent\'s');
+      c.daemon.kill();
+    } finally {
+      holdStartPackets(lab, false);
+    }
+  });
+
   it('a RST the client sends ends the entry and takes the flow out of the kernel', async () => {
     await startLab('A');
     const c = await connect(lab, 80);
@@ -448,6 +528,13 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
   });
 });
 
+/** Neither site's stack takes start packets while held: a race stays pending. */
+function holdStartPackets(lab: ProtocolLab, on: boolean): void {
+  const rule = 'INPUT -p tcp --dport 80 --syn -j DROP';
+  // Off removes every copy, and none is no error: the finally of a test that failed half way.
+  for (const board of ['origin', 'replica'] as const) lab.run(board, ['sh', '-c', on ? `iptables -I ${rule}` : `while iptables -D ${rule} 2>/dev/null; do :; done`]);
+}
+
 function flip(lab: ProtocolLab, on: boolean): void {
   post(lab, 'gw', 'kernel-path', on);
 }
@@ -471,6 +558,16 @@ function asTheAgentForwards(syn: Buffer): Buffer {
   out[8]--;
   out.writeUInt16BE(0, 10);
   out.writeUInt16BE(computeIpv4HeaderChecksum(out, 0, 20), 10);
+  return out;
+}
+
+/** The same IPv4 packet with four bytes of options (NOPs), which the classifiers leave to the agent. */
+function withIpOptions(packet: Buffer): Buffer {
+  const out = Buffer.concat([packet.subarray(0, 20), Buffer.from([1, 1, 1, 0]), packet.subarray(20)]);
+  out[0] = 0x46;
+  out.writeUInt16BE(out.length, 2);
+  out.writeUInt16BE(0, 10);
+  out.writeUInt16BE(computeIpv4HeaderChecksum(out, 0, 24), 10);
   return out;
 }
 

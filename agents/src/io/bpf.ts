@@ -15,6 +15,7 @@ const BPF_MAP_CREATE = 0;
 const BPF_MAP_LOOKUP_ELEM = 1;
 const BPF_MAP_UPDATE_ELEM = 2;
 const BPF_MAP_DELETE_ELEM = 3;
+const BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21;
 const BPF_PROG_LOAD = 5;
 const BPF_PROG_QUERY = 16;
 const BPF_LINK_CREATE = 28;
@@ -86,6 +87,15 @@ export class BpfMap {
     key.copy(this.key.bytes);
     this.elementAttr(true);
     if (!bpfElement(BPF_MAP_LOOKUP_ELEM, this.attr, 'map lookup')) return false;
+    this.value.bytes.copy(into, 0, 0, this.valueSize);
+    return true;
+  }
+
+  /** The value under key, copied into `into` as the kernel removed it, in one step; false when there was none. */
+  take(key: Buffer, into: Buffer): boolean {
+    key.copy(this.key.bytes);
+    this.elementAttr(true);
+    if (!bpfElement(BPF_MAP_LOOKUP_AND_DELETE_ELEM, this.attr, 'map lookup and delete')) return false;
     this.value.bytes.copy(into, 0, 0, this.valueSize);
     return true;
   }

@@ -1,6 +1,8 @@
 // The gateway's kernel path: which connections its two classifiers carry, and the flow map they share
-// with the agent. The agent decides (the race, the checks, the table); once a connection's race is won
-// it is carried here, and it leaves again on the first FIN the agent sees, when its table entry ends (a
+// with the agent. The agent decides (the checks, the table), and in B and C the race; in A it writes each
+// race into the map as pending, the WAN classifier takes its first answer, and the agent adopts what the
+// classifier decided (from the winner's clone, or from the map when another packet of the connection
+// comes first). Once a connection's race is won it is carried here, and it leaves again on the first FIN the agent sees, when its table entry ends (a
 // believed RST, idle expiry, a new connection on its socket), or when the path is switched off. While it
 // is carried, and after its FIN until the entry ends, the losers' plain answers get their RST from the WAN
 // classifier, counted in a state map.
@@ -12,7 +14,7 @@ import { interfaceMtu } from '../io/net-interface';
 import { monotonicNs } from '../io/clock';
 import type { Removal, TableEntry } from '../table';
 import {
-  clientSideProgram, FLOW_CLOSING, FLOW_KEY_SIZE, FLOW_MODES, FLOW_VALUE, GATEWAY_SLOT_COUNT, GATEWAY_SLOTS, serverSideProgram, type FlowMode, type ResettableAnswerers,
+  clientSideProgram, FLOW_CLOSING, FLOW_KEY_SIZE, FLOW_MODES, FLOW_PENDING, FLOW_VALUE, GATEWAY_SLOT_COUNT, GATEWAY_SLOTS, serverSideProgram, type FlowMode, type PlainAnswerers,
 } from './gateway-programs';
 import { SlotArray } from './slot-array';
 
@@ -22,14 +24,14 @@ export interface KernelPathOptions {
   wanIndex: number;
   markBit: number;
   maxFlows: number;
-  /** Whose plain late answers the WAN classifier resets, per server. */
-  resettable: ResettableAnswerers[];
+  /** Whose plain answers the WAN classifier judges, per server: who may win a pending race, whose late answers it resets. */
+  plainAnswerers: PlainAnswerers[];
   webPorts: number[];
   /** The gateway's own addresses: a start packet to one of them is not tagged. */
   localAddresses: number[];
   maxMss: number;
-  /** Marks the clone of a start packet the LAN classifier tagged, for the agent's queue of them. */
-  taggedMarkBit: number;
+  /** Marks the clones for the agent's queue of them: start packets the LAN classifier tagged, answers that won at the WAN's. */
+  cloneMarkBit: number;
 }
 
 /** A FIN seen by the agent, the entry's end in the table, the path switched off, or a second server on one client socket and port. */
@@ -52,6 +54,16 @@ export interface KernelPathDump {
   /** Start packets the LAN classifier tagged, and those it dropped because the agent's clone failed. */
   startsTagged: number;
   tagCopyFailures: number;
+  /** Races pending in the map now; those the WAN classifier decided, and winners it could not copy to the agent (raced again). */
+  racing: number;
+  racesWon: number;
+  winCopyFailures: number;
+}
+
+/** What the WAN classifier decided for a pending race: who answered first, and the sequence number after its SYN. */
+export interface KernelWin {
+  winner: number;
+  serverNextSeq: number;
 }
 
 const flowId = (clientIp: number, clientPort: number, serverPort: number) => `${clientIp}:${clientPort}:${serverPort}`;
@@ -60,6 +72,8 @@ export class GatewayKernelPath {
   private readonly flows = new Map<string, TableEntry>();
   /** Flows back with the agent for their close, kept in the map (FLOW_CLOSING) for their race's late answers. */
   private readonly closing = new Map<string, TableEntry>();
+  /** Races pending in the map (FLOW_PENDING), until the agent adopts the classifier's decision or takes them back. */
+  private readonly racing = new Map<string, TableEntry>();
   private readonly key = Buffer.alloc(FLOW_KEY_SIZE);
   private readonly value = Buffer.alloc(FLOW_VALUE.size);
   private carriedTotal = 0;
@@ -79,9 +93,9 @@ export class GatewayKernelPath {
     try {
       slots = SlotArray.create('synrace_gateway', GATEWAY_SLOT_COUNT);
       const programOptions = {
-        flowMapFd: map.fd, stateMapFd: slots.fd, wanIndex: options.wanIndex, resettable: options.resettable, markBit: options.markBit,
+        flowMapFd: map.fd, stateMapFd: slots.fd, wanIndex: options.wanIndex, plainAnswerers: options.plainAnswerers, markBit: options.markBit,
         wanMtu: interfaceMtu(options.wanInterface), lanIndex: options.lanIndex, webPorts: options.webPorts, localAddresses: options.localAddresses, maxMss: options.maxMss,
-        taggedMarkBit: options.taggedMarkBit,
+        cloneMarkBit: options.cloneMarkBit,
       };
       const client = loadClassifier('synrace_to_srv', clientSideProgram(programOptions));
       fds.push(client);
@@ -108,29 +122,85 @@ export class GatewayKernelPath {
       this.leave(other, 'shared-socket');
       return false;
     }
-    this.fillKey(entry);
-    const v = this.value.fill(0);
-    v.writeUInt32BE(entry.serverIp, FLOW_VALUE.serverIp);
+    // A race still pending under the key (another server's) is the agent's from now on.
+    this.racing.delete(id);
+    const v = this.fillValue(entry, FLOW_MODES[mode], entry.windowScaled ? entry.clientWindowShift : 0);
     v.writeUInt32BE(entry.winner ?? entry.serverIp, FLOW_VALUE.winner);
-    v.writeUInt32LE(FLOW_MODES[mode], FLOW_VALUE.mode);
-    v.writeUInt32LE(entry.windowScaled ? entry.clientWindowShift : 0, FLOW_VALUE.windowShift);
     v.writeUInt32LE(entry.serverNextSeq ?? 0, FLOW_VALUE.serverNextSeq);
     v.writeUInt32LE(Math.min(entry.clientWindow, 0xffffffff), FLOW_VALUE.clientWindow);
-    v.writeBigUInt64LE(BigInt(monotonicNs()), FLOW_VALUE.lastSeenNs);
-    v.writeUInt32LE((entry.isn + 1) >>> 0, FLOW_VALUE.startAck);
-    try {
-      this.map.update(this.key, v);
-    } catch {
-      // The map is as large as the table, so it is full only if the kernel is short of memory: the agent carries on.
-      this.mapRefusals++;
-      return false;
-    }
+    if (!this.write()) return false;
     // A closing flow under the same key was overwritten: its late answers are the agent's again.
     this.closing.delete(id);
     this.flows.set(id, entry);
     entry.path = 'kernel';
     this.carriedTotal++;
     return true;
+  }
+
+  /**
+   * Puts a pending entry's race in the map for the WAN classifier to decide; false when switched off, while
+   * a winner cache sends start packets to a remembered winner, or when another entry holds the key. The
+   * window shift is the client's, as if the winner will scale too (every stack that answers a scaled SYN
+   * does); adopt() puts it right when the winner did not.
+   */
+  race(entry: TableEntry): boolean {
+    if (!this.on || !this.startTagging) return false;
+    const id = flowId(entry.clientIp, entry.clientPort, entry.serverPort);
+    const holder = this.flows.get(id) ?? this.closing.get(id) ?? this.racing.get(id);
+    if (holder) return holder === entry;
+    this.fillValue(entry, FLOW_PENDING, Math.max(entry.clientWindowShift, 0));
+    if (!this.write()) return false;
+    this.racing.set(id, entry);
+    return true;
+  }
+
+  /** The classifier's decision of an entry's pending race, left in the map; undefined while it is pending or not in the map. */
+  decision(entry: TableEntry): KernelWin | undefined {
+    if (!this.isRacing(entry) || !this.map.lookup(this.key, this.value)) return undefined;
+    return this.readWin();
+  }
+
+  /**
+   * For the agent about to judge a packet of a pending entry itself: the classifier's decision, if it made
+   * one; otherwise the race leaves the map in the same step (so no answer can take it there afterwards) and
+   * is the agent's.
+   */
+  takeRace(entry: TableEntry): KernelWin | undefined {
+    if (!this.isRacing(entry)) return undefined;
+    const id = flowId(entry.clientIp, entry.clientPort, entry.serverPort);
+    if (!this.map.take(this.key, this.value)) {
+      this.racing.delete(id);
+      return undefined;
+    }
+    const win = this.readWin();
+    if (win) this.map.update(this.key, this.value);
+    else this.racing.delete(id);
+    return win;
+  }
+
+  /**
+   * The agent has recorded the classifier's winner in its table: the connection is carried from here. A
+   * winner that did not scale its window gets the unscaled window the agent tracks. False when the race is
+   * no longer in the map (the path was switched off meanwhile): the agent carries the connection.
+   */
+  adopt(entry: TableEntry): boolean {
+    if (!this.isRacing(entry)) return false;
+    const id = flowId(entry.clientIp, entry.clientPort, entry.serverPort);
+    this.racing.delete(id);
+    if (!this.map.lookup(this.key, this.value) || !this.readWin()) return false;
+    if (!entry.windowScaled && this.value.readUInt32LE(FLOW_VALUE.windowShift) !== 0) {
+      this.value.writeUInt32LE(0, FLOW_VALUE.windowShift);
+      this.map.update(this.key, this.value);
+    }
+    this.flows.set(id, entry);
+    entry.path = 'kernel';
+    this.carriedTotal++;
+    return true;
+  }
+
+  /** The entries whose races are pending in the map. */
+  races(): TableEntry[] {
+    return [...this.racing.values()];
   }
 
   /** Copies what the classifiers learnt (sequence, window, packets, last segment) into the entry. */
@@ -150,6 +220,12 @@ export class GatewayKernelPath {
   /** On a FIN the flow stays in the map, closing, until its table entry ends; on anything else it goes. */
   leave(entry: TableEntry, reason: LeaveReason): void {
     const id = flowId(entry.clientIp, entry.clientPort, entry.serverPort);
+    if (this.racing.get(id) === entry) {
+      this.racing.delete(id);
+      this.fillKey(entry);
+      this.map.delete(this.key);
+      return;
+    }
     if (entry.path !== 'kernel') {
       if (reason !== 'fin' && this.closing.get(id) === entry) {
         this.closing.delete(id);
@@ -188,13 +264,14 @@ export class GatewayKernelPath {
   setEnabled(on: boolean): void {
     this.on = on;
     this.writeTagging();
-    if (!on) for (const entry of [...this.flows.values(), ...this.closing.values()]) this.leave(entry, 'switched-off');
+    if (!on) for (const entry of [...this.flows.values(), ...this.closing.values(), ...this.racing.values()]) this.leave(entry, 'switched-off');
   }
 
   /** Whether the LAN classifier may tag start packets while the path is on: not while a winner cache sends them to a remembered winner. */
   setStartTagging(on: boolean): void {
     this.startTagging = on;
     this.writeTagging();
+    if (!on) for (const entry of this.racing.values()) this.leave(entry, 'switched-off');
   }
 
   dump(): KernelPathDump {
@@ -204,6 +281,9 @@ export class GatewayKernelPath {
       tagging: this.slots.read(GATEWAY_SLOTS.tagging) !== 0,
       startsTagged: this.slots.read(GATEWAY_SLOTS.startsTagged),
       tagCopyFailures: this.slots.read(GATEWAY_SLOTS.tagCopyFailures),
+      racing: this.racing.size,
+      racesWon: this.slots.read(GATEWAY_SLOTS.racesWon),
+      winCopyFailures: this.slots.read(GATEWAY_SLOTS.winCopyFailures),
     };
   }
 
@@ -214,10 +294,48 @@ export class GatewayKernelPath {
     for (const entry of this.flows.values()) entry.path = 'agent';
     this.flows.clear();
     this.closing.clear();
+    this.racing.clear();
   }
 
   private writeTagging(): void {
     this.slots.write(GATEWAY_SLOTS.tagging, this.on && this.startTagging ? 1n : 0n);
+  }
+
+  /** The flow's key and a fresh value: the server, the mode and window shift, the start packet's acknowledgement, now. */
+  private fillValue(entry: TableEntry, mode: number, windowShift: number): Buffer {
+    this.fillKey(entry);
+    const v = this.value.fill(0);
+    v.writeUInt32BE(entry.serverIp, FLOW_VALUE.serverIp);
+    v.writeUInt32LE(mode, FLOW_VALUE.mode);
+    v.writeUInt32LE(windowShift, FLOW_VALUE.windowShift);
+    v.writeBigUInt64LE(BigInt(monotonicNs()), FLOW_VALUE.lastSeenNs);
+    v.writeUInt32LE((entry.isn + 1) >>> 0, FLOW_VALUE.startAck);
+    return v;
+  }
+
+  /** Writes the value fillValue made; false when the map refuses it. */
+  private write(): boolean {
+    try {
+      this.map.update(this.key, this.value);
+      return true;
+    } catch {
+      // The map is as large as the table, so it is full only if the kernel is short of memory: the agent carries on.
+      this.mapRefusals++;
+      return false;
+    }
+  }
+
+  /** Whether the entry's race is pending in the map; fills the key. */
+  private isRacing(entry: TableEntry): boolean {
+    this.fillKey(entry);
+    return this.racing.get(flowId(entry.clientIp, entry.clientPort, entry.serverPort)) === entry;
+  }
+
+  /** The value just read, as a decided race; undefined while pending (or not a race any more). */
+  private readWin(): KernelWin | undefined {
+    const mode = this.value.readUInt32LE(FLOW_VALUE.mode);
+    if (mode !== FLOW_MODES.pass && mode !== FLOW_MODES.translate) return undefined;
+    return { winner: this.value.readUInt32BE(FLOW_VALUE.winner), serverNextSeq: this.value.readUInt32LE(FLOW_VALUE.serverNextSeq) };
   }
 
   private fillKey(entry: TableEntry): void {

@@ -1,5 +1,5 @@
-// The gateway's kernel path: two tcx classifiers that carry a connection's established segments once the
-// agent has decided its race and put it in the flow map. One sits at the LAN's ingress (client to
+// The gateway's kernel path: two tcx classifiers that carry a connection's established segments once its
+// race is decided and its flow is in the map. One sits at the LAN's ingress (client to
 // server), one at the WAN's (towards the client). They do for a carried connection exactly what the
 // agent's verdicts do (protocol.md P600), with the agent's checks:
 // - only a segment without SYN, FIN or RST: those, and anything the program does not recognise, go on
@@ -24,6 +24,12 @@
 // the agent's queue, which opens the race's table entry from it and drops it. The clone waits in this CPU's
 // backlog only until the packet's own forwarding is done, so it is in the agent's queue long before an
 // answer can be, and the agent reads its queues in order: the entry exists when the first answer is judged.
+// In configuration A, where every answer is plain, the agent then writes the race into the map as pending
+// (FLOW_PENDING), and the WAN classifier judges its answers as the agent's acknowledgement() would: the
+// first plain answer from the server or a candidate that acknowledges the start packet wins, goes on to the
+// client as the server's, and is carried from then on; a clone of it tells the agent, whose table, counters
+// and dump then say what they always said. Any answer the classifier does not judge still reaches the
+// agent, which takes the race back first (gateway-kernel-path.ts, takeRace).
 import { MSS_OPTION_LENGTH, TAG_BLOCK_LENGTH, TCP_MAX_HEADER_LENGTH, TcpOptionKind } from '../packet';
 import { BpfAssembler, FP, type Register } from './bpf-assembler';
 import {
@@ -55,8 +61,8 @@ export const FLOW_VALUE = {
  * Slots of the gateway's state map (an array of u64): whether the classifier may tag start packets (the
  * agent's switch), and what the classifiers did without the agent.
  */
-export const GATEWAY_SLOTS = { lateResets: 0, tagging: 1, startsTagged: 2, tagCopyFailures: 3 } as const;
-export const GATEWAY_SLOT_COUNT = 4;
+export const GATEWAY_SLOTS = { lateResets: 0, tagging: 1, startsTagged: 2, tagCopyFailures: 3, racesWon: 4, winCopyFailures: 5 } as const;
+export const GATEWAY_SLOT_COUNT = 6;
 
 /**
  * pass: the origin won; segments cross untouched. translate: A (and B towards the server): the server
@@ -70,10 +76,15 @@ export type FlowMode = keyof typeof FLOW_MODES;
  * only so that its race's late answers still get their RST here, until the table entry ends.
  */
 export const FLOW_CLOSING = 4;
+/**
+ * Not carried: the race of a start packet the agent has an entry for, which the WAN classifier's first
+ * plain answer takes. Above FLOW_CLOSING, as every mode of a flow that is not carried.
+ */
+export const FLOW_PENDING = 5;
 
-export interface ResettableAnswerers {
+export interface PlainAnswerers {
   server: number;
-  /** Whose plain late answers for `server` the classifier resets: the server, and in A and B its replicas. */
+  /** Whose plain answers for `server` the classifier judges: the server, and in A and B its replicas. */
   answerers: number[];
 }
 
@@ -81,7 +92,7 @@ export interface GatewayProgramOptions {
   flowMapFd: number;
   stateMapFd: number;
   wanIndex: number;
-  resettable: ResettableAnswerers[];
+  plainAnswerers: PlainAnswerers[];
   /** The gateway's steering mark bit: its chain lets a marked packet through. */
   markBit: number;
   /** C: the WAN's MTU; a segment that would not fit once tunnelled is left to the agent. */
@@ -92,8 +103,8 @@ export interface GatewayProgramOptions {
   localAddresses: number[];
   /** The MSS a tagged start packet offers at most (the agent's clampMss). */
   maxMss: number;
-  /** Marks the clone of a start packet this classifier tagged, for the agent's queue of them. */
-  taggedMarkBit: number;
+  /** Marks the clones for the agent's queue of them: start packets the LAN classifier tagged, answers that won at the WAN's. */
+  cloneMarkBit: number;
 }
 
 const KEY_AT = STACK_FREE_BELOW - 8;
@@ -110,6 +121,8 @@ const TAG_BLOCK_AT = NEW_HEADER_AT - 8;
 /** The EOL bytes still to write, and two bytes for loads and stores. */
 const PAD_AT = TAG_BLOCK_AT - 8;
 const BYTES_AT = PAD_AT - 8;
+/** A pending flow's mode and window shift, to put back when the race's winner could not be copied to the agent. */
+const PENDING_WAS_AT = BYTES_AT - 8;
 /** NOP, NOP, NOP, then kind 253, length 5, "SR", permissible (packet/tag.ts's block), as two little-endian words. */
 const TAG_BLOCK_WORDS = [0xfd010101 | 0, 0x01525305];
 const BPF_F_INGRESS = 1;
@@ -168,26 +181,34 @@ function trackServerSequence(a: BpfAssembler, ip: number, tcp: number, done: str
 }
 
 /**
- * 'answer': a plain SYN+ACK. One of a carried connection's race that acknowledges the start packet and comes
- * from a resettable answerer other than the winner gets the agent's RST (packet/rst.ts: client to answerer,
- * its acknowledgement as the sequence number), built over the answer and sent back out of the WAN. All else
- * (the winner's repeat, an unrelated acknowledgement, a stranger, no route) is the agent's, as before.
+ * 'answer': a plain SYN+ACK that acknowledges the start packet of a flow in the map, from one of its
+ * server's plain answerers. While the flow's race is pending (configuration A, the agent's start packet
+ * entry written before any answer can come), the first such answer takes the race with one compare and
+ * exchange ('race'). Once it is decided, one from the winner is the agent's (a repeat), and one from anyone
+ * else gets the agent's RST (packet/rst.ts: client to answerer, its acknowledgement as the sequence number),
+ * built over the answer and sent back out of the WAN. All else (an unrelated acknowledgement, a stranger,
+ * no route) is the agent's, as before.
  */
-function resetLateAnswer(a: BpfAssembler, options: GatewayProgramOptions): void {
+function judgeAnswer(a: BpfAssembler, options: GatewayProgramOptions): void {
   const ip = ETH_HEADER;
   const tcp = ETH_HEADER + IP_HEADER;
   a.label('answer');
+  // The clone of a winning answer this program sent the agent, back at the ingress.
+  a.load(4, 0, SKB, SKB_MARK).aluImm('and', 0, options.cloneMarkBit).jumpImm('ne', 0, 0, 'next');
   lookupFlow(a, options.flowMapFd, ip + 16, tcp + 2, tcp);
-  a.load(4, FROM, FP, at(ip + 12)).load(4, 0, FLOW, FLOW_VALUE.winner).jumpReg('eq', FROM, 0, 'next');
   a.load(4, 0, FP, at(tcp + 8)).networkToHost(0, 32).load(4, 1, FLOW, FLOW_VALUE.startAck).jumpReg('ne', 0, 1, 'next');
-  a.load(4, TO, FLOW, FLOW_VALUE.serverIp);
-  options.resettable.forEach((r, i) => {
+  a.load(4, FROM, FP, at(ip + 12)).load(4, TO, FLOW, FLOW_VALUE.serverIp);
+  options.plainAnswerers.forEach((r, i) => {
     a.jump32Imm('ne', TO, addressImmediate(r.server), `not-server-${i}`);
-    for (const answerer of r.answerers) a.jump32Imm('eq', FROM, addressImmediate(answerer), 'loser');
+    for (const answerer of r.answerers) a.jump32Imm('eq', FROM, addressImmediate(answerer), 'candidate');
     a.goto('next');
     a.label(`not-server-${i}`);
   });
   a.goto('next');
+  a.label('candidate');
+  a.load(8, 0, FLOW, FLOW_VALUE.mode).jump32Imm('eq', 0, FLOW_PENDING, 'race');
+  a.label('decided');
+  a.load(4, 0, FLOW, FLOW_VALUE.winner).jumpReg('eq', FROM, 0, 'next');
   a.label('loser');
   lookUpNextHop(a, FIB_AT, options.wanIndex, () => {
     a.load(4, 0, FP, at(ip + 16)).store(4, FP, FIB_AT + FIB.src, 0);
@@ -223,6 +244,40 @@ function resetLateAnswer(a: BpfAssembler, options: GatewayProgramOptions): void 
   countInSlot(a, options.stateMapFd, GATEWAY_SLOTS.lateResets, SLOT_KEY_AT, 'drop');
   // bpf_redirect's answer is TC_ACT_REDIRECT: out of the interface the route names.
   a.load(4, 1, FP, FIB_AT + FIB.ifindex).mov(2, 0).call(HELPER.redirect).exit();
+  takeRace(a, options);
+}
+
+/**
+ * 'race': r0 holds the pending flow's mode and, above it, the window shift the agent wrote, which nothing
+ * changes while the race is pending; the compare and exchange of both makes this answer the winner only if
+ * no other CPU's answer was first. The winner's sequence number goes in the map; a clone of the answer goes
+ * to the agent (its table, counters and dump learn the race from it); the answer itself, translated to come
+ * from the server as the agent's deliver() would, goes on to the client. Without the agent's clone the
+ * race is pending again and the answer dropped: its answerer will repeat it, or another will win.
+ */
+function takeRace(a: BpfAssembler, options: GatewayProgramOptions): void {
+  const tcp = ETH_HEADER + IP_HEADER;
+  a.label('race');
+  a.movReg(2, 0).store(8, FP, PENDING_WAS_AT, 2);
+  a.movReg(1, 0).aluImm('rsh', 1, 32).aluImm('lsh', 1, 32);
+  a.jumpReg('eq', FROM, TO, 'race-claim').aluImm('or', 1, FLOW_MODES.translate);
+  a.label('race-claim');
+  a.compareExchange(FLOW, FLOW_VALUE.mode, 1).jumpReg('ne', 0, 2, 'decided');
+  a.store(4, FLOW, FLOW_VALUE.winner, FROM);
+  a.load(4, 0, FP, at(tcp + 4)).networkToHost(0, 32).aluImm('add', 0, 1).store(4, FLOW, FLOW_VALUE.serverNextSeq, 0);
+  a.call(HELPER.ktimeGetNs).store(8, FLOW, FLOW_VALUE.lastSeenNs, 0);
+  a.load(4, 1, SKB, SKB_MARK).aluImm('or', 1, options.cloneMarkBit).store(4, SKB, SKB_MARK, 1);
+  a.movReg(1, SKB).mov(2, options.wanIndex).mov(3, BPF_F_INGRESS).call(HELPER.cloneRedirect).jumpImm('ne', 0, 0, 'race-not-copied');
+  countInSlot(a, options.stateMapFd, GATEWAY_SLOTS.racesWon, SLOT_KEY_AT, 'drop');
+  a.load(4, 1, SKB, SKB_MARK).aluImm('and', 1, ~options.cloneMarkBit).store(4, SKB, SKB_MARK, 1);
+  // The origin's answer crosses untouched; a replica's is the server's, as every segment after it.
+  a.jumpReg('eq', FROM, TO, 'carried');
+  rewriteAddress(a, 12, FROM, TO, 'next');
+  a.goto('carried');
+  a.label('race-not-copied');
+  a.load(8, 1, FP, PENDING_WAS_AT).store(8, FLOW, FLOW_VALUE.mode, 1);
+  countInSlot(a, options.stateMapFd, GATEWAY_SLOTS.winCopyFailures, SLOT_KEY_AT, 'drop');
+  a.goto('drop');
 }
 
 /** `register` (a length in host order) as the two-byte network-order value the checksum helpers take. */
@@ -240,7 +295,7 @@ function tagStartPacket(a: BpfAssembler, options: GatewayProgramOptions): void {
   const tcp = ETH_HEADER + IP_HEADER;
   a.label('start');
   // The clone this program sent the agent, back at the ingress.
-  a.load(4, 0, SKB, SKB_MARK).aluImm('and', 0, options.taggedMarkBit).jumpImm('ne', 0, 0, 'next');
+  a.load(4, 0, SKB, SKB_MARK).aluImm('and', 0, options.cloneMarkBit).jumpImm('ne', 0, 0, 'next');
   requireWebPortWhileSwitchedOn(a, options.webPorts, options.stateMapFd, GATEWAY_SLOTS.tagging, SLOT_KEY_AT, 'start-web');
   a.load(4, 0, FP, at(ip + 16));
   for (const local of options.localAddresses) a.jump32Imm('eq', 0, addressImmediate(local), 'next');
@@ -318,10 +373,10 @@ function tagStartPacket(a: BpfAssembler, options: GatewayProgramOptions): void {
   a.movReg(1, SKB).mov(2, ip + 10).mov(5, 2).call(HELPER.l3CsumReplace).jumpImm('ne', 0, 0, 'drop');
   a.movReg(1, SKB).mov(2, ip + 2).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 2).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
   // The agent's copy first, into the LAN's ingress again; without it the agent would not know the race, so no copy, no packet.
-  a.load(4, 1, SKB, SKB_MARK).aluImm('or', 1, options.taggedMarkBit).store(4, SKB, SKB_MARK, 1);
+  a.load(4, 1, SKB, SKB_MARK).aluImm('or', 1, options.cloneMarkBit).store(4, SKB, SKB_MARK, 1);
   a.movReg(1, SKB).mov(2, options.lanIndex).mov(3, BPF_F_INGRESS).call(HELPER.cloneRedirect).jumpImm('ne', 0, 0, 'start-not-copied');
   countInSlot(a, options.stateMapFd, GATEWAY_SLOTS.startsTagged, SLOT_KEY_AT, 'drop');
-  a.load(4, 1, SKB, SKB_MARK).aluImm('and', 1, ~options.taggedMarkBit).store(4, SKB, SKB_MARK, 1);
+  a.load(4, 1, SKB, SKB_MARK).aluImm('and', 1, ~options.cloneMarkBit).store(4, SKB, SKB_MARK, 1);
   a.goto('carried');
   a.label('start-not-copied');
   countInSlot(a, options.stateMapFd, GATEWAY_SLOTS.tagCopyFailures, SLOT_KEY_AT, 'drop');
@@ -345,7 +400,7 @@ export function clientSideProgram(options: GatewayProgramOptions): Buffer {
   checkPlainSegment(a, tcp);
   lookupFlow(a, options.flowMapFd, ip + 12, tcp, tcp + 2);
   a.load(4, 0, FP, at(ip + 16)).load(4, 1, FLOW, FLOW_VALUE.serverIp).jumpReg('ne', 0, 1, 'next');
-  a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('eq', 0, FLOW_CLOSING, 'next');
+  a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('ge', 0, FLOW_CLOSING, 'next');
   trackClientAcknowledgement(a, tcp);
   touch(a, FLOW_VALUE.toServerPackets);
   a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('eq', 0, FLOW_MODES.pass, 'carried').jumpImm('eq', 0, FLOW_MODES.tunnel, 'tunnel');
@@ -375,7 +430,7 @@ export function serverSideProgram(options: GatewayProgramOptions): Buffer {
   checkPlainSegment(a, tcp);
   lookupFlow(a, options.flowMapFd, ip + 16, tcp + 2, tcp);
   a.load(4, FROM, FP, at(ip + 12)).load(4, TO, FLOW, FLOW_VALUE.serverIp);
-  a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('eq', 0, FLOW_CLOSING, 'next').jumpImm('eq', 0, FLOW_MODES.tunnel, 'next').jumpImm('eq', 0, FLOW_MODES.pass, 'from-server');
+  a.load(4, 0, FLOW, FLOW_VALUE.mode).jumpImm('ge', 0, FLOW_CLOSING, 'next').jumpImm('eq', 0, FLOW_MODES.tunnel, 'next').jumpImm('eq', 0, FLOW_MODES.pass, 'from-server');
   a.load(4, 1, FLOW, FLOW_VALUE.winner).jumpReg('eq', FROM, 1, 'from-winner');
   a.jumpImm('ne', 0, FLOW_MODES['translate-spoofed'], 'next');
   a.label('from-server').jumpReg('ne', FROM, TO, 'next');
@@ -405,7 +460,7 @@ export function serverSideProgram(options: GatewayProgramOptions): Buffer {
   touch(a, FLOW_VALUE.toClientPackets);
   decapsulate(a, 'next');
   a.goto('carried');
-  resetLateAnswer(a, options);
+  judgeAnswer(a, options);
   endings(a, options.markBit);
   return a.assemble();
 }

@@ -58,7 +58,7 @@ export function openSteeredQueue(role: RoleSteering, rules: SteeringRule[], log:
     queues: [
       { num: role.startQueue, maxLen: START_QUEUE_LENGTH, failOpen: true },
       { num: role.otherQueue, maxLen: OTHER_QUEUE_LENGTH, failOpen: false },
-      ...(role.taggedQueue ? [{ num: role.taggedQueue.num, maxLen: START_QUEUE_LENGTH, failOpen: false }] : []),
+      ...(role.cloneQueue ? [{ num: role.cloneQueue.num, maxLen: START_QUEUE_LENGTH, failOpen: false }] : []),
     ],
     pass: { verdict: NF_REPEAT, markBits: role.markBit },
     onHandlerError: (err) => {
@@ -97,7 +97,7 @@ export function openSteeredQueue(role: RoleSteering, rules: SteeringRule[], log:
         'queue-packets': s.packets, 'queue-verdict-messages': s.verdictMessages, 'queue-batch-verdicts': s.batchMessages,
         'queue-sends': s.sends, 'queue-handler-errors': s.handlerErrors, 'queue-held': s.held,
       };
-      const names = new Map([[role.startQueue, 'start'], [role.otherQueue, 'other'], ...(role.taggedQueue ? [[role.taggedQueue.num, 'tagged'] as const] : [])]);
+      const names = new Map([[role.startQueue, 'start'], [role.otherQueue, 'other'], ...(role.cloneQueue ? [[role.cloneQueue.num, 'clones'] as const] : [])]);
       for (const [num, k] of Object.entries(s.kernel)) {
         const which = names.get(Number(num));
         if (!which) continue;

@@ -22,15 +22,15 @@ export interface RoleSteering {
   startQueue: number;
   otherQueue: number;
   /**
-   * The gateway's: clones of start packets its classifier tagged and sent (overflow: drop, for the packet
-   * has left), told apart by a mark bit of their own.
+   * The gateway's: clones its classifiers send the agent, of start packets they tagged and answers that won
+   * (overflow: drop, for the packet has left), told apart by a mark bit of their own.
    */
-  taggedQueue?: { num: number; markBit: number };
+  cloneQueue?: { num: number; markBit: number };
 }
 
-/** The gateway's queue of the clones of start packets its kernel path tagged, and their mark bit. */
-export const GATEWAY_TAGGED_STARTS = { num: 21334, markBit: 0x10000000 } as const;
-export const GATEWAY_STEERING: RoleSteering = { chain: 'SYNRACE-GW', markBit: 0x40000000, startQueue: 21330, otherQueue: 21331, taggedQueue: GATEWAY_TAGGED_STARTS };
+/** The gateway's queue of the clones its kernel path sends the agent, and their mark bit. */
+export const GATEWAY_CLONES = { num: 21334, markBit: 0x10000000 } as const;
+export const GATEWAY_STEERING: RoleSteering = { chain: 'SYNRACE-GW', markBit: 0x40000000, startQueue: 21330, otherQueue: 21331, cloneQueue: GATEWAY_CLONES };
 export const SWITCH_STEERING: RoleSteering = { chain: 'SYNRACE-SW', markBit: 0x20000000, startQueue: 21332, otherQueue: 21333 };
 
 /** The FORWARD chain of agents before NFQUEUE (DROP rules): a board upgraded after a power cut may still have it. */

@@ -7,17 +7,18 @@
 // goes back with a verdict: untouched, rewritten, or dropped. Only RSTs to late answerers are its own.
 // Once a race is won, the kernel path (kernel-path/) carries the connection's segments but SYN, FIN and
 // RST, which still come here. While the winner cache is off, the kernel path tags start packets too, and
-// a clone of each comes here for its table entry.
+// a clone of each comes here for its table entry; in configuration A it then judges the race's plain
+// answers too, and a clone of the winner comes here for the table.
 import { buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView } from '../packet';
 import { DEFAULT_TABLE_OPTIONS, TranslationTable, type AnswerKey, type ConnectionKey, type TableCounters, type TableDump, type TableEntry } from '../table';
 import { addKernelCount, Counters } from '../protocol/counters';
 import { PacketParser, type PacketKind } from '../protocol/packet-parser';
 import { RawSender } from '../protocol/raw-sender';
 import { interfaceIndex, openSteeredQueue, type Verdicts } from '../protocol/steered-queue';
-import { GATEWAY_STEERING, GATEWAY_TAGGED_STARTS, NOT_LOCAL_MATCH, START_PACKET_MATCH, webPortsMatch, type SteeringRule } from '../protocol/steering';
+import { GATEWAY_CLONES, GATEWAY_STEERING, NOT_LOCAL_MATCH, START_PACKET_MATCH, webPortsMatch, type SteeringRule } from '../protocol/steering';
 import type { ClientGatewayConfig } from './client-gateway-config';
 import { createCachedStarts, type CachedStarts } from './cached-starts';
-import { GatewayKernelPath, type KernelPathDump } from '../kernel-path/gateway-kernel-path';
+import { GatewayKernelPath, type KernelPathDump, type KernelWin } from '../kernel-path/gateway-kernel-path';
 import type { FlowMode } from '../kernel-path/gateway-programs';
 
 const SWEEP_INTERVAL_MS = 1000;
@@ -34,7 +35,8 @@ export interface ClientGateway {
 export interface GatewayCore {
   /** `taggedInKernel`: the clone of a start packet the LAN classifier tagged and sent on. */
   fromClient(packet: Buffer, v: Verdicts, taggedInKernel?: boolean): void;
-  fromServer(packet: Buffer, v: Verdicts): void;
+  /** `wonInKernel`: the clone of an answer the WAN classifier found first and sent on. */
+  fromServer(packet: Buffer, v: Verdicts, wonInKernel?: boolean): void;
   /** Forgets idle entries; one the kernel path carries is idle only if its classifiers saw nothing either. */
   sweep(now: number): void;
   readonly table: TranslationTable;
@@ -54,6 +56,8 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
   if (kernel) table.onRemoved = (entry, why) => kernel.leave(entry, why);
   /** How the kernel path carries a connection a replica won; one the origin won crosses untouched. */
   const replicaFlow: FlowMode = config.configuration === 'A' ? 'translate' : config.configuration === 'B' ? 'translate-spoofed' : 'tunnel';
+  // Only A's answers are all plain: in B and C a replica's comes through the tunnel, which is the agent's to judge.
+  const raceInKernel = (entry: TableEntry): boolean => config.configuration === 'A' && kernel !== undefined && kernel.race(entry);
   const cachedStarts = config.winnerCache && createCachedStarts({ config, cacheConfig: config.winnerCache, counters, send, now, later });
   const webPorts = new Set(config.webPorts);
   const local = new Set(config.localAddresses);
@@ -96,6 +100,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
       if (result.created) entry.via = 'untagged';
       return v.rewritten(packet);
     }
+    if (entry.state === 'pending' && raceInKernel(entry)) counters.add('race-in-kernel');
     v.rewritten(tagged.packet);
   }
 
@@ -132,6 +137,58 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     result.entry.clientWindowShift = readWindowScale(packet, tcp);
     counters.add(result.created ? 'syn-tagged' : 'syn-retransmitted');
     counters.add('syn-tagged-in-kernel');
+    if (result.entry.state === 'pending' && raceInKernel(result.entry)) counters.add('race-in-kernel');
+  }
+
+  /**
+   * The clone of an answer the WAN classifier judged first and sent on to the client: the race's winner,
+   * recorded as acknowledgement() records one, and the clone dropped. The table may know already (the
+   * agent adopted the decision from the map when another packet of the connection came first).
+   */
+  function wonInKernel(packet: Buffer, v: Verdicts): void {
+    v.drop();
+    const { ip, tcp } = towardsClients;
+    if (towardsClients.parse(packet) !== 'tcp' || (tcp.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST | TcpFlag.FIN)) !== (TcpFlag.SYN | TcpFlag.ACK)) {
+      counters.add('kernel-win-clone-not-an-answer-dropped');
+      return;
+    }
+    readAnswer(ip, tcp);
+    const entry = table.findForAnswer(answer);
+    if (entry?.state !== 'pending') {
+      counters.add(entry ? 'kernel-win-clone-already-known' : 'kernel-win-clone-without-entry');
+      return;
+    }
+    adoptKernelWin(entry, { winner: ip.src, serverNextSeq: (tcp.seq + 1) >>> 0 }, readWindowScale(packet, tcp));
+  }
+
+  /**
+   * Records the classifier's winner as the agent's own acknowledgement() would record it. `answerWindowShift`
+   * is the winner's window scale when its answer is at hand; read from the map, the classifier's assumption
+   * that it scales as the client does.
+   */
+  function adoptKernelWin(entry: TableEntry, win: KernelWin, answerWindowShift = 0): void {
+    if (table.recordAnswer(entry, win.winner, (entry.isn + 1) >>> 0, now(), (win.serverNextSeq - 1) >>> 0, answerWindowShift) !== 'won') return;
+    counters.add('won-in-kernel');
+    won(entry, true);
+  }
+
+  /**
+   * A packet of a pending entry reached the agent: what the classifier already decided comes first. With
+   * `takeRace` (an answer the agent is about to judge) a race the classifier did not decide becomes the
+   * agent's alone.
+   */
+  function withKernelDecision(entry: TableEntry, takeRace = false): void {
+    if (entry.state !== 'pending' || !kernel) return;
+    const win = takeRace ? kernel.takeRace(entry) : kernel.decision(entry);
+    if (win) adoptKernelWin(entry, win);
+  }
+
+  /** A race won, by the agent's judgement or the classifier's: counted, remembered, and carried by the kernel path. */
+  function won(entry: TableEntry, inKernel: boolean): void {
+    counters.add(entry.state === 'origin' ? 'won-by-origin' : 'won-by-replica');
+    cachedStarts?.won(entry);
+    const carried = inKernel ? kernel?.adopt(entry) : kernel?.carry(entry, entry.state === 'replica' ? replicaFlow : 'pass');
+    if (carried) counters.add('kernel-path-carried');
   }
 
   /** P600, client to server: a connection bound to a replica goes to the replica. */
@@ -139,6 +196,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     const { ip, tcp } = fromClients;
     const entry = table.get(key);
     if (entry) {
+      withKernelDecision(entry);
       settle(entry, tcp.flags);
       table.recordClientAcknowledgement(entry, tcp.flags, tcp.ack, tcp.window);
       table.recordSegment(entry, 'client', tcp.flags, now());
@@ -227,6 +285,8 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
       counters.add('answer-from-stranger-dropped');
       return v.drop();
     }
+    // Only an answer that can win takes the race from the classifier: a forged one cannot call it back.
+    if (tcp.ack === ((entry.isn + 1) >>> 0)) withKernelDecision(entry, true);
     const verdict = table.recordAnswer(entry, answer.answerer, tcp.ack, now(), tcp.seq, readWindowScale(packet, tcp));
     if (verdict === 'late') {
       counters.add('late-answer-reset');
@@ -237,11 +297,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
       counters.add('answer-unrelated-dropped');
       return v.drop();
     }
-    if (verdict === 'won') {
-      counters.add(entry.state === 'origin' ? 'won-by-origin' : 'won-by-replica');
-      cachedStarts?.won(entry);
-      if (kernel?.carry(entry, entry.state === 'replica' ? replicaFlow : 'pass')) counters.add('kernel-path-carried');
-    }
+    if (verdict === 'won') won(entry, false);
     // Configuration C: the client's segments will be tunnelled, 20 bytes longer; its MSS comes from here.
     const clamped = config.configuration === 'C' && clampMss(packet, tcp, config.maxMss);
     deliver(packet, ip, entry.serverIp, clamped, v);
@@ -284,6 +340,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
       counters.add('unmatched-passed');
       return v.pass();
     }
+    withKernelDecision(entry);
     settle(entry, tcp.flags);
     if (entry.state === 'pending') return pendingReset(entry, v);
     // C carries a replica-bound connection only inside the tunnel; plain packets claiming to be part of it are forged.
@@ -349,11 +406,8 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
       counters.add('tunnel-dropped-not-web-to-client');
       return v.drop();
     }
-    answer.clientIp = innerIp.dst;
-    answer.clientPort = innerTcp.dstPort;
-    answer.serverPort = innerTcp.srcPort;
     // B names the replica in the inner source (the outer one is the server); C in the outer source.
-    answer.answerer = config.configuration === 'B' ? innerIp.src : outer.src;
+    readAnswer(innerIp, innerTcp, config.configuration === 'B' ? innerIp.src : outer.src);
     if ((innerTcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) return acknowledgement(packet, innerIp, innerTcp, v);
     const entry = table.findForAnswer(answer);
     if (entry) settle(entry, innerTcp.flags);
@@ -364,21 +418,29 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     fromWinner(packet, innerIp, innerTcp, entry, v);
   }
 
-  function fromServer(packet: Buffer, v: Verdicts): void {
+  /** The answer key of a segment towards the client; the answerer is its source unless named. */
+  function readAnswer(ip: Ipv4View, tcp: TcpView, answerer = ip.src): void {
+    answer.clientIp = ip.dst;
+    answer.clientPort = tcp.dstPort;
+    answer.serverPort = tcp.srcPort;
+    answer.answerer = answerer;
+  }
+
+  function fromServer(packet: Buffer, v: Verdicts, wonByKernel = false): void {
+    if (wonByKernel) return wonInKernel(packet, v);
     // One parse per packet: the kind decides between the tunnel (B, C) and plain segments.
     const kind = towardsClients.parse(packet);
     if (kind === 'ipip' && config.configuration !== 'A') return onTunnel(packet, v);
     if (!isWebSegment(towardsClients, kind, 'srcPort', v)) return;
     const { ip, tcp } = towardsClients;
-    answer.clientIp = ip.dst;
-    answer.clientPort = tcp.dstPort;
-    answer.serverPort = tcp.srcPort;
-    answer.answerer = ip.src;
+    readAnswer(ip, tcp);
     if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) acknowledgement(packet, ip, tcp, v);
     else serverSegment(packet, v);
   }
 
   function sweep(at: number): void {
+    // A winner whose clone the agent's queue lost is still in the map: adopted before its pending entry could expire.
+    for (const entry of kernel?.races() ?? []) withKernelDecision(entry);
     table.sweep(at, kernel && ((entry) => kernel.lastSeen(entry)));
   }
 
@@ -389,10 +451,11 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
 export function gatewaySteeringRules(config: ClientGatewayConfig): SteeringRule[] {
   const { startQueue, otherQueue } = GATEWAY_STEERING;
   const web = (direction: 'dport' | 'sport') => webPortsMatch(config.webPorts, direction);
-  const taggedMark = `0x${GATEWAY_TAGGED_STARTS.markBit.toString(16)}`;
+  const cloneMark = `0x${GATEWAY_CLONES.markBit.toString(16)}`;
+  const clones = (from: string) => ({ match: ['-i', from, '-p', 'tcp', '-m', 'mark', '--mark', `${cloneMark}/${cloneMark}`], queue: GATEWAY_CLONES.num });
   return [
-    // First: the clones of start packets the kernel path tagged (its LAN classifier marks them).
-    ...(config.kernelPath ? [{ match: ['-i', config.lanInterface, '-p', 'tcp', '-m', 'mark', '--mark', `${taggedMark}/${taggedMark}`], queue: GATEWAY_TAGGED_STARTS.num }] : []),
+    // First: the clones the kernel path marks, of start packets its LAN classifier tagged and answers its WAN classifier found first.
+    ...(config.kernelPath ? [clones(config.lanInterface), clones(config.wanInterface)] : []),
     { match: ['-i', config.lanInterface, '-p', 'tcp', ...START_PACKET_MATCH, ...web('dport'), ...NOT_LOCAL_MATCH], queue: startQueue },
     { match: ['-i', config.lanInterface, '-p', 'tcp', ...web('dport'), ...NOT_LOCAL_MATCH], queue: otherQueue },
     { match: ['-i', config.wanInterface, '-p', 'tcp', ...web('sport'), ...NOT_LOCAL_MATCH], queue: otherQueue },
@@ -431,8 +494,9 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
   }
   const steered = queue;
   steered.onPacket((p, v) => {
-    if (p.indev === lanIndex) return core.fromClient(p.payload, v, (p.mark & GATEWAY_TAGGED_STARTS.markBit) !== 0);
-    if (p.indev === wanIndex) return core.fromServer(p.payload, v);
+    const cloned = (p.mark & GATEWAY_CLONES.markBit) !== 0;
+    if (p.indev === lanIndex) return core.fromClient(p.payload, v, cloned);
+    if (p.indev === wanIndex) return core.fromServer(p.payload, v, cloned);
     counters.add('other-interface-passed');
     v.pass();
   });
@@ -490,9 +554,9 @@ function openKernelPath(config: ClientGatewayConfig, lanIndex: number, wanIndex:
     const path = GatewayKernelPath.open({
       lanIndex, wanInterface: config.wanInterface, wanIndex,
       markBit: GATEWAY_STEERING.markBit, maxFlows: config.table.maxEntries ?? DEFAULT_TABLE_OPTIONS.maxEntries,
-      webPorts: config.webPorts, localAddresses: config.localAddresses, maxMss: config.maxMss, taggedMarkBit: GATEWAY_TAGGED_STARTS.markBit,
+      webPorts: config.webPorts, localAddresses: config.localAddresses, maxMss: config.maxMss, cloneMarkBit: GATEWAY_CLONES.markBit,
       // C's replicas answer inside the tunnel, and their RST goes back inside it: the agent's.
-      resettable: config.candidates.map((c) => ({ server: c.server, answerers: [c.server, ...(config.configuration === 'C' ? [] : c.replicas)] })),
+      plainAnswerers: config.candidates.map((c) => ({ server: c.server, answerers: [c.server, ...(config.configuration === 'C' ? [] : c.replicas)] })),
     });
     log(`client-gateway: kernel path on (tcx ingress on ${config.lanInterface} and ${config.wanInterface})`);
     return path;

@@ -13,6 +13,14 @@ export interface Client {
 }
 
 export async function connect(lab: ProtocolLab, port: number, server: string = ADDR.origin, timeoutS = 5): Promise<Client> {
+  const { daemon, line, send } = startConnecting(lab, port, server, timeoutS);
+  const first = await line(0);
+  const port0 = /^connected (\d+)/.exec(first);
+  return { daemon, line, send, port: port0 ? Number(port0[1]) : -1 };
+}
+
+/** A client whose connect may still be under way: its lines as they come (line 0 is `connected`, `refused` or `error`). */
+export function startConnecting(lab: ProtocolLab, port: number, server: string = ADDR.origin, timeoutS = 5): Omit<Client, 'port'> {
   const daemon = lab.daemon('client', `client-${port}-${Date.now() % 100000}`, ['python3', '-c', CLIENT_PY, server, String(port), String(timeoutS)]);
   // The client's own timeout plus 10 s for `ip netns exec python3` to start: beside two other lanes (CI66) the
   // client printed nothing, not even its connect timeout, within 2 s over it.
@@ -25,9 +33,7 @@ export async function connect(lab: ProtocolLab, port: number, server: string = A
       await sleep(10);
     }
   };
-  const first = await line(0);
-  const port0 = /^connected (\d+)/.exec(first);
-  return { daemon, line, send: (text) => void daemon.child.stdin!.write(`send ${text}\n`), port: port0 ? Number(port0[1]) : -1 };
+  return { daemon, line, send: (text) => void daemon.child.stdin!.write(`send ${text}\n`) };
 }
 
 export function num(counters: Record<string, unknown>, name: string): number {
