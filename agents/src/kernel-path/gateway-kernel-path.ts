@@ -138,13 +138,14 @@ export class GatewayKernelPath {
   }
 
   /**
-   * Puts a pending entry's race in the map for the WAN classifier to decide; false when switched off, while
-   * a winner cache sends start packets to a remembered winner, or when another entry holds the key. The
+   * Puts a pending entry's race in the map for the WAN classifier to decide (a cached start packet's too:
+   * its remembered winner answers first, or the race after its deadline does); false when switched off, or
+   * when another entry holds the key. The
    * window shift is the client's, as if the winner will scale too (every stack that answers a scaled SYN
    * does); adopt() puts it right when the winner did not.
    */
   race(entry: TableEntry): boolean {
-    if (!this.on || !this.startTagging) return false;
+    if (!this.on) return false;
     const id = flowId(entry.clientIp, entry.clientPort, entry.serverPort);
     const holder = this.flows.get(id) ?? this.closing.get(id) ?? this.racing.get(id);
     if (holder) return holder === entry;
@@ -271,7 +272,6 @@ export class GatewayKernelPath {
   setStartTagging(on: boolean): void {
     this.startTagging = on;
     this.writeTagging();
-    if (!on) for (const entry of this.racing.values()) this.leave(entry, 'switched-off');
   }
 
   dump(): KernelPathDump {

@@ -31,9 +31,11 @@ export interface CachedStartsDeps {
   now(): number;
   /** Runs fn after ms; returns a cancel. */
   later(ms: number, fn: () => void): () => void;
+  /** Records the winner the kernel path found for the entry, if it found one: a miss must not race a connection already won. */
+  learnKernelWin(entry: TableEntry): void;
 }
 
-export function createCachedStarts({ config, cacheConfig, counters, send, now, later }: CachedStartsDeps): CachedStarts {
+export function createCachedStarts({ config, cacheConfig, counters, send, now, later, learnKernelWin }: CachedStartsDeps): CachedStarts {
   const cache = new WinnerCache(cacheConfig);
   // Only races for the configured origin servers are remembered: anything else never raced.
   const servers = new Set(config.candidates.map((c) => c.server));
@@ -41,6 +43,7 @@ export function createCachedStarts({ config, cacheConfig, counters, send, now, l
   const keptTcp = createTcpView();
 
   function raceInstead(entry: TableEntry, reason: CacheMiss, sendKept: boolean): void {
+    learnKernelWin(entry);
     if (!entry.inTable || entry.state !== 'pending' || entry.via !== 'cache') return;
     entry.via = 'race-after-cache';
     entry.cancelDeadline?.();

@@ -58,7 +58,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
   const replicaFlow: FlowMode = config.configuration === 'A' ? 'translate' : config.configuration === 'B' ? 'translate-spoofed' : 'tunnel';
   // Only A's answers are all plain: in B and C a replica's comes through the tunnel, which is the agent's to judge.
   const raceInKernel = (entry: TableEntry): boolean => config.configuration === 'A' && kernel !== undefined && kernel.race(entry);
-  const cachedStarts = config.winnerCache && createCachedStarts({ config, cacheConfig: config.winnerCache, counters, send, now, later });
+  const cachedStarts = config.winnerCache && createCachedStarts({ config, cacheConfig: config.winnerCache, counters, send, now, later, learnKernelWin: (entry) => withKernelDecision(entry) });
   const webPorts = new Set(config.webPorts);
   const local = new Set(config.localAddresses);
   const fromClients = new PacketParser();
@@ -90,7 +90,10 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     const entry = result.entry;
     entry.clientWindowShift = readWindowScale(packet, tcp);
     clampMss(packet, tcp, config.maxMss);
-    if (result.created && cachedStarts?.start(packet, ip, entry, v)) return;
+    if (result.created && cachedStarts?.start(packet, ip, entry, v)) {
+      if (raceInKernel(entry)) counters.add('race-in-kernel');
+      return;
+    }
     // The retransmission itself is raced: the cached winner has had its chance.
     if (!result.created) cachedStarts?.raceInstead(entry, 'retransmission', false);
     counters.add(result.created ? 'syn-tagged' : 'syn-retransmitted');
