@@ -84,20 +84,12 @@ export class BpfMap {
 
   /** The value under key, copied into `into`; false when there is none. */
   lookup(key: Buffer, into: Buffer): boolean {
-    key.copy(this.key.bytes);
-    this.elementAttr(true);
-    if (!bpfElement(BPF_MAP_LOOKUP_ELEM, this.attr, 'map lookup')) return false;
-    this.value.bytes.copy(into, 0, 0, this.valueSize);
-    return true;
+    return this.read(BPF_MAP_LOOKUP_ELEM, 'map lookup', key, into);
   }
 
   /** The value under key, copied into `into` as the kernel removed it, in one step; false when there was none. */
   take(key: Buffer, into: Buffer): boolean {
-    key.copy(this.key.bytes);
-    this.elementAttr(true);
-    if (!bpfElement(BPF_MAP_LOOKUP_AND_DELETE_ELEM, this.attr, 'map lookup and delete')) return false;
-    this.value.bytes.copy(into, 0, 0, this.valueSize);
-    return true;
+    return this.read(BPF_MAP_LOOKUP_AND_DELETE_ELEM, 'map lookup and delete', key, into);
   }
 
   /** False when there was no such key. */
@@ -105,6 +97,14 @@ export class BpfMap {
     key.copy(this.key.bytes);
     this.elementAttr(false);
     return bpfElement(BPF_MAP_DELETE_ELEM, this.attr, 'map delete');
+  }
+
+  private read(cmd: number, what: string, key: Buffer, into: Buffer): boolean {
+    key.copy(this.key.bytes);
+    this.elementAttr(true);
+    if (!bpfElement(cmd, this.attr, what)) return false;
+    this.value.bytes.copy(into, 0, 0, this.valueSize);
+    return true;
   }
 
   close(): void {
