@@ -2,10 +2,10 @@
 // with the agent. The agent decides (the checks, the table), and in B and C the race; in A it writes each
 // race into the map as pending, the WAN classifier takes its first answer, and the agent adopts what the
 // classifier decided (from the winner's clone, or from the map when another packet of the connection
-// comes first). Once a connection's race is won it is carried here, and it leaves again on the first FIN the agent sees, when its table entry ends (a
-// believed RST, idle expiry, a new connection on its socket), or when the path is switched off. While it
-// is carried, and after its FIN until the entry ends, the losers' plain answers get their RST from the WAN
-// classifier, counted in a state map.
+// comes first). Once a connection's race is won it is carried here, and it leaves again on the first FIN
+// the agent sees, when its table entry ends (a believed RST, idle expiry, a new connection on its socket),
+// or when the path is switched off. While it is carried, and after its FIN until the entry ends, the
+// losers' plain answers get their RST from the WAN classifier, counted in a state map.
 // The links belong to this process: an agent that dies (SIGKILL, crash) takes its classifiers with it,
 // and its connections fall back to the steering chain.
 import { attachTcx, BpfMap, loadClassifier } from '../io/bpf';
@@ -140,9 +140,8 @@ export class GatewayKernelPath {
   /**
    * Puts a pending entry's race in the map for the WAN classifier to decide (a cached start packet's too:
    * its remembered winner answers first, or the race after its deadline does); false when switched off, or
-   * when another entry holds the key. The
-   * window shift is the client's, as if the winner will scale too (every stack that answers a scaled SYN
-   * does); adopt() puts it right when the winner did not.
+   * when another entry holds the key. The window shift is the client's, as if the winner will scale too
+   * (every stack that answers a scaled SYN does); adopt() puts it right when the winner did not.
    */
   race(entry: TableEntry): boolean {
     if (!this.on) return false;

@@ -7,8 +7,8 @@
 // goes back with a verdict: untouched, rewritten, or dropped. Only RSTs to late answerers are its own.
 // Once a race is won, the kernel path (kernel-path/) carries the connection's segments but SYN, FIN and
 // RST, which still come here. While the winner cache is off, the kernel path tags start packets too, and
-// a clone of each comes here for its table entry; in configuration A it then judges the race's plain
-// answers too, and a clone of the winner comes here for the table.
+// a clone of each comes here for its table entry. In configuration A it also judges every race's plain
+// answers (a cached start packet's too), and a clone of the winner comes here for the table.
 import { buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView } from '../packet';
 import { DEFAULT_TABLE_OPTIONS, TranslationTable, type AnswerKey, type ConnectionKey, type TableCounters, type TableDump, type TableEntry } from '../table';
 import { addKernelCount, Counters } from '../protocol/counters';
@@ -148,7 +148,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
    * recorded as acknowledgement() records one, and the clone dropped. The table may know already (the
    * agent adopted the decision from the map when another packet of the connection came first).
    */
-  function wonInKernel(packet: Buffer, v: Verdicts): void {
+  function answerWonInKernel(packet: Buffer, v: Verdicts): void {
     v.drop();
     const { ip, tcp } = towardsClients;
     if (towardsClients.parse(packet) !== 'tcp' || (tcp.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST | TcpFlag.FIN)) !== (TcpFlag.SYN | TcpFlag.ACK)) {
@@ -429,8 +429,8 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     answer.answerer = answerer;
   }
 
-  function fromServer(packet: Buffer, v: Verdicts, wonByKernel = false): void {
-    if (wonByKernel) return wonInKernel(packet, v);
+  function fromServer(packet: Buffer, v: Verdicts, wonInKernel = false): void {
+    if (wonInKernel) return answerWonInKernel(packet, v);
     // One parse per packet: the kind decides between the tunnel (B, C) and plain segments.
     const kind = towardsClients.parse(packet);
     if (kind === 'ipip' && config.configuration !== 'A') return onTunnel(packet, v);
