@@ -140,14 +140,14 @@ export class GatewayKernelPath {
   /**
    * Puts a pending entry's race in the map for the WAN classifier to decide (a cached start packet's too:
    * its remembered winner answers first, or the race after its deadline does); false when switched off, or
-   * when another entry holds the key. The window shift is the client's, as if the winner will scale too
+   * when the race is in the map already or another entry holds the key. The window shift is the client's, as if the winner will scale too
    * (every stack that answers a scaled SYN does); adopt() puts it right when the winner did not.
    */
   race(entry: TableEntry): boolean {
     if (!this.on) return false;
     const id = flowId(entry.clientIp, entry.clientPort, entry.serverPort);
     const holder = this.flows.get(id) ?? this.closing.get(id) ?? this.racing.get(id);
-    if (holder) return holder === entry;
+    if (holder) return false;
     this.fillValue(entry, FLOW_PENDING, Math.max(entry.clientWindowShift, 0));
     if (!this.write()) return false;
     this.racing.set(id, entry);
@@ -156,7 +156,7 @@ export class GatewayKernelPath {
 
   /** The classifier's decision of an entry's pending race, left in the map; undefined while it is pending or not in the map. */
   decision(entry: TableEntry): KernelWin | undefined {
-    if (!this.isRacing(entry) || !this.map.lookup(this.key, this.value)) return undefined;
+    if (this.racingId(entry) === undefined || !this.map.lookup(this.key, this.value)) return undefined;
     return this.readWin();
   }
 
@@ -166,8 +166,8 @@ export class GatewayKernelPath {
    * is the agent's.
    */
   takeRace(entry: TableEntry): KernelWin | undefined {
-    if (!this.isRacing(entry)) return undefined;
-    const id = flowId(entry.clientIp, entry.clientPort, entry.serverPort);
+    const id = this.racingId(entry);
+    if (id === undefined) return undefined;
     if (!this.map.take(this.key, this.value)) {
       this.racing.delete(id);
       return undefined;
@@ -184,8 +184,8 @@ export class GatewayKernelPath {
    * no longer in the map (the path was switched off meanwhile): the agent carries the connection.
    */
   adopt(entry: TableEntry): boolean {
-    if (!this.isRacing(entry)) return false;
-    const id = flowId(entry.clientIp, entry.clientPort, entry.serverPort);
+    const id = this.racingId(entry);
+    if (id === undefined) return false;
     this.racing.delete(id);
     if (!this.map.lookup(this.key, this.value) || !this.readWin()) return false;
     if (!entry.windowScaled && this.value.readUInt32LE(FLOW_VALUE.windowShift) !== 0) {
@@ -324,10 +324,12 @@ export class GatewayKernelPath {
     }
   }
 
-  /** Whether the entry's race is pending in the map; fills the key. */
-  private isRacing(entry: TableEntry): boolean {
+  /** The entry's flow id while its race is pending in the map (the key filled), else undefined. */
+  private racingId(entry: TableEntry): string | undefined {
+    const id = flowId(entry.clientIp, entry.clientPort, entry.serverPort);
+    if (this.racing.get(id) !== entry) return undefined;
     this.fillKey(entry);
-    return this.racing.get(flowId(entry.clientIp, entry.clientPort, entry.serverPort)) === entry;
+    return id;
   }
 
   /** The value just read, as a decided race; undefined while pending (or not a race any more). */
