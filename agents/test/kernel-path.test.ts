@@ -8,7 +8,7 @@ import { ifNameToIndex, IPPROTO_RAW } from '../src/io/libc';
 import { openPacketSocket } from '../src/io/packet-socket';
 import { openRawIpSocket } from '../src/io/raw-ip-socket';
 import { GATEWAY_CLONES } from '../src/protocol/steering';
-import { addTag, clampMss, computeIpv4HeaderChecksum, createIpv4View, createTcpView, parseIp, parseIpv4, parseTcp, readTag, stripTags, TcpFlag, type TagReading } from '../src/packet';
+import { addTag, clampMss, computeIpv4HeaderChecksum, createIpv4View, createTcpView, parseIp, parseIpv4, parseTcp, readTag, setDst, stripTags, TcpFlag, type TagReading } from '../src/packet';
 import { buildSegment } from './fixtures/packet-helpers';
 import type { AgentRun } from './support/agent-process';
 import { inNetns } from './support/netns';
@@ -40,12 +40,17 @@ interface KernelPathState {
   left: Record<string, number>;
   lateResets: number;
   tagging: boolean;
+  cachedStarts: boolean;
   startsTagged: number;
-  tagCopyFailures: number;
+  startsCached: number;
+  startCopyFailures: number;
   racing: number;
   racesWon: number;
   winCopyFailures: number;
 }
+
+/** A slack above this lab's scheduling noise, and a TTL no test outlasts. */
+const WINNER_CACHE = { ttlMs: 60_000, maxEntries: 16, deadlineSlackMs: 50 };
 
 describe('kernel path (issue #16): a won connection carried by tcx classifiers', function () {
   this.timeout(120_000);
@@ -66,10 +71,10 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
     for (const a of agents.splice(0)) await a.stop();
   });
 
-  async function startLab(configuration: Configuration, table: Record<string, number> = {}, fanOutLimit?: { rate: number; burst: number }): Promise<AgentRun> {
+  async function startLab(configuration: Configuration, table: Record<string, number> = {}, fanOutLimit?: { rate: number; burst: number }, winnerCache?: typeof WINNER_CACHE): Promise<AgentRun> {
     agents.push(await lab.agent('replica', replicaConfig(configuration), 'replica ready'));
     agents.push(await lab.agent('sw', switchConfig('replica', fanOutLimit), 'server-switch ready'));
-    const gateway = await lab.agent('gw', gatewayConfig(configuration, { table }), 'client-gateway ready');
+    const gateway = await lab.agent('gw', gatewayConfig(configuration, { table, ...(winnerCache ? { winnerCache } : {}) }), 'client-gateway ready');
     agents.push(gateway);
     return gateway;
   }
@@ -289,7 +294,7 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       }
       const counters = countersOf(lab, 'gw', 'client-gateway');
       assert.equal(num(counters, 'syn-tagged-in-kernel'), layouts.filter((l) => l.kernel).length, 'the agent had a clone of each');
-      assert.deepEqual([kernelPath().tagCopyFailures, num(counters, 'kernel-clones-queue-overflowed')], [0, 0]);
+      assert.deepEqual([kernelPath().startCopyFailures, num(counters, 'kernel-clones-queue-overflowed')], [0, 0]);
       // The agent opened an entry for every one; the damaged list and the full header it sent on untagged.
       assert.deepEqual(['syn-tagged', 'syn-untagged-malformed-options', 'syn-untagged-no-option-space'].map((n) => num(counters, n)), [layouts.length, 1, 1]);
     } finally {
@@ -298,21 +303,113 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
     }
   });
 
-  it('a start packet tagged in the kernel whose entry the full table refuses still connects, to the origin, as an untagged one would', async () => {
-    await startLab('A', { maxEntries: 1 });
-    const c = await connect(lab, 80);
-    assert.equal(await c.line(1), 'got hi replica');
-    // The table's one entry is established: nothing pending to evict for the next race.
-    const d = await connect(lab, 80);
-    assert.equal(await d.line(1), 'got hi origin');
-    const counters = countersOf(lab, 'gw', 'client-gateway');
-    assert.equal(kernelPath().startsTagged, 2);
-    assert.deepEqual(['syn-tagged-in-kernel-without-entry-table-full', 'answer-unmatched-passed'].map((n) => num(counters, n)), [1, 1]);
-    // The replica's answer (and any repeat of it) found no entry: dropped, never handed on.
-    assert.ok(num(counters, 'answer-from-replica-without-entry-dropped') >= 1, JSON.stringify(counters));
-    c.daemon.kill();
-    d.daemon.kill();
+  it('A, the winner cache on: the LAN classifier sends a start packet to the remembered winner untagged, byte for byte as the agent would, and the agent keeps it; layouts it cannot vouch for are the agent\'s', async () => {
+    await startLab('A', {}, undefined, WINNER_CACHE);
+    assert.equal(kernelPath().cachedStarts, true);
+    // The synchronized holds make the replica win; the race fills the cache.
+    const first = await connect(lab, 80);
+    assert.equal(await first.line(1), 'got hi replica');
+    first.daemon.kill();
+    assert.deepEqual([kernelPath().startsTagged, kernelPath().startsCached], [1, 0]);
+    const mss = (value: number): number[] => [2, 4, value >> 8, value & 0xff];
+    const layouts: { options: number[]; kernel: boolean }[] = [
+      { options: [], kernel: true },
+      { options: [...mss(1460), 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7], kernel: true },
+      // An MSS above the gateway's 1440 at an odd offset: lowered, the checksum updated for it.
+      { options: [1, ...mss(1460), 1, 1, 1], kernel: true },
+      { options: mss(1280), kernel: true },
+      // The client's own tag (stripped by the agent) and two MSS options.
+      { options: [253, 5, 0x53, 0x52, 1, 1, 1, 1], kernel: false },
+      { options: [...mss(1460), ...mss(1400)], kernel: false },
+    ];
+    const sent = layouts.map(({ options }, i) => buildSegment({ src: ADDR.client, dst: ADDR.origin, srcPort: 47200 + i, dstPort: 80, seq: 9000 + i, flags: TcpFlag.SYN, options }));
+    const arrived = new Map<number, Buffer>();
+    const replica = parseIp(ADDR.replica);
+    const ethHeader = 14;
+    // At the replica's WAN, before its classifier: the start packet as the gateway sent it.
+    const tap = inNetns(lab.ns.replica, () => openPacketSocket('wan0'));
+    const sender = inNetns(lab.ns.client, () => openRawIpSocket(IPPROTO_RAW));
+    try {
+      tap.onFrame((frame) => {
+        const packet = frame.subarray(ethHeader);
+        const start = frame.readUInt16BE(12) === 0x0800 && packet[9] === 6 && packet.readUInt32BE(16) === replica && (packet[33] & 0x12) === 0x02;
+        if (start && !arrived.has(packet.readUInt16BE(20))) arrived.set(packet.readUInt16BE(20), Buffer.from(packet));
+      });
+      const taken: boolean[] = [];
+      for (const syn of sent) {
+        const before = kernelPath().startsCached;
+        assert.equal(sender.sendTo(syn, addr(ADDR.origin)), true);
+        await sleep(150);
+        taken.push(kernelPath().startsCached === before + 1);
+      }
+      assert.deepEqual(taken, layouts.map((l) => l.kernel));
+      for (const [i, syn] of sent.entries()) {
+        assert.deepEqual(arrived.get(47200 + i)?.toString('hex'), asTheAgentSendsCached(syn).toString('hex'), `layout ${i}: ${JSON.stringify(layouts[i])}`);
+      }
+      const counters = countersOf(lab, 'gw', 'client-gateway');
+      const inKernel = layouts.filter((l) => l.kernel).length;
+      assert.deepEqual(['syn-cached-in-kernel', 'syn-cached', 'client-tag-stripped', 'kernel-clones-queue-overflowed'].map((n) => num(counters, n)), [inKernel, layouts.length, 1, 0], JSON.stringify(counters));
+      assert.equal(kernelPath().startCopyFailures, 0);
+      // Each answered by the winner, and recorded as a cached connection's win (the client's stack then resets it).
+      assert.deepEqual(['won-by-cache', 'cache-missed-deadline-raced'].map((n) => num(countersOf(lab, 'gw', 'client-gateway'), n)), [layouts.length, 0]);
+    } finally {
+      sender.close();
+      tap.close();
+    }
   });
+
+  it('A, the winner cache on: a remembered winner that misses its deadline is raced from the kept start packet and forgotten, in the classifier too; the client\'s retransmission is raced', async () => {
+    await startLab('A', {}, undefined, WINNER_CACHE);
+    const first = await connect(lab, 80);
+    assert.equal(await first.line(1), 'got hi replica');
+    first.daemon.kill();
+    holdStartPackets(lab, true);
+    try {
+      const c = startConnecting(lab, 80, ADDR.origin, 10);
+      // The cached start packet, then the kept one raced at the deadline, then the client's retransmission: none answered.
+      for (let i = 0; i < 30 && num(countersOf(lab, 'gw', 'client-gateway'), 'syn-retransmitted') === 0; i++) await sleep(100);
+      const held = countersOf(lab, 'gw', 'client-gateway');
+      assert.deepEqual(['syn-cached-in-kernel', 'cache-missed-deadline-raced', 'syn-retransmitted'].map((n) => num(held, n)), [1, 1, 1], JSON.stringify(held));
+      // The retransmission was raced (tagged in the kernel), not sent to the forgotten winner.
+      assert.deepEqual([kernelPath().startsCached, kernelPath().startsTagged], [1, 2]);
+      holdStartPackets(lab, false);
+      assert.match(await c.line(0), /^connected /);
+      servedBy(await c.line(1));
+      c.daemon.kill();
+      assert.equal((countersOf(lab, 'gw', 'client-gateway').winnerCache as { size: number }).size, 0, 'a race after a retransmission is not remembered (Karn)');
+      // Forgotten in the classifier's mirror too: the next start packet is raced, and its winner cached again.
+      const next = await connect(lab, 80);
+      assert.equal(await next.line(1), 'got hi replica');
+      next.daemon.kill();
+      assert.deepEqual([kernelPath().startsCached, kernelPath().startsTagged], [1, 3]);
+      const again = await connect(lab, 80);
+      assert.equal(await again.line(1), 'got hi replica');
+      again.daemon.kill();
+      assert.deepEqual([kernelPath().startsCached, kernelPath().startsTagged], [2, 3]);
+      assert.equal(entryOf(again)?.via, 'cache');
+    } finally {
+      holdStartPackets(lab, false);
+    }
+  });
+
+  for (const how of ['tagged', 'cached'] as const) {
+    it(`a start packet ${how} in the kernel whose entry the full table refuses still connects, to the origin, as an untagged one would`, async () => {
+      await startLab('A', { maxEntries: 1 }, undefined, how === 'cached' ? WINNER_CACHE : undefined);
+      const c = await connect(lab, 80);
+      assert.equal(await c.line(1), 'got hi replica');
+      // The table's one entry is established: nothing pending to evict for the next race.
+      const d = await connect(lab, 80);
+      assert.equal(await d.line(1), 'got hi origin');
+      const counters = countersOf(lab, 'gw', 'client-gateway');
+      // Cached: the classifier sent it to the replica; the agent, with no entry for it, sent it to the origin too.
+      assert.deepEqual([kernelPath().startsTagged, kernelPath().startsCached], how === 'tagged' ? [2, 0] : [1, 1]);
+      assert.deepEqual([`syn-${how}-in-kernel-without-entry-table-full`, 'answer-unmatched-passed'].map((n) => num(counters, n)), [1, 1]);
+      // The replica's answer (and any repeat of it) found no entry: dropped, never handed on.
+      assert.ok(num(counters, 'answer-from-replica-without-entry-dropped') >= 1, JSON.stringify(counters));
+      c.daemon.kill();
+      d.daemon.kill();
+    });
+  }
 
   it('A: a carried connection\'s late answer gets the agent\'s RST from the WAN classifier; forged ones that do not acknowledge the start packet, come from strangers or the winner, or are framed for another MAC stay the agent\'s', async () => {
     const CLOSING_IDLE_MS = 1500;
@@ -578,6 +675,23 @@ function flip(lab: ProtocolLab, on: boolean): void {
 function post(lab: ProtocolLab, board: 'gw' | 'sw' | 'replica', name: string, value: boolean | string): void {
   execFileSync('ip', ['netns', 'exec', lab.ns[board], 'curl', '-sf', '-X', 'POST', '-H', `Authorization: Bearer ${CONTROL.token}`, '-H', 'Content-Type: application/json',
     '-d', JSON.stringify(value), `http://${CONTROL.address}:${CONTROL.port}/switch/${name}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** What the agent's cached start (cached-starts.ts) makes of a SYN to the origin whose remembered winner is the replica, as forwarded. */
+function asTheAgentSendsCached(syn: Buffer): Buffer {
+  const packet = Buffer.from(syn);
+  const ip = createIpv4View();
+  const tcp = createTcpView();
+  assert.equal(parseIpv4(packet, 0, ip), 'ok');
+  assert.equal(parseTcp(packet, ip, tcp), 'ok');
+  stripTags(packet, tcp);
+  clampMss(packet, tcp, 1440);
+  setDst(packet, ip, parseIp(ADDR.replica)!);
+  const out = packet;
+  out[8]--;
+  out.writeUInt16BE(0, 10);
+  out.writeUInt16BE(computeIpv4HeaderChecksum(out, 0, 20), 10);
+  return out;
 }
 
 /** What the agent's startPacket makes of a SYN (packet/tag.ts, packet/mss.ts), as the gateway's forwarding sends it on. */

@@ -78,6 +78,32 @@ describe('WinnerCache', () => {
     cache.setEnabled(true);
     assert.equal(cache.lookup(SERVER, 80, 7), undefined, 'nothing was remembered while off');
   });
+
+  it('tells its listener (the kernel path\'s mirror) of every winner it remembers and forgets, however it forgets', () => {
+    const heard: string[] = [];
+    const cache = new WinnerCache(options, {
+      remembered: (e) => heard.push(`+${e.port}`),
+      forgotten: (e) => heard.push(`-${e.port}`),
+    });
+    for (const port of [1, 2, 3, 4]) cache.remember(SERVER, port, REPLICA, 10, 0);
+    assert.deepEqual(heard.splice(0), ['+1', '+2', '+3', '-1', '+4'], 'the least recently used makes room');
+    assert.equal(cache.lookup(SERVER, 2, 1000), undefined);
+    assert.equal(cache.evict(cache.lookup(SERVER, 3, 1)!), true);
+    assert.deepEqual(heard.splice(0), ['-2', '-3'], 'expired at a lookup, then evicted');
+    cache.remember(SERVER, 4, OTHER_REPLICA, 10, 1);
+    cache.setEnabled(false);
+    assert.deepEqual(heard.splice(0), ['+4', '-4'], 'a new winner replaces the old under its key; off forgets all');
+  });
+
+  it('finds the entry a mirror sent a start packet for while it names that winner, its TTL judged by the mirror', () => {
+    const cache = new WinnerCache(options);
+    cache.remember(SERVER, 80, REPLICA, 10, 0);
+    assert.equal(cache.sentTo(SERVER, 80, OTHER_REPLICA), undefined, 'another winner is not this entry');
+    const entry = cache.sentTo(SERVER, 80, REPLICA);
+    assert.equal(entry?.hits, 1);
+    cache.remember(SERVER, 80, OTHER_REPLICA, 10, 5);
+    assert.equal(cache.sentTo(SERVER, 80, REPLICA), undefined, 'replaced since the mirror sent it');
+  });
 });
 
 interface Sent { packet: Buffer; dst: number }

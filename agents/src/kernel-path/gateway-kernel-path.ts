@@ -14,7 +14,8 @@ import { interfaceMtu } from '../io/net-interface';
 import { monotonicNs } from '../io/clock';
 import type { Removal, TableEntry } from '../table';
 import {
-  clientSideProgram, FLOW_CLOSING, FLOW_KEY_SIZE, FLOW_MODES, FLOW_PENDING, FLOW_VALUE, GATEWAY_SLOT_COUNT, GATEWAY_SLOTS, serverSideProgram, type FlowMode, type PlainAnswerers,
+  CACHED_KEY_SIZE, CACHED_VALUE, clientSideProgram, FLOW_CLOSING, FLOW_KEY_SIZE, FLOW_MODES, FLOW_PENDING, FLOW_VALUE, GATEWAY_SLOT_COUNT, GATEWAY_SLOTS, serverSideProgram, START_MODES,
+  type FlowMode, type PlainAnswerers, type StartMode,
 } from './gateway-programs';
 import { SlotArray } from './slot-array';
 
@@ -24,6 +25,8 @@ export interface KernelPathOptions {
   wanIndex: number;
   markBit: number;
   maxFlows: number;
+  /** How many remembered winners the mirror of the winner cache holds (its maxEntries; 1 without a cache). */
+  maxCachedWinners: number;
   /** Whose plain answers the WAN classifier judges, per server: who may win a pending race, whose late answers it resets. */
   plainAnswerers: PlainAnswerers[];
   webPorts: number[];
@@ -49,11 +52,13 @@ export interface KernelPathDump {
   left: Record<LeaveReason, number>;
   /** Losing answers of carried connections the WAN classifier reset, with no agent woken. */
   lateResets: number;
-  /** Whether the LAN classifier tags start packets now (the path on and the winner cache off). */
+  /** Whether the LAN classifier tags start packets now, and whether it sends them to the winner cache's remembered winners first (A, the cache on). */
   tagging: boolean;
-  /** Start packets the LAN classifier tagged, and those it dropped because the agent's clone failed. */
+  cachedStarts: boolean;
+  /** Start packets the LAN classifier tagged, those it sent to a remembered winner, and those it dropped because the agent's clone failed. */
   startsTagged: number;
-  tagCopyFailures: number;
+  startsCached: number;
+  startCopyFailures: number;
   /** Races pending in the map now; those the WAN classifier decided, and winners it could not copy to the agent (raced again). */
   racing: number;
   racesWon: number;
@@ -79,21 +84,25 @@ export class GatewayKernelPath {
   private carriedTotal = 0;
   private mapRefusals = 0;
   private on = true;
-  /** Off until the agent has a queue for the clones (setStartTagging). */
-  private startTagging = false;
+  /** The agent's until it has a queue for the clones (setStartMode). */
+  private startMode: StartMode = 'agent';
+  private readonly cachedKey = Buffer.alloc(CACHED_KEY_SIZE);
+  private readonly cachedValue = Buffer.alloc(CACHED_VALUE.size);
   private readonly left: Record<LeaveReason, number> = { fin: 0, reset: 0, expired: 0, replaced: 0, refused: 0, evicted: 0, 'switched-off': 0, 'shared-socket': 0 };
 
-  private constructor(private readonly map: BpfMap, private readonly slots: SlotArray, private readonly fds: number[]) {}
+  private constructor(private readonly map: BpfMap, private readonly cachedWinners: BpfMap, private readonly slots: SlotArray, private readonly fds: number[]) {}
 
   /** Loads and attaches both classifiers; throws, having closed whatever it made, when the kernel cannot. */
   static open(options: KernelPathOptions): GatewayKernelPath {
     const map = BpfMap.create('hash', 'synrace_flows', FLOW_KEY_SIZE, FLOW_VALUE.size, options.maxFlows);
     const fds: number[] = [];
     let slots: SlotArray | undefined;
+    let cachedWinners: BpfMap | undefined;
     try {
       slots = SlotArray.create('synrace_gateway', GATEWAY_SLOT_COUNT);
+      cachedWinners = BpfMap.create('hash', 'synrace_cached', CACHED_KEY_SIZE, CACHED_VALUE.size, options.maxCachedWinners);
       const programOptions = {
-        flowMapFd: map.fd, stateMapFd: slots.fd, wanIndex: options.wanIndex, plainAnswerers: options.plainAnswerers, markBit: options.markBit,
+        flowMapFd: map.fd, cachedMapFd: cachedWinners.fd, stateMapFd: slots.fd, wanIndex: options.wanIndex, plainAnswerers: options.plainAnswerers, markBit: options.markBit,
         wanMtu: interfaceMtu(options.wanInterface), lanIndex: options.lanIndex, webPorts: options.webPorts, localAddresses: options.localAddresses, maxMss: options.maxMss,
         cloneMarkBit: options.cloneMarkBit,
       };
@@ -106,10 +115,11 @@ export class GatewayKernelPath {
     } catch (err) {
       fds.forEach((fd) => close(fd));
       slots?.close();
+      cachedWinners?.close();
       map.close();
       throw err;
     }
-    return new GatewayKernelPath(map, slots, fds);
+    return new GatewayKernelPath(map, cachedWinners, slots, fds);
   }
 
   /** Carries an entry whose race was won; false when switched off, or when its client socket and port are not unique. */
@@ -263,23 +273,44 @@ export class GatewayKernelPath {
   /** Off: every carried connection goes back to the agent, and new ones stay there; so do start packets. */
   setEnabled(on: boolean): void {
     this.on = on;
-    this.writeTagging();
+    this.writeStartMode();
     if (!on) for (const entry of [...this.flows.values(), ...this.closing.values(), ...this.racing.values()]) this.leave(entry, 'switched-off');
   }
 
-  /** Whether the LAN classifier may tag start packets while the path is on: not while a winner cache sends them to a remembered winner. */
-  setStartTagging(on: boolean): void {
-    this.startTagging = on;
-    this.writeTagging();
+  /** What the LAN classifier does with start packets while the path is on (START_MODES). */
+  setStartMode(mode: StartMode): void {
+    this.startMode = mode;
+    this.writeStartMode();
+  }
+
+  /** The winner cache remembered a winner: the LAN classifier sends start packets to it until `ttlLeftMs` has passed. */
+  mirrorCachedWinner(server: number, port: number, winner: number, ttlLeftMs: number): void {
+    this.fillCachedKey(server, port);
+    this.cachedValue.fill(0).writeUInt32BE(winner, CACHED_VALUE.winner);
+    this.cachedValue.writeBigUInt64LE(BigInt(monotonicNs() + Math.round(ttlLeftMs * 1e6)), CACHED_VALUE.expiresNs);
+    try {
+      this.cachedWinners.update(this.cachedKey, this.cachedValue);
+    } catch {
+      // As large as the cache, so full only if the kernel is short of memory: the start packets get tagged, and raced.
+      this.mapRefusals++;
+    }
+  }
+
+  /** The winner cache forgot a winner: start packets to its server and port are raced again. */
+  forgetCachedWinner(server: number, port: number): void {
+    this.fillCachedKey(server, port);
+    this.cachedWinners.delete(this.cachedKey);
   }
 
   dump(): KernelPathDump {
     return {
       on: this.on, flows: this.flows.size, closing: this.closing.size, carried: this.carriedTotal, mapRefusals: this.mapRefusals, left: { ...this.left },
       lateResets: this.slots.read(GATEWAY_SLOTS.lateResets),
-      tagging: this.slots.read(GATEWAY_SLOTS.tagging) !== 0,
+      tagging: this.slots.read(GATEWAY_SLOTS.starts) !== START_MODES.agent,
+      cachedStarts: this.slots.read(GATEWAY_SLOTS.starts) === START_MODES.cached,
       startsTagged: this.slots.read(GATEWAY_SLOTS.startsTagged),
-      tagCopyFailures: this.slots.read(GATEWAY_SLOTS.tagCopyFailures),
+      startsCached: this.slots.read(GATEWAY_SLOTS.startsCached),
+      startCopyFailures: this.slots.read(GATEWAY_SLOTS.startCopyFailures),
       racing: this.racing.size,
       racesWon: this.slots.read(GATEWAY_SLOTS.racesWon),
       winCopyFailures: this.slots.read(GATEWAY_SLOTS.winCopyFailures),
@@ -289,6 +320,7 @@ export class GatewayKernelPath {
   close(): void {
     this.fds.forEach((fd) => close(fd));
     this.map.close();
+    this.cachedWinners.close();
     this.slots.close();
     for (const entry of this.flows.values()) entry.path = 'agent';
     this.flows.clear();
@@ -296,8 +328,13 @@ export class GatewayKernelPath {
     this.racing.clear();
   }
 
-  private writeTagging(): void {
-    this.slots.write(GATEWAY_SLOTS.tagging, this.on && this.startTagging ? 1n : 0n);
+  private writeStartMode(): void {
+    this.slots.write(GATEWAY_SLOTS.starts, BigInt(START_MODES[this.on ? this.startMode : 'agent']));
+  }
+
+  private fillCachedKey(server: number, port: number): void {
+    this.cachedKey.writeUInt32BE(server, 0);
+    this.cachedKey.writeUInt16BE(port, 4);
   }
 
   /** The flow's key and a fresh value: the server, the mode and window shift, the start packet's acknowledgement, now. */

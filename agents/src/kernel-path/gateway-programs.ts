@@ -57,12 +57,25 @@ export const FLOW_VALUE = {
   size: 56,
 } as const;
 
+/** Key of the winner cache's mirror: the server's address and port in network order, two bytes of zero. */
+export const CACHED_KEY_SIZE = 8;
+/** The remembered winner (network order) and when its TTL runs out, on the kernel's monotonic clock (ns). */
+export const CACHED_VALUE = { winner: 0, expiresNs: 8, size: 16 } as const;
+
 /**
- * Slots of the gateway's state map (an array of u64): whether the classifier may tag start packets (the
- * agent's switch), and what the classifiers did without the agent.
+ * Slots of the gateway's state map (an array of u64): what the LAN classifier may do with start packets
+ * (the agent's switch, START_MODES), and what the classifiers did without the agent.
  */
-export const GATEWAY_SLOTS = { lateResets: 0, tagging: 1, startsTagged: 2, tagCopyFailures: 3, racesWon: 4, winCopyFailures: 5 } as const;
-export const GATEWAY_SLOT_COUNT = 6;
+export const GATEWAY_SLOTS = { lateResets: 0, starts: 1, startsTagged: 2, startCopyFailures: 3, racesWon: 4, winCopyFailures: 5, startsCached: 6 } as const;
+export const GATEWAY_SLOT_COUNT = 7;
+
+/**
+ * agent: every start packet is the agent's. tag: the classifier tags them (the winner cache off). cached:
+ * one whose server and port the cache's mirror holds, within its TTL, goes straight to the remembered winner
+ * (configuration A, the cache on); any other is tagged.
+ */
+export const START_MODES = { agent: 0, tag: 1, cached: 2 } as const;
+export type StartMode = keyof typeof START_MODES;
 
 /**
  * pass: the origin won; segments cross untouched. translate: A (and B towards the server): the server
@@ -90,6 +103,8 @@ export interface PlainAnswerers {
 
 export interface GatewayProgramOptions {
   flowMapFd: number;
+  /** The winner cache's mirror (CACHED_KEY_SIZE, CACHED_VALUE), written by the agent. */
+  cachedMapFd: number;
   stateMapFd: number;
   wanIndex: number;
   plainAnswerers: PlainAnswerers[];
@@ -123,6 +138,9 @@ const PAD_AT = TAG_BLOCK_AT - 8;
 const BYTES_AT = PAD_AT - 8;
 /** A pending flow's mode and window shift, to put back when the race's winner could not be copied to the agent. */
 const PENDING_WAS_AT = BYTES_AT - 8;
+/** The winner cache mirror's key, and the expiry of the entry found. */
+const CACHED_KEY_AT = PENDING_WAS_AT - 8;
+const EXPIRES_AT = CACHED_KEY_AT - 8;
 /** NOP, NOP, NOP, then kind 253, length 5, "SR", permissible (packet/tag.ts's block), as two little-endian words. */
 const TAG_BLOCK_WORDS = [0xfd010101 | 0, 0x01525305];
 const BPF_F_INGRESS = 1;
@@ -134,6 +152,8 @@ const BPF_F_INGRESS = 1;
  */
 const CB_LIST_END = 48;
 const CB_MSS_OPTION = 52;
+/** The start mode the state map said (START_MODES), read once per start packet. */
+const CB_START_MODE = 56;
 const RST_LENGTH = IP_HEADER + TCP_HEADER;
 const TCP_SYN = 0x02;
 const TCP_SYN_ACK = 0x12;
@@ -296,7 +316,8 @@ function tagStartPacket(a: BpfAssembler, options: GatewayProgramOptions): void {
   a.label('start');
   // The clone this program sent the agent, back at the ingress.
   a.load(4, 0, SKB, SKB_MARK).aluImm('and', 0, options.cloneMarkBit).jumpImm('ne', 0, 0, 'next');
-  requireWebPortWhileSwitchedOn(a, options.webPorts, options.stateMapFd, GATEWAY_SLOTS.tagging, SLOT_KEY_AT, 'start-web');
+  requireWebPortWhileSwitchedOn(a, options.webPorts, options.stateMapFd, GATEWAY_SLOTS.starts, SLOT_KEY_AT, 'start-web');
+  a.store(4, SKB, CB_START_MODE, 0);
   a.load(4, 0, FP, at(ip + 16));
   for (const local of options.localAddresses) a.jump32Imm('eq', 0, addressImmediate(local), 'next');
   // A header the stack would drop on receipt (a bad checksum, a length beyond the frame) is the stack's:
@@ -318,7 +339,10 @@ function tagStartPacket(a: BpfAssembler, options: GatewayProgramOptions): void {
     },
   });
   a.label('start-listed');
-  a.store(4, SKB, CB_LIST_END, 7).load(4, 7, SKB, CB_LIST_END);
+  a.store(4, SKB, CB_LIST_END, 7);
+  a.load(4, 0, SKB, CB_START_MODE).jumpImm('eq', 0, START_MODES.cached, 'cached-start');
+  a.label('start-tag');
+  a.load(4, 7, SKB, CB_LIST_END);
   // The tag block goes where the list ends, the header padded with EOL to a multiple of 4; a header that
   // would not hold it, or would shrink (padding beyond the block), is the agent's.
   a.movReg(9, 7).aluImm('add', 9, TAG_BLOCK_LENGTH + 3 - tcp).aluImm('rsh', 9, 2).aluImm('lsh', 9, 2);
@@ -379,8 +403,57 @@ function tagStartPacket(a: BpfAssembler, options: GatewayProgramOptions): void {
   a.load(4, 1, SKB, SKB_MARK).aluImm('and', 1, ~options.cloneMarkBit).store(4, SKB, SKB_MARK, 1);
   a.goto('carried');
   a.label('start-not-copied');
-  countInSlot(a, options.stateMapFd, GATEWAY_SLOTS.tagCopyFailures, SLOT_KEY_AT, 'drop');
+  countInSlot(a, options.stateMapFd, GATEWAY_SLOTS.startCopyFailures, SLOT_KEY_AT, 'drop');
   a.goto('drop');
+  sendCachedStart(a, options);
+}
+
+/**
+ * 'cached-start': a start packet the option walk found well formed and untagged, in the cached mode. If the
+ * cache's mirror holds its server and port within the TTL, it goes to the remembered winner untagged, as the
+ * agent's cached-starts.ts sends it: its MSS clamped, addressed to the winner (the origin's unchanged). A
+ * clone of it, as sent, goes to the agent, which keeps the start packet, times its deadline and writes its
+ * race into the flow map as pending; so no copy, no packet. Not in the mirror (or expired): tagged
+ * ('start-tag'). A connection the flow map knows already (a retransmission) is the agent's: it races it.
+ */
+function sendCachedStart(a: BpfAssembler, options: GatewayProgramOptions): void {
+  const ip = ETH_HEADER;
+  const tcp = ETH_HEADER + IP_HEADER;
+  a.label('cached-start');
+  a.load(4, 0, FP, at(ip + 16)).store(4, FP, CACHED_KEY_AT, 0);
+  a.load(2, 0, FP, at(tcp + 2)).store(2, FP, CACHED_KEY_AT + 4, 0);
+  a.storeImm(2, FP, CACHED_KEY_AT + 6, 0);
+  a.loadMap(1, options.cachedMapFd).movReg(2, FP).aluImm('add', 2, CACHED_KEY_AT).call(HELPER.mapLookup).jumpImm('eq', 0, 0, 'start-tag');
+  a.load(4, TO, 0, CACHED_VALUE.winner);
+  a.load(8, 1, 0, CACHED_VALUE.expiresNs).store(8, FP, EXPIRES_AT, 1);
+  a.call(HELPER.ktimeGetNs).load(8, 1, FP, EXPIRES_AT).jumpReg('ge', 0, 1, 'start-tag');
+  a.load(4, 0, FP, at(ip + 12)).store(4, FP, KEY_AT, 0);
+  a.load(2, 0, FP, at(tcp)).store(2, FP, KEY_AT + 4, 0);
+  a.load(2, 0, FP, at(tcp + 2)).store(2, FP, KEY_AT + 6, 0);
+  a.loadMap(1, options.flowMapFd).movReg(2, FP).aluImm('add', 2, KEY_AT).call(HELPER.mapLookup).jumpImm('ne', 0, 0, 'next');
+  // Nothing has changed until the MSS: a helper that fails before it leaves the packet to the agent.
+  a.load(4, 2, SKB, CB_MSS_OPTION).jumpImm('eq', 2, 0, 'cached-clamped');
+  a.movReg(1, SKB).aluImm('add', 2, 2).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 2).call(HELPER.loadBytes).jumpImm('ne', 0, 0, 'next');
+  a.load(2, 3, FP, BYTES_AT).movReg(0, 3).networkToHost(0, 16).jumpImm('le', 0, options.maxMss, 'cached-clamped');
+  a.mov(4, options.maxMss);
+  asNetwork16(a, 4);
+  a.store(2, FP, BYTES_AT, 4);
+  // A value at an odd offset straddles two of the checksum's 16-bit words: its bytes count the other way round.
+  a.load(4, 0, SKB, CB_MSS_OPTION).aluImm('and', 0, 1).jumpImm('eq', 0, 0, 'cached-mss-summed');
+  a.networkToHost(3, 16).networkToHost(4, 16);
+  a.label('cached-mss-summed');
+  a.movReg(1, SKB).mov(2, tcp + 16).mov(5, 2).call(HELPER.l4CsumReplace).jumpImm('ne', 0, 0, 'next');
+  a.load(4, 2, SKB, CB_MSS_OPTION).movReg(1, SKB).aluImm('add', 2, 2).movReg(3, FP).aluImm('add', 3, BYTES_AT).mov(4, 2).mov(5, 0).call(HELPER.storeBytes).jumpImm('ne', 0, 0, 'drop');
+  a.label('cached-clamped');
+  // The origin's own address stays; a replica's goes in, as the agent's setDst would write it.
+  a.load(4, FROM, FP, at(ip + 16)).jumpReg('eq', FROM, TO, 'cached-addressed');
+  rewriteAddress(a, 16, FROM, TO, 'next');
+  a.label('cached-addressed');
+  a.load(4, 1, SKB, SKB_MARK).aluImm('or', 1, options.cloneMarkBit).store(4, SKB, SKB_MARK, 1);
+  a.movReg(1, SKB).mov(2, options.lanIndex).mov(3, BPF_F_INGRESS).call(HELPER.cloneRedirect).jumpImm('ne', 0, 0, 'start-not-copied');
+  countInSlot(a, options.stateMapFd, GATEWAY_SLOTS.startsCached, SLOT_KEY_AT, 'drop');
+  a.load(4, 1, SKB, SKB_MARK).aluImm('and', 1, ~options.cloneMarkBit).store(4, SKB, SKB_MARK, 1);
+  a.goto('carried');
 }
 
 /** A carried segment gets the steering mark, so the gateway's chain lets it through unqueued. */

@@ -4,19 +4,26 @@
 // kernel drops a packet from its own address arriving on a forwarded path; the origin: as it is). The SYN
 // is kept: if the winner does not answer within its deadline, refuses, or the client retransmits, the kept
 // SYN is raced and the winner forgotten, so a dead winner costs one deadline, never a hung connection.
+// In A the gateway's LAN classifier may send the start packet itself, from a mirror of the cache; its clone
+// comes here (startedInKernel), and from then on the connection is the same as one sent here.
 import { addTag, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, setDst, type Ipv4View } from '../packet';
-import { WinnerCache, type TableEntry } from '../table';
+import { WinnerCache, type CachedWinner, type TableEntry, type WinnerCacheListener } from '../table';
 import type { Counters } from '../protocol/counters';
 import type { Verdicts } from '../protocol/steered-queue';
 import type { ClientGatewayConfig, GatewayWinnerCacheConfig } from './client-gateway-config';
 
-/** Why a cached start packet was raced after all; each is counted as cache-missed-<reason>-raced. */
-export type CacheMiss = 'deadline' | 'retransmission' | 'refusal';
+/**
+ * Why a cached start packet was raced after all; each is counted as cache-missed-<reason>-raced. forgotten:
+ * the classifier sent it to a winner the cache forgot before its clone came here.
+ */
+export type CacheMiss = 'deadline' | 'retransmission' | 'refusal' | 'forgotten';
 
 export interface CachedStarts {
   readonly cache: WinnerCache;
   /** A new connection's start packet (tags stripped, MSS clamped): true when it went to a cached winner. */
   start(packet: Buffer, ip: Ipv4View, entry: TableEntry, v: Verdicts): boolean;
+  /** The clone of a start packet the LAN classifier sent to `ip`'s destination, a remembered winner of the entry's server; the clone is the caller's to drop. */
+  startedInKernel(clone: Buffer, ip: Ipv4View, entry: TableEntry): void;
   /** The cached start packet goes into the race now (the caller races the retransmission itself, or not). */
   raceInstead(entry: TableEntry, reason: CacheMiss, sendKept: boolean): void;
   /** The entry's race or cached start was won: remember the winner, or learn its RTT. */
@@ -33,10 +40,12 @@ export interface CachedStartsDeps {
   later(ms: number, fn: () => void): () => void;
   /** Records the winner the kernel path found for the entry, if it found one: a miss must not race a connection already won. */
   learnKernelWin(entry: TableEntry): void;
+  /** Told of every winner the cache remembers and forgets (the kernel path's mirror). */
+  mirror?: WinnerCacheListener;
 }
 
-export function createCachedStarts({ config, cacheConfig, counters, send, now, later, learnKernelWin }: CachedStartsDeps): CachedStarts {
-  const cache = new WinnerCache(cacheConfig);
+export function createCachedStarts({ config, cacheConfig, counters, send, now, later, learnKernelWin, mirror }: CachedStartsDeps): CachedStarts {
+  const cache = new WinnerCache(cacheConfig, mirror);
   // Only races for the configured origin servers are remembered: anything else never raced.
   const servers = new Set(config.candidates.map((c) => c.server));
   const keptIp = createIpv4View();
@@ -69,11 +78,7 @@ export function createCachedStarts({ config, cacheConfig, counters, send, now, l
       counters.add(`cached-start-not-tunnelled-${wrapped.reason}`);
       return false;
     }
-    entry.via = 'cache';
-    entry.cached = cached;
-    entry.keptSyn = Buffer.from(packet.subarray(ip.offset, ip.offset + ip.totalLength));
-    entry.cancelDeadline = later(cache.deadlineMs(cached), () => raceInstead(entry, 'deadline', true));
-    counters.add('syn-cached');
+    keep(packet, ip, entry, cached);
     if (wrapped) {
       v.drop();
       send(wrapped.packet, cached.winner);
@@ -82,6 +87,24 @@ export function createCachedStarts({ config, cacheConfig, counters, send, now, l
     if (cached.winner !== entry.serverIp) setDst(packet, ip, cached.winner);
     v.rewritten(packet);
     return true;
+  }
+
+  /** The start packet as the client sent it (tags stripped, MSS clamped) is kept, and the winner's deadline starts. */
+  function keep(packet: Buffer, ip: Ipv4View, entry: TableEntry, cached: CachedWinner | null): void {
+    entry.via = 'cache';
+    entry.cached = cached;
+    entry.keptSyn = Buffer.from(packet.subarray(ip.offset, ip.offset + ip.totalLength));
+    counters.add('syn-cached');
+    if (cached) entry.cancelDeadline = later(cache.deadlineMs(cached), () => raceInstead(entry, 'deadline', true));
+  }
+
+  function startedInKernel(clone: Buffer, ip: Ipv4View, entry: TableEntry): void {
+    // The classifier judged the TTL on its own clock: the winner it sent to counts while the cache still names it.
+    const cached = cache.sentTo(entry.serverIp, entry.serverPort, ip.dst) ?? null;
+    if (ip.dst !== entry.serverIp) setDst(clone, ip, entry.serverIp);
+    keep(clone, ip, entry, cached);
+    counters.add('syn-cached-in-kernel');
+    if (!cached) raceInstead(entry, 'forgotten', true);
   }
 
   function won(entry: TableEntry): void {
@@ -102,5 +125,5 @@ export function createCachedStarts({ config, cacheConfig, counters, send, now, l
     cache.remember(entry.serverIp, entry.serverPort, entry.winner, elapsed, now());
   }
 
-  return { cache, start, raceInstead, won };
+  return { cache, start, startedInKernel, raceInstead, won };
 }

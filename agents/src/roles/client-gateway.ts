@@ -6,11 +6,15 @@
 // The kernel forwards; the gateway's chain queues web traffic to it (steered-queue.ts) and each packet
 // goes back with a verdict: untouched, rewritten, or dropped. Only RSTs to late answerers are its own.
 // Once a race is won, the kernel path (kernel-path/) carries the connection's segments but SYN, FIN and
-// RST, which still come here. While the winner cache is off, the kernel path tags start packets too, and
-// a clone of each comes here for its table entry. In configuration A it also judges every race's plain
-// answers (a cached start packet's too), and a clone of the winner comes here for the table.
-import { buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView } from '../packet';
-import { DEFAULT_TABLE_OPTIONS, TranslationTable, type AnswerKey, type ConnectionKey, type TableCounters, type TableDump, type TableEntry } from '../table';
+// RST, which still come here. The kernel path tags start packets too, and a clone of each comes here for
+// its table entry: while the winner cache is off, and in configuration A also with it on, where the LAN
+// classifier first sends a start packet to its server's remembered winner from a mirror of the cache. In A
+// it also judges every race's plain answers (a cached start packet's too), and a clone of the winner comes
+// here for the table.
+import {
+  buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readTag, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView,
+} from '../packet';
+import { DEFAULT_TABLE_OPTIONS, TranslationTable, type AnswerKey, type CachedWinner, type ConnectionKey, type TableCounters, type TableDump, type TableEntry } from '../table';
 import { addKernelCount, Counters } from '../protocol/counters';
 import { PacketParser, type PacketKind } from '../protocol/packet-parser';
 import { RawSender } from '../protocol/raw-sender';
@@ -19,7 +23,7 @@ import { GATEWAY_CLONES, GATEWAY_STEERING, NOT_LOCAL_MATCH, START_PACKET_MATCH, 
 import type { ClientGatewayConfig } from './client-gateway-config';
 import { createCachedStarts, type CachedStarts } from './cached-starts';
 import { GatewayKernelPath, type KernelPathDump, type KernelWin } from '../kernel-path/gateway-kernel-path';
-import type { FlowMode } from '../kernel-path/gateway-programs';
+import type { FlowMode, StartMode } from '../kernel-path/gateway-programs';
 
 const SWEEP_INTERVAL_MS = 1000;
 
@@ -33,8 +37,8 @@ export interface ClientGateway {
 
 /** The gateway's packet logic, without sockets: the runtime below and the fuzz harness drive it. */
 export interface GatewayCore {
-  /** `taggedInKernel`: the clone of a start packet the LAN classifier tagged and sent on. */
-  fromClient(packet: Buffer, v: Verdicts, taggedInKernel?: boolean): void;
+  /** `startedInKernel`: the clone of a start packet the LAN classifier tagged, or sent to a remembered winner. */
+  fromClient(packet: Buffer, v: Verdicts, startedInKernel?: boolean): void;
   /** `wonInKernel`: the clone of an answer the WAN classifier found first and sent on. */
   fromServer(packet: Buffer, v: Verdicts, wonInKernel?: boolean): void;
   /** Forgets idle entries; one the kernel path carries is idle only if its classifiers saw nothing either. */
@@ -42,6 +46,8 @@ export interface GatewayCore {
   readonly table: TranslationTable;
   /** Absent when the config has no winner cache. */
   readonly cachedStarts?: CachedStarts;
+  /** What the LAN classifier may do with start packets, with the winner cache on or off. */
+  startMode(cacheOn: boolean): StartMode;
 }
 
 /** Runs fn after ms; returns a cancel. */
@@ -58,7 +64,15 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
   const replicaFlow: FlowMode = config.configuration === 'A' ? 'translate' : config.configuration === 'B' ? 'translate-spoofed' : 'tunnel';
   // Only A's answers are all plain: in B and C a replica's comes through the tunnel, which is the agent's to judge.
   const raceInKernel = (entry: TableEntry): boolean => config.configuration === 'A' && kernel !== undefined && kernel.race(entry);
-  const cachedStarts = config.winnerCache && createCachedStarts({ config, cacheConfig: config.winnerCache, counters, send, now, later, learnKernelWin: (entry) => withKernelDecision(entry) });
+  // The classifier's clone of a cached start packet names only the winner, which must name its server.
+  const serverOfWinner = config.configuration === 'A' && kernel ? serversByWinner(config.candidates) : undefined;
+  const mirror = serverOfWinner && kernel && config.winnerCache && {
+    remembered: (e: CachedWinner) => kernel.mirrorCachedWinner(e.server, e.port, e.winner, config.winnerCache!.ttlMs - (now() - e.racedAt)),
+    forgotten: (e: CachedWinner) => kernel.forgetCachedWinner(e.server, e.port),
+  };
+  const cachedStarts = config.winnerCache && createCachedStarts({
+    config, cacheConfig: config.winnerCache, counters, send, now, later, learnKernelWin: (entry) => withKernelDecision(entry), ...(mirror ? { mirror } : {}),
+  });
   const webPorts = new Set(config.webPorts);
   const local = new Set(config.localAddresses);
   const fromClients = new PacketParser();
@@ -118,19 +132,26 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     else kernel.sync(entry);
   }
 
-  /**
-   * The clone of a start packet the kernel path tagged, clamped and sent: the race's entry, as startPacket
-   * opens it, and the clone dropped. Without an entry (the table refuses it) the race goes on unrecorded:
-   * the origin's answer then passes and the replicas' are dropped, as for any race the gateway does not know.
-   */
-  function startTaggedInKernel(packet: Buffer, v: Verdicts): void {
+  /** The clone of a start packet the LAN classifier sent on, tagged or to a remembered winner; dropped here. */
+  function startedInKernel(packet: Buffer, v: Verdicts): void {
     // Its packet has left: whatever the clone is, it goes no further.
     v.drop();
     const { ip, tcp } = fromClients;
     if (fromClients.parse(packet) !== 'tcp' || (tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) !== TcpFlag.SYN || !webPorts.has(tcp.dstPort) || local.has(ip.dst)) {
-      counters.add('tagged-clone-not-a-start-packet-dropped');
+      counters.add('start-clone-not-a-start-packet-dropped');
       return;
     }
+    if (readTag(packet, tcp) === 'absent') cachedInKernel(packet);
+    else taggedInKernel(packet);
+  }
+
+  /**
+   * The clone of a start packet the kernel path tagged, clamped and sent: the race's entry, as startPacket
+   * opens it. Without an entry (the table refuses it) the race goes on unrecorded: the origin's answer then
+   * passes and the replicas' are dropped, as for any race the gateway does not know.
+   */
+  function taggedInKernel(packet: Buffer): void {
+    const { tcp } = fromClients;
     readKey();
     const result = table.getOrCreatePending(key, tcp.seq, now());
     if (!result.entry) {
@@ -141,6 +162,35 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     counters.add(result.created ? 'syn-tagged' : 'syn-retransmitted');
     counters.add('syn-tagged-in-kernel');
     if (result.entry.state === 'pending' && raceInKernel(result.entry)) counters.add('race-in-kernel');
+  }
+
+  /**
+   * The clone of a start packet the kernel path clamped and sent, untagged, to a remembered winner (A): the
+   * entry startPacket would open for it, kept and timed by cachedStarts. A retransmission (the flow map did
+   * not know the connection) is raced, as startPacket races one. Without an entry (the table refuses it) the
+   * start packet goes to the origin as well, as an untagged one would: the replica's answer is dropped.
+   */
+  function cachedInKernel(packet: Buffer): void {
+    const { ip, tcp } = fromClients;
+    const server = serverOfWinner?.get(ip.dst);
+    if (server === undefined || !cachedStarts) return counters.add('cached-clone-to-unknown-winner-dropped');
+    readKey();
+    key.serverIp = server;
+    const result = table.getOrCreatePending(key, tcp.seq, now());
+    if (!result.entry) {
+      counters.add(`syn-cached-in-kernel-without-entry-${result.refused}`);
+      if (ip.dst === server) return;
+      setDst(packet, ip, server);
+      return send(Buffer.from(packet.subarray(ip.offset, ip.offset + ip.totalLength)), server);
+    }
+    const entry = result.entry;
+    entry.clientWindowShift = readWindowScale(packet, tcp);
+    if (result.created) cachedStarts.startedInKernel(packet, ip, entry);
+    else {
+      counters.add('syn-retransmitted');
+      cachedStarts.raceInstead(entry, 'retransmission', true);
+    }
+    if (entry.state === 'pending' && raceInKernel(entry)) counters.add('race-in-kernel');
   }
 
   /**
@@ -254,8 +304,8 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     key.serverPort = tcp.dstPort;
   }
 
-  function fromClient(packet: Buffer, v: Verdicts, taggedInKernel = false): void {
-    if (taggedInKernel) return startTaggedInKernel(packet, v);
+  function fromClient(packet: Buffer, v: Verdicts, inKernel = false): void {
+    if (inKernel) return startedInKernel(packet, v);
     if (!isWebSegment(fromClients, fromClients.parse(packet), 'dstPort', v)) return;
     readKey();
     if ((fromClients.tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) startPacket(packet, v);
@@ -447,7 +497,22 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     table.sweep(at, kernel && ((entry) => kernel.lastSeen(entry)));
   }
 
-  return { fromClient, fromServer, sweep, table, ...(cachedStarts ? { cachedStarts } : {}) };
+  /** The cache on, start packets go first to its remembered winners: the classifier's if it has a mirror, else the agent's. */
+  const startMode = (cacheOn: boolean): StartMode => (!cacheOn ? 'tag' : mirror ? 'cached' : 'agent');
+
+  return { fromClient, fromServer, sweep, table, startMode, ...(cachedStarts ? { cachedStarts } : {}) };
+}
+
+/** Each winner's server, when no address is a candidate of two servers; else undefined. */
+function serversByWinner(candidates: ClientGatewayConfig['candidates']): Map<number, number> | undefined {
+  const servers = new Map<number, number>();
+  for (const c of candidates) {
+    for (const winner of new Set([c.server, ...c.replicas])) {
+      if (servers.has(winner)) return undefined;
+      servers.set(winner, c.server);
+    }
+  }
+  return servers;
 }
 
 /** The steering rules: web traffic both ways, and in B and C the tunnel towards the clients. */
@@ -504,7 +569,7 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     v.pass();
   });
   // Only now that the clones have a queue (a tagged start packet's clone with none would be forwarded too).
-  kernelPath?.setStartTagging(!core.cachedStarts?.cache.enabled);
+  kernelPath?.setStartMode(core.startMode(core.cachedStarts?.cache.enabled ?? false));
   const sweeper = setInterval(() => core.sweep(Date.now()), SWEEP_INTERVAL_MS);
   log(`client-gateway ready: configuration ${config.configuration}, web ports ${config.webPorts.join(',')}, ${config.lanInterface} -> ${config.wanInterface}`);
 
@@ -531,8 +596,7 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     setWinnerCache(on) {
       if (!core.cachedStarts) throw new Error('this gateway has no winner cache configured');
       core.cachedStarts.cache.setEnabled(on);
-      // A cached start packet goes to its remembered winner untagged: the agent's.
-      kernelPath?.setStartTagging(!on);
+      kernelPath?.setStartMode(core.startMode(on));
       log(`client-gateway: winner cache ${on ? 'on' : 'off'}`);
     },
     setKernelPath(on) {
@@ -556,7 +620,7 @@ function openKernelPath(config: ClientGatewayConfig, lanIndex: number, wanIndex:
   try {
     const path = GatewayKernelPath.open({
       lanIndex, wanInterface: config.wanInterface, wanIndex,
-      markBit: GATEWAY_STEERING.markBit, maxFlows: config.table.maxEntries ?? DEFAULT_TABLE_OPTIONS.maxEntries,
+      markBit: GATEWAY_STEERING.markBit, maxFlows: config.table.maxEntries ?? DEFAULT_TABLE_OPTIONS.maxEntries, maxCachedWinners: config.winnerCache?.maxEntries ?? 1,
       webPorts: config.webPorts, localAddresses: config.localAddresses, maxMss: config.maxMss, cloneMarkBit: GATEWAY_CLONES.markBit,
       // C's replicas answer inside the tunnel, and their RST goes back inside it: the agent's.
       plainAnswerers: config.candidates.map((c) => ({ server: c.server, answerers: [c.server, ...(config.configuration === 'C' ? [] : c.replicas)] })),

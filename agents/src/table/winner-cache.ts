@@ -38,6 +38,12 @@ export interface WinnerCacheDump {
   entries: { server: string; port: number; winner: string; ageMs: number; ttlLeftMs: number; srttMs: number; rttvarMs: number; deadlineMs: number; hits: number; direct: boolean }[];
 }
 
+/** Told of every change to what the cache would give a new connection (the gateway's kernel path mirrors it). */
+export interface WinnerCacheListener {
+  remembered(entry: CachedWinner): void;
+  forgotten(entry: CachedWinner): void;
+}
+
 const key = (server: number, port: number): number => server * 0x10000 + port;
 
 export class WinnerCache {
@@ -45,7 +51,7 @@ export class WinnerCache {
   /** Insertion order is use order: the first entry is the least recently used. */
   private readonly entries = new Map<number, CachedWinner>();
 
-  constructor(readonly options: WinnerCacheOptions) {}
+  constructor(readonly options: WinnerCacheOptions, private readonly listener?: WinnerCacheListener) {}
 
   get size(): number {
     return this.entries.size;
@@ -58,10 +64,24 @@ export class WinnerCache {
     const entry = this.entries.get(k);
     if (!entry) return undefined;
     this.entries.delete(k);
-    if (now - entry.racedAt >= this.options.ttlMs) return undefined;
-    this.entries.set(k, entry);
-    entry.hits++;
-    return entry;
+    if (now - entry.racedAt >= this.options.ttlMs) {
+      this.listener?.forgotten(entry);
+      return undefined;
+    }
+    return this.used(k, entry);
+  }
+
+  /**
+   * The entry a start packet was already sent for, by a mirror of this cache that judged its TTL itself:
+   * found while `winner` is still the server's remembered winner, even if its TTL ran out since.
+   */
+  sentTo(server: number, port: number, winner: number): CachedWinner | undefined {
+    if (!this.enabled) return undefined;
+    const k = key(server, port);
+    const entry = this.entries.get(k);
+    if (entry?.winner !== winner) return undefined;
+    this.entries.delete(k);
+    return this.used(k, entry);
   }
 
   /** A race's winner, answering `raceMs` after the SYN left: a fresh entry whose TTL starts now. */
@@ -69,8 +89,14 @@ export class WinnerCache {
     if (!this.enabled) return;
     const k = key(server, port);
     this.entries.delete(k);
-    if (this.entries.size >= this.options.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(k, { server, port, winner, racedAt: now, srttMs: raceMs, rttvarMs: raceMs / 2, direct: false, hits: 0 });
+    if (this.entries.size >= this.options.maxEntries) {
+      const [oldest, entry] = this.entries.entries().next().value!;
+      this.entries.delete(oldest);
+      this.listener?.forgotten(entry);
+    }
+    const entry: CachedWinner = { server, port, winner, racedAt: now, srttMs: raceMs, rttvarMs: raceMs / 2, direct: false, hits: 0 };
+    this.entries.set(k, entry);
+    this.listener?.remembered(entry);
   }
 
   /** A cached handshake's RTT (RFC 6298 2.2 and 2.3, alpha 1/8, beta 1/4). */
@@ -95,13 +121,23 @@ export class WinnerCache {
     const k = key(entry.server, entry.port);
     if (this.entries.get(k) !== entry) return false;
     this.entries.delete(k);
+    this.listener?.forgotten(entry);
     return true;
   }
 
   setEnabled(on: boolean): void {
     this.enabled = on;
     // Off forgets: a cache switched on again starts from races, not from winners of another time.
-    if (!on) this.entries.clear();
+    if (on) return;
+    for (const entry of this.entries.values()) this.listener?.forgotten(entry);
+    this.entries.clear();
+  }
+
+  /** Moves a live entry to the end of the use order (re-inserted under `k`) and counts its use. */
+  private used(k: number, entry: CachedWinner): CachedWinner {
+    this.entries.set(k, entry);
+    entry.hits++;
+    return entry;
   }
 
   dump(now: number): WinnerCacheDump {

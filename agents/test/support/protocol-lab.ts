@@ -280,6 +280,7 @@ export interface EntryReading {
   state: string;
   winner: string | null;
   path: 'agent' | 'kernel';
+  via: string;
   kernelPackets: { toServer: number; toClient: number };
   finFromServer: boolean;
 }
@@ -289,7 +290,8 @@ export function tableOf(lab: ProtocolLab, board: Board): { size: number; entries
 }
 
 /** The kernel path is on, as a lab's topology has it by default: attacks meet the classifiers too. */
-export function gatewayConfig(configuration: Configuration, options: { kernelPath?: boolean; table?: Record<string, number> } = {}): unknown {
+/** `winnerCache`: the gateway's, sending start packets from its WAN address where it tunnels them (B, C). */
+export function gatewayConfig(configuration: Configuration, options: { kernelPath?: boolean; table?: Record<string, number>; winnerCache?: { ttlMs: number; maxEntries: number; deadlineSlackMs: number } } = {}): unknown {
   return {
     board: 'gw',
     control: CONTROL,
@@ -298,6 +300,7 @@ export function gatewayConfig(configuration: Configuration, options: { kernelPat
         lanInterface: 'lan0', wanInterface: 'wan0', webPorts: WEB_PORTS, configuration, maxMss: 1440,
         localAddresses: [ADDR.gwLan, ADDR.gwWan], candidates: [{ server: ADDR.origin, replicas: [ADDR.replica] }],
         kernelPath: options.kernelPath ?? true, table: options.table ?? {},
+        ...(options.winnerCache ? { winnerCache: { ...options.winnerCache, tunnelSource: ADDR.gwWan } } : {}),
       },
     },
   };

@@ -78,11 +78,12 @@ function kernelPathTotals(kernelPath: unknown): string {
   if (typeof kernelPath !== 'object' || kernelPath === null) return String(kernelPath ?? 'not reported');
   const k = kernelPath as {
     on: boolean; flows: number; closing: number; carried: number; mapRefusals: number; left: Record<string, number>; lateResets: number; tagging: boolean; startsTagged: number;
-    racing: number; racesWon: number;
+    cachedStarts: boolean; startsCached: number; racing: number; racesWon: number;
   };
   const left = Object.entries(k.left).filter(([, n]) => n > 0).map(([why, n]) => `${why} ${n}`).join(', ') || 'none';
   return `${k.on ? 'on' : 'switched off'}, carrying ${k.flows} now (${k.closing} more closing in the agent), ${k.carried} in all; left it: ${left}; `
-    + `start packets tagged there: ${k.startsTagged}${k.tagging ? '' : ' (not now: the agent tags them)'}; `
+    + `start packets tagged there: ${k.startsTagged}${k.tagging ? '' : ' (not now: the agent tags them)'}, `
+    + `sent there to a cached winner (A): ${k.startsCached}${k.cachedStarts ? '' : ' (not now)'}; `
     + `races won there (A): ${k.racesWon}, ${k.racing} pending now; `
     + `late answers reset there: ${k.lateResets}${k.mapRefusals ? `; refused by the map: ${k.mapRefusals}` : ''}`;
 }
