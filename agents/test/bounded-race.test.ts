@@ -43,7 +43,7 @@ function holdsIn(mode: RaceMode, budget: number, liveHolds?: Map<number, number>
   const tagged = addTag(syn, ipv, tcp, true);
   assert.ok(tagged.ok);
   const verdicts: SwitchVerdicts = { pass: () => holds.set(SERVER, 0), rewritten: () => undefined, drop: () => undefined, passAfter: (ms) => holds.set(SERVER, ms) };
-  core.fromWan({ payload: tagged.packet, indev: 0, hwSource: GATEWAY_MAC, mark: 0 }, verdicts);
+  core.fromWan({ payload: tagged.packet, indev: 0, hwSource: GATEWAY_MAC, mark: 0, receivedNs: 0 }, verdicts);
   held.forEach((release) => release());
   return holds;
 }

@@ -29,6 +29,21 @@ describe('createDeadlineQueue', () => {
     assert.deepEqual(wanted, [...wanted].sort((a, b) => a - b), 'ran in deadline order');
   });
 
+  it('runs a deadline set on the clock at that time, and one already past at once', async () => {
+    queue = createDeadlineQueue();
+    const set = monotonicNs();
+    const ran: { name: string; at: number }[] = [];
+    await new Promise<void>((resolve) => {
+      queue!.at(set + 5e6, () => {
+        ran.push({ name: 'in 5 ms', at: monotonicNs() });
+        resolve();
+      });
+      queue!.at(set - 50e6, () => ran.push({ name: 'past', at: monotonicNs() }));
+    });
+    assert.deepEqual(ran.map((r) => r.name), ['past', 'in 5 ms']);
+    assert.ok(ran[1].at >= set + 5e6, 'never early');
+  });
+
   it('takes deadlines set while it runs, and runs nothing once closed', async () => {
     queue = createDeadlineQueue();
     const ran: string[] = [];

@@ -138,6 +138,44 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
     });
   }
 
+  it('the switch holds a start packet from its arrival at the board (the kernel\'s receive stamp): a switch agent stopped for 200 ms adds nothing to a held candidate', async () => {
+    await startLab('A');
+    const switchAgent = agents[1];
+    const origin = parseIp(ADDR.origin)!;
+    const startTo = (frame: Buffer): boolean => frame.readUInt16BE(12) === 0x0800 && frame[23] === 6 && frame.readUInt32BE(30) === origin && (frame[47] & 0x12) === 0x02;
+    const seen = { arrived: 0, left: 0 };
+    const wanTap = inNetns(lab.ns.sw, () => openPacketSocket('wan0'));
+    // The switch's LAN link ends at the origin's eth0: what arrives there has just left the switch.
+    const lanTap = inNetns(lab.ns.origin, () => openPacketSocket('eth0'));
+    try {
+      wanTap.onFrame((frame, rxNs) => {
+        if (startTo(frame) && seen.arrived === 0) seen.arrived = rxNs;
+      });
+      lanTap.onFrame((frame, rxNs) => {
+        if (startTo(frame) && seen.left === 0) seen.left = rxNs;
+      });
+      process.kill(switchAgent.child.pid!, 'SIGSTOP');
+      let c: Client | undefined;
+      try {
+        const connecting = connect(lab, 80);
+        await sleep(200);
+        process.kill(switchAgent.child.pid!, 'SIGCONT');
+        c = await connecting;
+      } finally {
+        process.kill(switchAgent.child.pid!, 'SIGCONT');
+      }
+      assert.equal(await c.line(1), 'got hi replica');
+      // The origin's hold in this lab is 300 ms (switchConfig); counted from the agent's wake-up it would be 500.
+      for (let i = 0; i < 20 && seen.left === 0; i++) await sleep(50);
+      const heldMs = (seen.left - seen.arrived) / 1e6;
+      assert.ok(seen.arrived > 0 && Math.abs(heldMs - 300) < 30, `held ${heldMs.toFixed(1)} ms`);
+      c.daemon.kill();
+    } finally {
+      wanTap.close();
+      lanTap.close();
+    }
+  });
+
   describe('the switch\'s fan-out in the plain race', () => {
     const switchPath = (): SwitchPathState => countersOf(lab, 'sw', 'server-switch').kernelPath as SwitchPathState;
 

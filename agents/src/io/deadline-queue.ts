@@ -7,6 +7,8 @@ import { createPreciseTimer } from './precise-timer';
 export interface DeadlineQueue {
   /** Runs `fn` once, `ms` (fractions kept) from now; never before. */
   after(ms: number, fn: () => void): void;
+  /** Runs `fn` once at `atNs` (CLOCK_MONOTONIC); at once if that has passed. */
+  at(atNs: number, fn: () => void): void;
   /** Deadlines not yet run. */
   readonly size: number;
   /** Drops every pending deadline, unrun, and the timer. */
@@ -67,12 +69,14 @@ export function createDeadlineQueue(): DeadlineQueue {
     if (heap.length > 0) arm(heap[0].atNs);
   }
 
+  function at(atNs: number, fn: () => void): void {
+    push({ atNs, fn });
+    arm(heap[0].atNs);
+  }
+
   return {
-    after(ms, fn) {
-      const d = { atNs: monotonicNs() + ms * NS_PER_MS, fn };
-      push(d);
-      arm(heap[0].atNs);
-    },
+    after: (ms, fn) => at(monotonicNs() + ms * NS_PER_MS, fn),
+    at,
     get size() {
       return heap.length;
     },

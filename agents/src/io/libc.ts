@@ -102,6 +102,7 @@ export const NETLINK_NO_ENOBUFS = 5;
 export const IPPROTO_IPIP = 4;
 export const IPPROTO_RAW = 255;
 export const SOCK_RAW = 3;
+export const SOCK_DGRAM = 2;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const ETH_P_ALL = 0x0003;

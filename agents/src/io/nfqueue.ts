@@ -9,6 +9,7 @@
 // copied there once. Consecutive plain verdicts of one queue (same verdict, same mark) become one
 // NFQNL_MSG_VERDICT_BATCH, unless a held packet could be caught by the batch.
 import { readFileSync } from 'node:fs';
+import { monotonicNs, RealtimeToMonotonic } from './clock';
 import * as libc from './libc';
 import { watchReadable } from './readiness';
 
@@ -30,6 +31,11 @@ export interface QueuedPacket {
    * in place and handed back with `verdict(..., payload)`.
    */
   payload: Buffer;
+  /**
+   * When the packet arrived (CLOCK_MONOTONIC ns): the kernel's receive stamp while some socket keeps
+   * stamping on (receive-stamps.ts), else when this process read it.
+   */
+  receivedNs: number;
 }
 
 export interface HeldPacket {
@@ -94,6 +100,7 @@ const NFQNL_CFG_CMD_BIND = 1;
 const NFQA_PACKET_HDR = 1;
 const NFQA_VERDICT_HDR = 2;
 const NFQA_MARK = 3;
+const NFQA_TIMESTAMP = 4;
 const NFQA_IFINDEX_INDEV = 5;
 const NFQA_HWADDR = 9;
 const NFQA_PAYLOAD = 10;
@@ -181,7 +188,8 @@ export function openNfQueue(options: NfQueueOptions): NfQueue {
   }
 
   const stats = { packets: 0, verdictMessages: 0, batchMessages: 0, sends: 0, handlerErrors: 0 };
-  const packet: QueuedPacket = { queue: 0, id: 0, mark: 0, indev: 0, hwSource: -1, payload: rxBytes.subarray(0, 0) };
+  const packet: QueuedPacket = { queue: 0, id: 0, mark: 0, indev: 0, hwSource: -1, payload: rxBytes.subarray(0, 0), receivedNs: 0 };
+  const clock = new RealtimeToMonotonic();
   let handled = false;
   let held = 0;
   let seq = 1;
@@ -286,6 +294,7 @@ export function openNfQueue(options: NfQueueOptions): NfQueue {
     packet.mark = 0;
     packet.indev = 0;
     packet.hwSource = -1;
+    packet.receivedNs = 0;
     let haveHeader = false;
     let havePayload = false;
     for (let a = at + NLMSG_HDRLEN + NFGEN_HDRLEN; a + NLA_HDRLEN <= end;) {
@@ -304,6 +313,10 @@ export function openNfQueue(options: NfQueueOptions): NfQueue {
         case NFQA_IFINDEX_INDEV:
           packet.indev = rxBytes.readUInt32BE(v);
           break;
+        case NFQA_TIMESTAMP:
+          // struct nfqnl_msg_packet_timestamp: CLOCK_REALTIME seconds and microseconds, big-endian.
+          packet.receivedNs = clock.toMonotonicNs(Number(rxBytes.readBigUInt64BE(v)), Number(rxBytes.readBigUInt64BE(v + 8)) * 1000);
+          break;
         case NFQA_HWADDR:
           if (rxBytes.readUInt16BE(v) === 6) packet.hwSource = rxBytes.readUIntBE(v + 4, 6);
           break;
@@ -315,6 +328,9 @@ export function openNfQueue(options: NfQueueOptions): NfQueue {
       }
       a += align4(len);
     }
+    // A stamp ahead of now is a clock step since the last refresh: the read time is the better guess.
+    const now = monotonicNs();
+    if (packet.receivedNs === 0 || packet.receivedNs > now) packet.receivedNs = now;
     return haveHeader && havePayload;
   }
 
@@ -358,6 +374,7 @@ export function openNfQueue(options: NfQueueOptions): NfQueue {
       if (code === libc.ENOBUFS) return 1;
       throw libc.sysError('recvmmsg', 'nfnetlink_queue');
     }
+    if (n > 0) clock.refresh();
     for (let i = 0; i < n && !closed; i++) {
       const length = rxBytes.readUInt32LE(i * MMSGHDR_BYTES + 56);
       const ack = handleDatagram(RX_SLOTS_AT + i * RX_SLOT_BYTES, length, waitSeq);

@@ -13,6 +13,8 @@ export interface PacketIn {
   /** Link-layer source (48 bits), -1 when none. */
   hwSource: number;
   mark: number;
+  /** When it arrived (CLOCK_MONOTONIC ns; nfqueue.ts). */
+  receivedNs: number;
 }
 
 /** How a role answers for the packet in hand; exactly one call per packet. */

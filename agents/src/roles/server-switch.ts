@@ -14,6 +14,7 @@ import { encapsulate, ipToString, parseIp, readTag, TcpFlag } from '../packet';
 import { addKernelCount, Counters } from '../protocol/counters';
 import { PacketParser } from '../protocol/packet-parser';
 import { createDeadlineQueue } from '../io/deadline-queue';
+import { keepReceiveStampsOn } from '../io/receive-stamps';
 import { RawSender } from '../protocol/raw-sender';
 import { openSteeredQueue, type PacketIn, type Verdicts } from '../protocol/steered-queue';
 import { START_PACKET_MATCH, SWITCH_STEERING, webPortsMatch } from '../protocol/steering';
@@ -202,12 +203,19 @@ export function neighbourLinks(json: string): Map<number, number> {
   return out;
 }
 
+const NS_PER_MS = 1e6;
+
 export function startServerSwitch(config: ServerSwitchConfig, log: (message: string) => void): ServerSwitch {
   const counters = new Counters();
   const sender = new RawSender(counters);
   // Holds end on the precise timer: setTimeout's lateness would be added to every synchronized handshake.
+  // They count from the start packet's arrival at the board, as the predictor counts them, so the agent's
+  // own wake-up (and any stall of it shorter than the hold) is not added to the held candidates' answers.
   const holdEnds = createDeadlineQueue();
-  const core = createSwitchCore(config, counters, (packet, dst) => sender.send(packet, dst), holdEnds.after, Date.now);
+  const stopStamps = keepReceiveStampsOn();
+  let arrivedNs = 0;
+  const holdFromArrival = (ms: number, fn: () => void): void => holdEnds.at(arrivedNs + ms * NS_PER_MS, fn);
+  const core = createSwitchCore(config, counters, (packet, dst) => sender.send(packet, dst), holdFromArrival, Date.now);
   const kernelPath = config.kernelPath ? openKernelPath(config, counters, log) : undefined;
   kernelPath?.setPlain(core.raceMode === 'plain');
   const setGatewayLinks = (links: Map<number, number>): void => {
@@ -220,6 +228,7 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
   } catch (err) {
     kernelPath?.close();
     holdEnds.close();
+    stopStamps();
     sender.close();
     throw err;
   }
@@ -251,6 +260,7 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
     clearInterval(refresher);
     kernelPath?.close();
     holdEnds.close();
+    stopStamps();
     sender.close();
     throw err;
   }
@@ -263,9 +273,10 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
       drop: v.drop,
       passAfter(ms) {
         const h = steered.hold();
-        holdEnds.after(ms, () => steered.release(h));
+        holdFromArrival(ms, () => steered.release(h));
       },
     };
+    arrivedNs = p.receivedNs;
     core.fromWan(p, verdicts);
   });
   log(`server-switch ready: ${config.origins.length} origin(s), ${config.origins.reduce((n, o) => n + o.replicas.length, 0)} replica(s), ${config.gateways.length} gateway(s), fan-out ${config.fanOutLimit.rate}/s burst ${config.fanOutLimit.burst}, ${core.raceMode} race`);
@@ -288,6 +299,7 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
       clearInterval(refresher);
       // Held originals are handed back by the queue; held copies are simply not sent.
       holdEnds.close();
+      stopStamps();
       steered.close();
       kernelPath?.close();
       sender.close();
