@@ -8,7 +8,9 @@ import { ifNameToIndex, IPPROTO_RAW } from '../src/io/libc';
 import { openPacketSocket } from '../src/io/packet-socket';
 import { openRawIpSocket } from '../src/io/raw-ip-socket';
 import { GATEWAY_CLONES } from '../src/protocol/steering';
-import { addTag, clampMss, computeIpv4HeaderChecksum, createIpv4View, createTcpView, parseIp, parseIpv4, parseTcp, readTag, setDst, stripTags, TcpFlag, type TagReading } from '../src/packet';
+import {
+  addTag, clampMss, computeIpv4HeaderChecksum, createIpv4View, createTcpView, parseIp, parseIpv4, parseTcp, readTag, setDst, stripTags, TcpFlag, type Ipv4View, type TagReading, type TcpView,
+} from '../src/packet';
 import { buildSegment } from './fixtures/packet-helpers';
 import type { AgentRun } from './support/agent-process';
 import { inNetns } from './support/netns';
@@ -83,6 +85,42 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
   const lateResets = (): number => kernelPath().lateResets;
   const entryOf = (c: Client): EntryReading | undefined => tableOf(lab, 'gw').entries.find((e) => e.client === `${ADDR.client}:${c.port}`);
   const classifiers = (): number[] => inNetns(lab.ns.gw, () => ['lan0', 'wan0'].map((i) => tcxProgramCount(ifNameToIndex(i), 'ingress')));
+
+  /**
+   * Taps `board`'s WAN for start packets to `to`, by source port, while `act` sends from the client's raw
+   * socket: a packet socket's tap sees a frame before any classifier there.
+   */
+  async function tapStarts(board: 'sw' | 'replica', to: string, act: (send: (packet: Buffer, dst: string) => void) => Promise<void>): Promise<Map<number, Buffer>> {
+    const arrived = new Map<number, Buffer>();
+    const dst = parseIp(to);
+    const ethHeader = 14;
+    const tap = inNetns(lab.ns[board], () => openPacketSocket('wan0'));
+    const sender = inNetns(lab.ns.client, () => openRawIpSocket(IPPROTO_RAW));
+    try {
+      tap.onFrame((frame) => {
+        const packet = frame.subarray(ethHeader);
+        const start = frame.readUInt16BE(12) === 0x0800 && packet[9] === 6 && packet.readUInt32BE(16) === dst && (packet[33] & 0x12) === 0x02;
+        if (start && !arrived.has(packet.readUInt16BE(20))) arrived.set(packet.readUInt16BE(20), Buffer.from(packet));
+      });
+      await act((packet, at) => assert.equal(sender.sendTo(packet, addr(at)), true));
+    } finally {
+      sender.close();
+      tap.close();
+    }
+    return arrived;
+  }
+
+  /** Sends each start packet to the origin, 150 ms apart: for each, whether the classifier's `count` grew by one. */
+  async function sendEach(send: (packet: Buffer, dst: string) => void, sent: Buffer[], count: () => number): Promise<boolean[]> {
+    const taken: boolean[] = [];
+    for (const syn of sent) {
+      const before = count();
+      send(syn, ADDR.origin);
+      await sleep(150);
+      taken.push(count() === before + 1);
+    }
+    return taken;
+  }
   const echo = async (c: Pick<Client, 'send' | 'line'>, from: number, count: number): Promise<void> => {
     for (let i = 0; i < count; i++) {
       c.send(`line ${i}`);
@@ -301,44 +339,22 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
     const sent = layouts.map(({ options, payload }, i) => buildSegment({
       src: ADDR.client, dst: ADDR.origin, srcPort: 47000 + i, dstPort: 80, seq: 5000 + i, flags: TcpFlag.SYN, options, ...(payload ? { payload: Buffer.from(payload) } : {}),
     }));
-    const arrived = new Map<number, Buffer>();
-    const origin = parseIp(ADDR.origin);
-    const ethHeader = 14;
-    // At the switch's WAN: a packet socket's tap sees the frame before any classifier there.
-    const tap = inNetns(lab.ns.sw, () => openPacketSocket('wan0'));
-    const sender = inNetns(lab.ns.client, () => openRawIpSocket(IPPROTO_RAW));
-    try {
-      tap.onFrame((frame) => {
-        const packet = frame.subarray(ethHeader);
-        const start = frame.readUInt16BE(12) === 0x0800 && packet[9] === 6 && packet.readUInt32BE(16) === origin && (packet[33] & 0x12) === 0x02;
-        if (start && !arrived.has(packet.readUInt16BE(20))) arrived.set(packet.readUInt16BE(20), Buffer.from(packet));
-      });
-      const taken: boolean[] = [];
-      for (const syn of sent) {
-        const before = kernelPath().startsTagged;
-        assert.equal(sender.sendTo(syn, addr(ADDR.origin)), true);
-        await sleep(150);
-        taken.push(kernelPath().startsTagged === before + 1);
-      }
-      assert.deepEqual(taken, layouts.map((l) => l.kernel));
+    const arrived = await tapStarts('sw', ADDR.origin, async (send) => {
+      assert.deepEqual(await sendEach(send, sent, () => kernelPath().startsTagged), layouts.map((l) => l.kernel));
       // A start packet to the gateway itself is the agent's, which passes it untagged.
       const tagged = kernelPath().startsTagged;
-      const toGateway = buildSegment({ src: ADDR.client, dst: ADDR.gwLan, srcPort: 47100, dstPort: 80, flags: TcpFlag.SYN });
-      assert.equal(sender.sendTo(toGateway, addr(ADDR.gwLan)), true);
+      send(buildSegment({ src: ADDR.client, dst: ADDR.gwLan, srcPort: 47100, dstPort: 80, flags: TcpFlag.SYN }), ADDR.gwLan);
       await sleep(150);
       assert.equal(kernelPath().startsTagged, tagged, 'the classifier tagged a start packet to the gateway itself');
-      for (const [i, syn] of sent.entries()) {
-        assert.deepEqual(arrived.get(47000 + i)?.toString('hex'), asTheAgentForwards(syn).toString('hex'), `layout ${i}: ${JSON.stringify(layouts[i])}`);
-      }
-      const counters = countersOf(lab, 'gw', 'client-gateway');
-      assert.equal(num(counters, 'syn-tagged-in-kernel'), layouts.filter((l) => l.kernel).length, 'the agent had a clone of each');
-      assert.deepEqual([kernelPath().startCopyFailures, num(counters, 'kernel-clones-queue-overflowed')], [0, 0]);
-      // The agent opened an entry for every one; the damaged list and the full header it sent on untagged.
-      assert.deepEqual(['syn-tagged', 'syn-untagged-malformed-options', 'syn-untagged-no-option-space'].map((n) => num(counters, n)), [layouts.length, 1, 1]);
-    } finally {
-      sender.close();
-      tap.close();
+    });
+    for (const [i, syn] of sent.entries()) {
+      assert.deepEqual(arrived.get(47000 + i)?.toString('hex'), asTheAgentForwards(syn).toString('hex'), `layout ${i}: ${JSON.stringify(layouts[i])}`);
     }
+    const counters = countersOf(lab, 'gw', 'client-gateway');
+    assert.equal(num(counters, 'syn-tagged-in-kernel'), layouts.filter((l) => l.kernel).length, 'the agent had a clone of each');
+    assert.deepEqual([kernelPath().startCopyFailures, num(counters, 'kernel-clones-queue-overflowed')], [0, 0]);
+    // The agent opened an entry for every one; the damaged list and the full header it sent on untagged.
+    assert.deepEqual(['syn-tagged', 'syn-untagged-malformed-options', 'syn-untagged-no-option-space'].map((n) => num(counters, n)), [layouts.length, 1, 1]);
   });
 
   it('A, the winner cache on: the LAN classifier sends a start packet to the remembered winner untagged, byte for byte as the agent would, and the agent keeps it; layouts it cannot vouch for are the agent\'s', async () => {
@@ -361,39 +377,19 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       { options: [...mss(1460), ...mss(1400)], kernel: false },
     ];
     const sent = layouts.map(({ options }, i) => buildSegment({ src: ADDR.client, dst: ADDR.origin, srcPort: 47200 + i, dstPort: 80, seq: 9000 + i, flags: TcpFlag.SYN, options }));
-    const arrived = new Map<number, Buffer>();
-    const replica = parseIp(ADDR.replica);
-    const ethHeader = 14;
-    // At the replica's WAN, before its classifier: the start packet as the gateway sent it.
-    const tap = inNetns(lab.ns.replica, () => openPacketSocket('wan0'));
-    const sender = inNetns(lab.ns.client, () => openRawIpSocket(IPPROTO_RAW));
-    try {
-      tap.onFrame((frame) => {
-        const packet = frame.subarray(ethHeader);
-        const start = frame.readUInt16BE(12) === 0x0800 && packet[9] === 6 && packet.readUInt32BE(16) === replica && (packet[33] & 0x12) === 0x02;
-        if (start && !arrived.has(packet.readUInt16BE(20))) arrived.set(packet.readUInt16BE(20), Buffer.from(packet));
-      });
-      const taken: boolean[] = [];
-      for (const syn of sent) {
-        const before = kernelPath().startsCached;
-        assert.equal(sender.sendTo(syn, addr(ADDR.origin)), true);
-        await sleep(150);
-        taken.push(kernelPath().startsCached === before + 1);
-      }
-      assert.deepEqual(taken, layouts.map((l) => l.kernel));
-      for (const [i, syn] of sent.entries()) {
-        assert.deepEqual(arrived.get(47200 + i)?.toString('hex'), asTheAgentSendsCached(syn).toString('hex'), `layout ${i}: ${JSON.stringify(layouts[i])}`);
-      }
-      const counters = countersOf(lab, 'gw', 'client-gateway');
-      const inKernel = layouts.filter((l) => l.kernel).length;
-      assert.deepEqual(['syn-cached-in-kernel', 'syn-cached', 'client-tag-stripped', 'kernel-clones-queue-overflowed'].map((n) => num(counters, n)), [inKernel, layouts.length, 1, 0], JSON.stringify(counters));
-      assert.equal(kernelPath().startCopyFailures, 0);
-      // Each answered by the winner, and recorded as a cached connection's win (the client's stack then resets it).
-      assert.deepEqual(['won-by-cache', 'cache-missed-deadline-raced'].map((n) => num(countersOf(lab, 'gw', 'client-gateway'), n)), [layouts.length, 0]);
-    } finally {
-      sender.close();
-      tap.close();
+    // At the replica's WAN: the start packet as the gateway sent it.
+    const arrived = await tapStarts('replica', ADDR.replica, async (send) => {
+      assert.deepEqual(await sendEach(send, sent, () => kernelPath().startsCached), layouts.map((l) => l.kernel));
+    });
+    for (const [i, syn] of sent.entries()) {
+      assert.deepEqual(arrived.get(47200 + i)?.toString('hex'), asTheAgentSendsCached(syn).toString('hex'), `layout ${i}: ${JSON.stringify(layouts[i])}`);
     }
+    const counters = countersOf(lab, 'gw', 'client-gateway');
+    const inKernel = layouts.filter((l) => l.kernel).length;
+    assert.deepEqual(['syn-cached-in-kernel', 'syn-cached', 'client-tag-stripped', 'kernel-clones-queue-overflowed'].map((n) => num(counters, n)), [inKernel, layouts.length, 1, 0], JSON.stringify(counters));
+    assert.equal(kernelPath().startCopyFailures, 0);
+    // Each answered by the winner, and recorded as a cached connection's win (the client's stack then resets it).
+    assert.deepEqual(['won-by-cache', 'cache-missed-deadline-raced'].map((n) => num(countersOf(lab, 'gw', 'client-gateway'), n)), [layouts.length, 0]);
   });
 
   it('A, the winner cache on: a remembered winner that misses its deadline is raced from the kept start packet and forgotten, in the classifier too; the client\'s retransmission is raced', async () => {
@@ -715,8 +711,12 @@ function post(lab: ProtocolLab, board: 'gw' | 'sw' | 'replica', name: string, va
     '-d', JSON.stringify(value), `http://${CONTROL.address}:${CONTROL.port}/switch/${name}`], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** What the agent's cached start (cached-starts.ts) makes of a SYN to the origin whose remembered winner is the replica, as forwarded. */
-function asTheAgentSendsCached(syn: Buffer): Buffer {
+/**
+ * What the gateway's agent makes of a SYN as its forwarding sends it on: any client tag stripped, the MSS
+ * clamped (packet/tag.ts, packet/mss.ts), then `finish` (the tag of startPacket, or the cached start's
+ * rewrite to the winner), one hop less.
+ */
+function asTheAgentSends(syn: Buffer, finish: (packet: Buffer, ip: Ipv4View, tcp: TcpView) => Buffer): Buffer {
   const packet = Buffer.from(syn);
   const ip = createIpv4View();
   const tcp = createTcpView();
@@ -724,30 +724,24 @@ function asTheAgentSendsCached(syn: Buffer): Buffer {
   assert.equal(parseTcp(packet, ip, tcp), 'ok');
   stripTags(packet, tcp);
   clampMss(packet, tcp, 1440);
-  setDst(packet, ip, parseIp(ADDR.replica)!);
-  const out = packet;
+  const out = finish(packet, ip, tcp);
   out[8]--;
   out.writeUInt16BE(0, 10);
   out.writeUInt16BE(computeIpv4HeaderChecksum(out, 0, 20), 10);
   return out;
 }
 
-/** What the agent's startPacket makes of a SYN (packet/tag.ts, packet/mss.ts), as the gateway's forwarding sends it on. */
-function asTheAgentForwards(syn: Buffer): Buffer {
-  const packet = Buffer.from(syn);
-  const ip = createIpv4View();
-  const tcp = createTcpView();
-  assert.equal(parseIpv4(packet, 0, ip), 'ok');
-  assert.equal(parseTcp(packet, ip, tcp), 'ok');
-  stripTags(packet, tcp);
-  clampMss(packet, tcp, 1440);
+/** startPacket's tagged start packet. */
+const asTheAgentForwards = (syn: Buffer): Buffer => asTheAgentSends(syn, (packet, ip, tcp) => {
   const tagged = addTag(packet, ip, tcp, true);
-  const out = tagged.ok ? tagged.packet : packet;
-  out[8]--;
-  out.writeUInt16BE(0, 10);
-  out.writeUInt16BE(computeIpv4HeaderChecksum(out, 0, 20), 10);
-  return out;
-}
+  return tagged.ok ? tagged.packet : packet;
+});
+
+/** cached-starts.ts's start packet to the origin whose remembered winner is the replica. */
+const asTheAgentSendsCached = (syn: Buffer): Buffer => asTheAgentSends(syn, (packet, ip) => {
+  setDst(packet, ip, parseIp(ADDR.replica)!);
+  return packet;
+});
 
 /**
  * Who answered first, from the greeting: with no delays in this lab a retransmitted start packet's two
