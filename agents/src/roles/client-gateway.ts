@@ -6,13 +6,12 @@
 // The kernel forwards; the gateway's chain queues web traffic to it (steered-queue.ts) and each packet
 // goes back with a verdict: untouched, rewritten, or dropped. Only RSTs to late answerers are its own.
 // Once a race is won, the kernel path (kernel-path/) carries the connection's segments but SYN, FIN and
-// RST, which still come here. The kernel path tags start packets too, and a clone of each comes here for
-// its table entry: while the winner cache is off, and in configuration A also with it on, where the LAN
-// classifier first sends a start packet to its server's remembered winner from a mirror of the cache. In A
-// it also judges every race's plain answers (a cached start packet's too), and a clone of the winner comes
-// here for the table.
+// RST, which still come here. The kernel path tags start packets too: while the winner cache is off, and
+// in configuration A also with it on, where the LAN classifier first sends a start packet to its server's
+// remembered winner from a mirror of the cache. In A it also judges every race's plain answers (a cached
+// start packet's too). Clones of those start packets and winning answers fill the table (kernel-clones.ts).
 import {
-  buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readTag, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView,
+  buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView,
 } from '../packet';
 import { DEFAULT_TABLE_OPTIONS, TranslationTable, type AnswerKey, type CachedWinner, type ConnectionKey, type TableCounters, type TableDump, type TableEntry } from '../table';
 import { addKernelCount, Counters } from '../protocol/counters';
@@ -22,6 +21,7 @@ import { interfaceIndex, openSteeredQueue, type Verdicts } from '../protocol/ste
 import { GATEWAY_CLONES, GATEWAY_STEERING, NOT_LOCAL_MATCH, START_PACKET_MATCH, webPortsMatch, type SteeringRule } from '../protocol/steering';
 import type { ClientGatewayConfig } from './client-gateway-config';
 import { createCachedStarts, type CachedStarts } from './cached-starts';
+import { createKernelClones } from './kernel-clones';
 import { GatewayKernelPath, type KernelPathDump, type KernelWin } from '../kernel-path/gateway-kernel-path';
 import type { FlowMode, StartMode } from '../kernel-path/gateway-programs';
 
@@ -72,6 +72,9 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
   };
   const cachedStarts = config.winnerCache && createCachedStarts({
     config, cacheConfig: config.winnerCache, counters, send, now, later, learnKernelWin: (entry) => withKernelDecision(entry), ...(mirror ? { mirror } : {}),
+  });
+  const clones = createKernelClones({
+    config, table, counters, send, now, raceInKernel, adoptKernelWin, ...(cachedStarts ? { cachedStarts } : {}), ...(serverOfWinner ? { serverOfWinner } : {}),
   });
   const webPorts = new Set(config.webPorts);
   const local = new Set(config.localAddresses);
@@ -130,88 +133,6 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     if (!kernel || entry.path !== 'kernel') return;
     if (flags & TcpFlag.FIN) kernel.leave(entry, 'fin');
     else kernel.sync(entry);
-  }
-
-  /** The clone of a start packet the LAN classifier sent on, tagged or to a remembered winner; dropped here. */
-  function startedInKernel(packet: Buffer, v: Verdicts): void {
-    // Its packet has left: whatever the clone is, it goes no further.
-    v.drop();
-    const { ip, tcp } = fromClients;
-    if (fromClients.parse(packet) !== 'tcp' || (tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) !== TcpFlag.SYN || !webPorts.has(tcp.dstPort) || local.has(ip.dst)) {
-      counters.add('start-clone-not-a-start-packet-dropped');
-      return;
-    }
-    if (readTag(packet, tcp) === 'absent') cachedInKernel(packet);
-    else taggedInKernel(packet);
-  }
-
-  /**
-   * The clone of a start packet the kernel path tagged, clamped and sent: the race's entry, as startPacket
-   * opens it. Without an entry (the table refuses it) the race goes on unrecorded: the origin's answer then
-   * passes and the replicas' are dropped, as for any race the gateway does not know.
-   */
-  function taggedInKernel(packet: Buffer): void {
-    const { tcp } = fromClients;
-    readKey();
-    const result = table.getOrCreatePending(key, tcp.seq, now());
-    if (!result.entry) {
-      counters.add(`syn-tagged-in-kernel-without-entry-${result.refused}`);
-      return;
-    }
-    result.entry.clientWindowShift = readWindowScale(packet, tcp);
-    counters.add(result.created ? 'syn-tagged' : 'syn-retransmitted');
-    counters.add('syn-tagged-in-kernel');
-    if (result.entry.state === 'pending' && raceInKernel(result.entry)) counters.add('race-in-kernel');
-  }
-
-  /**
-   * The clone of a start packet the kernel path clamped and sent, untagged, to a remembered winner (A): the
-   * entry startPacket would open for it, kept and timed by cachedStarts. A retransmission (the flow map did
-   * not know the connection) is raced, as startPacket races one. Without an entry (the table refuses it) the
-   * start packet goes to the origin as well, as an untagged one would: the replica's answer is dropped.
-   */
-  function cachedInKernel(packet: Buffer): void {
-    const { ip, tcp } = fromClients;
-    const server = serverOfWinner?.get(ip.dst);
-    if (server === undefined || !cachedStarts) return counters.add('cached-clone-to-unknown-winner-dropped');
-    readKey();
-    key.serverIp = server;
-    const result = table.getOrCreatePending(key, tcp.seq, now());
-    if (!result.entry) {
-      counters.add(`syn-cached-in-kernel-without-entry-${result.refused}`);
-      if (ip.dst === server) return;
-      setDst(packet, ip, server);
-      return send(Buffer.from(packet.subarray(ip.offset, ip.offset + ip.totalLength)), server);
-    }
-    const entry = result.entry;
-    entry.clientWindowShift = readWindowScale(packet, tcp);
-    if (result.created) cachedStarts.startedInKernel(packet, ip, entry);
-    else {
-      counters.add('syn-retransmitted');
-      cachedStarts.raceInstead(entry, 'retransmission', true);
-    }
-    if (entry.state === 'pending' && raceInKernel(entry)) counters.add('race-in-kernel');
-  }
-
-  /**
-   * The clone of an answer the WAN classifier judged first and sent on to the client: the race's winner,
-   * recorded as acknowledgement() records one, and the clone dropped. The table may know already (the
-   * agent adopted the decision from the map when another packet of the connection came first).
-   */
-  function answerWonInKernel(packet: Buffer, v: Verdicts): void {
-    v.drop();
-    const { ip, tcp } = towardsClients;
-    if (towardsClients.parse(packet) !== 'tcp' || (tcp.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST | TcpFlag.FIN)) !== (TcpFlag.SYN | TcpFlag.ACK)) {
-      counters.add('kernel-win-clone-not-an-answer-dropped');
-      return;
-    }
-    readAnswer(ip, tcp);
-    const entry = table.findForAnswer(answer);
-    if (entry?.state !== 'pending') {
-      counters.add(entry ? 'kernel-win-clone-already-known' : 'kernel-win-clone-without-entry');
-      return;
-    }
-    adoptKernelWin(entry, { winner: ip.src, serverNextSeq: (tcp.seq + 1) >>> 0 }, readWindowScale(packet, tcp));
   }
 
   /**
@@ -305,7 +226,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
   }
 
   function fromClient(packet: Buffer, v: Verdicts, inKernel = false): void {
-    if (inKernel) return startedInKernel(packet, v);
+    if (inKernel) return clones.started(packet, v);
     if (!isWebSegment(fromClients, fromClients.parse(packet), 'dstPort', v)) return;
     readKey();
     if ((fromClients.tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) startPacket(packet, v);
@@ -480,7 +401,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
   }
 
   function fromServer(packet: Buffer, v: Verdicts, wonInKernel = false): void {
-    if (wonInKernel) return answerWonInKernel(packet, v);
+    if (wonInKernel) return clones.won(packet, v);
     // One parse per packet: the kind decides between the tunnel (B, C) and plain segments.
     const kind = towardsClients.parse(packet);
     if (kind === 'ipip' && config.configuration !== 'A') return onTunnel(packet, v);
