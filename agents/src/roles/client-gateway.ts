@@ -13,7 +13,7 @@
 import {
   buildRst, clampMss, crack, createIpv4View, createTcpView, encapsulate, parseIpv4, parseTcp, readWindowScale, setDst, setSrc, addTag, stripTags, TcpFlag, type Ipv4View, type TcpView,
 } from '../packet';
-import { DEFAULT_TABLE_OPTIONS, TranslationTable, type AnswerKey, type CachedWinner, type ConnectionKey, type TableCounters, type TableDump, type TableEntry } from '../table';
+import { DEFAULT_TABLE_OPTIONS, readAnswerKey, readConnectionKey, TranslationTable, type AnswerKey, type CachedWinner, type ConnectionKey, type TableCounters, type TableDump, type TableEntry } from '../table';
 import { addKernelCount, Counters } from '../protocol/counters';
 import { PacketParser, type PacketKind } from '../protocol/packet-parser';
 import { RawSender } from '../protocol/raw-sender';
@@ -216,19 +216,10 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     return true;
   }
 
-  /** The connection key of the segment fromClients holds. */
-  function readKey(): void {
-    const { ip, tcp } = fromClients;
-    key.clientIp = ip.src;
-    key.clientPort = tcp.srcPort;
-    key.serverIp = ip.dst;
-    key.serverPort = tcp.dstPort;
-  }
-
   function fromClient(packet: Buffer, v: Verdicts, inKernel = false): void {
     if (inKernel) return clones.started(packet, v);
     if (!isWebSegment(fromClients, fromClients.parse(packet), 'dstPort', v)) return;
-    readKey();
+    readConnectionKey(key, fromClients);
     if ((fromClients.tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) startPacket(packet, v);
     else clientSegment(packet, v);
   }
@@ -381,7 +372,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
       return v.drop();
     }
     // B names the replica in the inner source (the outer one is the server); C in the outer source.
-    readAnswer(innerIp, innerTcp, config.configuration === 'B' ? innerIp.src : outer.src);
+    readAnswerKey(answer, { ip: innerIp, tcp: innerTcp }, config.configuration === 'B' ? innerIp.src : outer.src);
     if ((innerTcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) return acknowledgement(packet, innerIp, innerTcp, v);
     const entry = table.findForAnswer(answer);
     if (entry) settle(entry, innerTcp.flags);
@@ -392,13 +383,6 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     fromWinner(packet, innerIp, innerTcp, entry, v);
   }
 
-  /** The answer key of a segment towards the client; the answerer is its source unless named. */
-  function readAnswer(ip: Ipv4View, tcp: TcpView, answerer = ip.src): void {
-    answer.clientIp = ip.dst;
-    answer.clientPort = tcp.dstPort;
-    answer.serverPort = tcp.srcPort;
-    answer.answerer = answerer;
-  }
 
   function fromServer(packet: Buffer, v: Verdicts, wonInKernel = false): void {
     if (wonInKernel) return clones.won(packet, v);
@@ -407,7 +391,7 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     if (kind === 'ipip' && config.configuration !== 'A') return onTunnel(packet, v);
     if (!isWebSegment(towardsClients, kind, 'srcPort', v)) return;
     const { ip, tcp } = towardsClients;
-    readAnswer(ip, tcp);
+    readAnswerKey(answer, towardsClients);
     if ((tcp.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) acknowledgement(packet, ip, tcp, v);
     else serverSegment(packet, v);
   }

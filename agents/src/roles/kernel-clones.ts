@@ -2,7 +2,7 @@
 // packet the LAN classifier tagged, or sent to a remembered winner (A), and an answer the WAN classifier
 // found first (A). Each clone's packet has left already: the clone only fills the table and is dropped.
 import { readTag, readWindowScale, setDst, TcpFlag } from '../packet';
-import type { AnswerKey, ConnectionKey, TableEntry, TranslationTable } from '../table';
+import { readAnswerKey, readConnectionKey, type AnswerKey, type ConnectionKey, type TableEntry, type TranslationTable } from '../table';
 import type { Counters } from '../protocol/counters';
 import { PacketParser } from '../protocol/packet-parser';
 import type { Verdicts } from '../protocol/steered-queue';
@@ -49,10 +49,7 @@ export function createKernelClones({ config, table, counters, send, now, cachedS
       counters.add('start-clone-not-a-start-packet-dropped');
       return;
     }
-    key.clientIp = ip.src;
-    key.clientPort = tcp.srcPort;
-    key.serverIp = ip.dst;
-    key.serverPort = tcp.dstPort;
+    readConnectionKey(key, starts);
     if (readTag(packet, tcp) === 'absent') cached(packet);
     else tagged(packet);
   }
@@ -116,10 +113,7 @@ export function createKernelClones({ config, table, counters, send, now, cachedS
       counters.add('kernel-win-clone-not-an-answer-dropped');
       return;
     }
-    answer.clientIp = ip.dst;
-    answer.clientPort = tcp.dstPort;
-    answer.serverPort = tcp.srcPort;
-    answer.answerer = ip.src;
+    readAnswerKey(answer, answers);
     const entry = table.findForAnswer(answer);
     if (entry?.state !== 'pending') {
       counters.add(entry ? 'kernel-win-clone-already-known' : 'kernel-win-clone-without-entry');

@@ -21,6 +21,28 @@ export interface AnswerKey {
   answerer: number;
 }
 
+/** A segment's addresses and ports, as the packet views hold them. */
+interface Addressed {
+  ip: { src: number; dst: number };
+  tcp: { srcPort: number; dstPort: number };
+}
+
+/** Fills `key` from a segment towards the server. */
+export function readConnectionKey(key: ConnectionKey, { ip, tcp }: Addressed): void {
+  key.clientIp = ip.src;
+  key.clientPort = tcp.srcPort;
+  key.serverIp = ip.dst;
+  key.serverPort = tcp.dstPort;
+}
+
+/** Fills `answer` from a segment towards the client; the answerer is its source unless named. */
+export function readAnswerKey(answer: AnswerKey, { ip, tcp }: Addressed, answerer = ip.src): void {
+  answer.clientIp = ip.dst;
+  answer.clientPort = tcp.dstPort;
+  answer.serverPort = tcp.srcPort;
+  answer.answerer = answerer;
+}
+
 /** (ip, port) as one exact number: 48 bits fit a double, a Map hashes it without allocating. */
 export function clientSocketId(ip: number, port: number): number {
   return ip * 0x10000 + port;

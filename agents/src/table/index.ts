@@ -1,5 +1,5 @@
 // The client gateway's translation table.
-export type { AnswerKey, ConnectionKey } from './connection-key';
+export { readAnswerKey, readConnectionKey, type AnswerKey, type ConnectionKey } from './connection-key';
 export type { TableCounters } from './table-counters';
 export type { EntryDump, TableDump } from './table-dump';
 export { TableEntry, type CarriedBy, type EntryState, type IdleClass, type Via } from './table-entry';
