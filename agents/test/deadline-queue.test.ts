@@ -29,6 +29,20 @@ describe('createDeadlineQueue', () => {
     assert.deepEqual(wanted, [...wanted].sort((a, b) => a - b), 'ran in deadline order');
   });
 
+  it('runs nothing for a cancelled deadline, and the rest as set', async () => {
+    queue = createDeadlineQueue();
+    const ran: string[] = [];
+    await new Promise<void>((resolve) => {
+      const cancel = queue!.after(1, () => ran.push('cancelled'));
+      queue!.after(3, () => {
+        ran.push('kept');
+        resolve();
+      });
+      cancel();
+    });
+    assert.deepEqual(ran, ['kept']);
+  });
+
   it('runs a deadline set on the clock at that time, and one already past at once', async () => {
     queue = createDeadlineQueue();
     const set = monotonicNs();

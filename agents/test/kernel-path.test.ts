@@ -4,6 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { tcxProgramCount } from '../src/io/bpf';
+import { monotonicNs } from '../src/io/clock';
 import { ifNameToIndex, IPPROTO_RAW } from '../src/io/libc';
 import { openPacketSocket } from '../src/io/packet-socket';
 import { openRawIpSocket } from '../src/io/raw-ip-socket';
@@ -178,39 +179,20 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
 
   it('the switch holds a start packet from its arrival at the board (the kernel\'s receive stamp): a switch agent stopped for 200 ms adds nothing to a held candidate', async () => {
     await startLab('A');
-    const switchAgent = agents[1];
-    const origin = parseIp(ADDR.origin)!;
-    const startTo = (frame: Buffer): boolean => frame.readUInt16BE(12) === 0x0800 && frame[23] === 6 && frame.readUInt32BE(30) === origin && (frame[47] & 0x12) === 0x02;
-    const seen = { arrived: 0, left: 0 };
-    const wanTap = inNetns(lab.ns.sw, () => openPacketSocket('wan0'));
+    const arrived = firstStartToOrigin(lab, 'sw', 'wan0');
     // The switch's LAN link ends at the origin's eth0: what arrives there has just left the switch.
-    const lanTap = inNetns(lab.ns.origin, () => openPacketSocket('eth0'));
+    const left = firstStartToOrigin(lab, 'origin', 'eth0');
     try {
-      wanTap.onFrame((frame, rxNs) => {
-        if (startTo(frame) && seen.arrived === 0) seen.arrived = rxNs;
-      });
-      lanTap.onFrame((frame, rxNs) => {
-        if (startTo(frame) && seen.left === 0) seen.left = rxNs;
-      });
-      process.kill(switchAgent.child.pid!, 'SIGSTOP');
-      let c: Client | undefined;
-      try {
-        const connecting = connect(lab, 80);
-        await sleep(200);
-        process.kill(switchAgent.child.pid!, 'SIGCONT');
-        c = await connecting;
-      } finally {
-        process.kill(switchAgent.child.pid!, 'SIGCONT');
-      }
-      assert.equal(await c.line(1), 'got hi replica');
+      const { client } = await connectWhileStopped(lab, agents[1], 200);
+      assert.equal(await client.line(1), 'got hi replica');
       // The origin's hold in this lab is 300 ms (switchConfig); counted from the agent's wake-up it would be 500.
-      for (let i = 0; i < 20 && seen.left === 0; i++) await sleep(50);
-      const heldMs = (seen.left - seen.arrived) / 1e6;
-      assert.ok(seen.arrived > 0 && Math.abs(heldMs - 300) < 30, `held ${heldMs.toFixed(1)} ms`);
-      c.daemon.kill();
+      for (let i = 0; i < 20 && left.at() === 0; i++) await sleep(50);
+      const heldMs = (left.at() - arrived.at()) / 1e6;
+      assert.ok(arrived.at() > 0 && Math.abs(heldMs - 300) < 30, `held ${heldMs.toFixed(1)} ms`);
+      client.daemon.kill();
     } finally {
-      wanTap.close();
-      lanTap.close();
+      arrived.close();
+      left.close();
     }
   });
 
@@ -423,6 +405,32 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
       assert.equal(entryOf(again)?.via, 'cache');
     } finally {
       holdStartPackets(lab, false);
+    }
+  });
+
+  it('A, the winner cache on: a cached start packet\'s deadline counts from its arrival: a gateway agent stopped past it races the kept start packet as soon as it runs again', async () => {
+    const gateway = await startLab('A', {}, undefined, WINNER_CACHE);
+    const first = await connect(lab, 80);
+    assert.equal(await first.line(1), 'got hi replica');
+    first.daemon.kill();
+    const deadlineMs = (countersOf(lab, 'gw', 'client-gateway').winnerCache as { entries: { deadlineMs: number }[] }).entries[0].deadlineMs;
+    // The client's start packet at the gateway's LAN; the kept one, raced, at the switch's WAN (the cached one goes to the replica).
+    const sent = firstStartToOrigin(lab, 'gw', 'lan0');
+    const raced = firstStartToOrigin(lab, 'sw', 'wan0');
+    holdStartPackets(lab, true, ['replica']);
+    try {
+      const { client, continuedNs } = await connectWhileStopped(lab, gateway, deadlineMs + 300, 10);
+      assert.equal(await client.line(1), 'got hi origin', 'the replica drops start packets: the race after the deadline goes to the origin');
+      assert.equal(num(countersOf(lab, 'gw', 'client-gateway'), 'cache-missed-deadline-raced'), 1);
+      const sinceSent = (raced.at() - sent.at()) / 1e6;
+      const sinceContinued = (raced.at() - continuedNs) / 1e6;
+      // Counted from the agent's read, the deadline would have run a whole deadline after it continued.
+      assert.ok(sent.at() > 0 && sinceSent >= deadlineMs && sinceContinued < deadlineMs / 2, `raced ${sinceSent.toFixed(1)} ms after the client sent, ${sinceContinued.toFixed(1)} ms after the agent continued; deadline ${deadlineMs} ms`);
+      client.daemon.kill();
+    } finally {
+      holdStartPackets(lab, false);
+      sent.close();
+      raced.close();
     }
   });
 
@@ -696,10 +704,35 @@ describe('kernel path (issue #16): a won connection carried by tcx classifiers',
 });
 
 /** Neither site's stack takes start packets while held: a race stays pending. */
-function holdStartPackets(lab: ProtocolLab, on: boolean): void {
+function holdStartPackets(lab: ProtocolLab, on: boolean, boards: ('origin' | 'replica')[] = ['origin', 'replica']): void {
   const rule = 'INPUT -p tcp --dport 80 --syn -j DROP';
   // Off removes every copy, and none is no error: the finally of a test that failed half way.
-  for (const board of ['origin', 'replica'] as const) lab.run(board, ['sh', '-c', on ? `iptables -I ${rule}` : `while iptables -D ${rule} 2>/dev/null; do :; done`]);
+  for (const board of boards) lab.run(board, ['sh', '-c', on ? `iptables -I ${rule}` : `while iptables -D ${rule} 2>/dev/null; do :; done`]);
+}
+
+/** When a board's interface first saw a start packet (a SYN alone) to the origin: the kernel's receive stamp, 0 until then. */
+function firstStartToOrigin(lab: ProtocolLab, board: 'gw' | 'sw' | 'origin', ifname: string): { at(): number; close(): void } {
+  const origin = parseIp(ADDR.origin);
+  const tap = inNetns(lab.ns[board], () => openPacketSocket(ifname));
+  let at = 0;
+  tap.onFrame((frame, rxNs) => {
+    if (at === 0 && frame.readUInt16BE(12) === 0x0800 && frame[23] === 6 && frame.readUInt32BE(30) === origin && (frame[47] & 0x12) === 0x02) at = rxNs;
+  });
+  return { at: () => at, close: () => tap.close() };
+}
+
+/** Connects the client to the origin while `agent` is stopped (SIGSTOP) for `ms`: the client, and when the agent went on. */
+async function connectWhileStopped(lab: ProtocolLab, agent: AgentRun, ms: number, timeoutS?: number): Promise<{ client: Client; continuedNs: number }> {
+  process.kill(agent.child.pid!, 'SIGSTOP');
+  try {
+    const connecting = connect(lab, 80, ADDR.origin, timeoutS);
+    await sleep(ms);
+    const continuedNs = monotonicNs();
+    process.kill(agent.child.pid!, 'SIGCONT');
+    return { client: await connecting, continuedNs };
+  } finally {
+    process.kill(agent.child.pid!, 'SIGCONT');
+  }
 }
 
 function flip(lab: ProtocolLab, on: boolean): void {

@@ -5,11 +5,11 @@ import { monotonicNs } from './clock';
 import { createPreciseTimer } from './precise-timer';
 
 export interface DeadlineQueue {
-  /** Runs `fn` once, `ms` (fractions kept) from now; never before. */
-  after(ms: number, fn: () => void): void;
-  /** Runs `fn` once at `atNs` (CLOCK_MONOTONIC); at once if that has passed. */
-  at(atNs: number, fn: () => void): void;
-  /** Deadlines not yet run. */
+  /** Runs `fn` once, `ms` (fractions kept) from now; never before. Returns a cancel. */
+  after(ms: number, fn: () => void): () => void;
+  /** Runs `fn` once at `atNs` (CLOCK_MONOTONIC); at once if that has passed. Returns a cancel. */
+  at(atNs: number, fn: () => void): () => void;
+  /** Deadlines not yet due (cancelled ones until theirs). */
   readonly size: number;
   /** Drops every pending deadline, unrun, and the timer. */
   close(): void;
@@ -18,6 +18,8 @@ export interface DeadlineQueue {
 interface Deadline {
   atNs: number;
   fn: () => void;
+  /** Cancelled deadlines stay in the heap until due, and run nothing. */
+  cancelled: boolean;
 }
 
 const NS_PER_MS = 1e6;
@@ -65,13 +67,20 @@ export function createDeadlineQueue(): DeadlineQueue {
   function runDue(): void {
     armedNs = Infinity;
     const now = monotonicNs();
-    while (heap.length > 0 && heap[0].atNs <= now) pop().fn();
+    while (heap.length > 0 && heap[0].atNs <= now) {
+      const due = pop();
+      if (!due.cancelled) due.fn();
+    }
     if (heap.length > 0) arm(heap[0].atNs);
   }
 
-  function at(atNs: number, fn: () => void): void {
-    push({ atNs, fn });
+  function at(atNs: number, fn: () => void): () => void {
+    const d: Deadline = { atNs, fn, cancelled: false };
+    push(d);
     arm(heap[0].atNs);
+    return () => {
+      d.cancelled = true;
+    };
   }
 
   return {

@@ -17,6 +17,8 @@ import { DEFAULT_TABLE_OPTIONS, readAnswerKey, readConnectionKey, TranslationTab
 import { addKernelCount, Counters } from '../protocol/counters';
 import { PacketParser, type PacketKind } from '../protocol/packet-parser';
 import { RawSender } from '../protocol/raw-sender';
+import { createDeadlineQueue } from '../io/deadline-queue';
+import { keepReceiveStampsOn } from '../io/receive-stamps';
 import { interfaceIndex, openSteeredQueue, type Verdicts } from '../protocol/steered-queue';
 import { GATEWAY_CLONES, GATEWAY_STEERING, NOT_LOCAL_MATCH, START_PACKET_MATCH, webPortsMatch, type SteeringRule } from '../protocol/steering';
 import type { ClientGatewayConfig } from './client-gateway-config';
@@ -26,6 +28,7 @@ import { GatewayKernelPath, type KernelPathDump, type KernelWin } from '../kerne
 import type { FlowMode, StartMode } from '../kernel-path/gateway-programs';
 
 const SWEEP_INTERVAL_MS = 1000;
+const NS_PER_MS = 1e6;
 
 export interface ClientGateway {
   counters(): Record<string, unknown>;
@@ -442,19 +445,13 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
   const lanIndex = interfaceIndex(config.lanInterface);
   const wanIndex = interfaceIndex(config.wanInterface);
   const sender = new RawSender(counters);
-  // Pending deadlines, cancelled at close: a deadline firing after it would send through a closed socket.
-  const deadlines = new Set<NodeJS.Timeout>();
-  const later: Later = (ms, fn) => {
-    const timer = setTimeout(() => {
-      deadlines.delete(timer);
-      fn();
-    }, ms);
-    deadlines.add(timer);
-    return () => {
-      clearTimeout(timer);
-      deadlines.delete(timer);
-    };
-  };
+  // A cached start packet's deadline runs on the precise timer, from the packet's arrival at the board (its
+  // clone's, when the classifier sent it): neither this agent's wake-up nor setTimeout's whole milliseconds
+  // are added to a missed winner's cost. Closed with the agent: a deadline after it would send through a closed socket.
+  const stopStamps = keepReceiveStampsOn();
+  const deadlines = createDeadlineQueue();
+  let arrivedNs = 0;
+  const later: Later = (ms, fn) => deadlines.at(arrivedNs + ms * NS_PER_MS, fn);
   const kernelPath = config.kernelPath ? openKernelPath(config, lanIndex, wanIndex, counters, log) : undefined;
   const core = createGatewayCore(config, counters, (packet, dst) => sender.send(packet, dst), Date.now, later, kernelPath);
   let queue;
@@ -462,11 +459,14 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     queue = openSteeredQueue(GATEWAY_STEERING, gatewaySteeringRules(config), log);
   } catch (err) {
     kernelPath?.close();
+    deadlines.close();
+    stopStamps();
     sender.close();
     throw err;
   }
   const steered = queue;
   steered.onPacket((p, v) => {
+    arrivedNs = p.receivedNs;
     const cloned = (p.mark & GATEWAY_CLONES.markBit) !== 0;
     if (p.indev === lanIndex) return core.fromClient(p.payload, v, cloned);
     if (p.indev === wanIndex) return core.fromServer(p.payload, v, cloned);
@@ -511,7 +511,8 @@ export function startClientGateway(config: ClientGatewayConfig, log: (message: s
     },
     close() {
       clearInterval(sweeper);
-      deadlines.forEach((t) => clearTimeout(t));
+      deadlines.close();
+      stopStamps();
       // The classifiers first: a clone of a start packet they tag must find the queue.
       kernelPath?.close();
       steered.close();

@@ -214,7 +214,9 @@ export function startServerSwitch(config: ServerSwitchConfig, log: (message: str
   const holdEnds = createDeadlineQueue();
   const stopStamps = keepReceiveStampsOn();
   let arrivedNs = 0;
-  const holdFromArrival = (ms: number, fn: () => void): void => holdEnds.at(arrivedNs + ms * NS_PER_MS, fn);
+  const holdFromArrival = (ms: number, fn: () => void): void => {
+    holdEnds.at(arrivedNs + ms * NS_PER_MS, fn);
+  };
   const core = createSwitchCore(config, counters, (packet, dst) => sender.send(packet, dst), holdFromArrival, Date.now);
   const kernelPath = config.kernelPath ? openKernelPath(config, counters, log) : undefined;
   kernelPath?.setPlain(core.raceMode === 'plain');
