@@ -29,18 +29,27 @@ describe('createDeadlineQueue', () => {
     assert.deepEqual(wanted, [...wanted].sort((a, b) => a - b), 'ran in deadline order');
   });
 
-  it('runs nothing for a cancelled deadline, and the rest as set', async () => {
+  it('runs nothing for a cancelled deadline, drops cancelled ones from the front at once, and disarms when none is left', async () => {
     queue = createDeadlineQueue();
     const ran: string[] = [];
     await new Promise<void>((resolve) => {
-      const cancel = queue!.after(1, () => ran.push('cancelled'));
+      const cancelFirst = queue!.after(1, () => ran.push('cancelled first'));
+      const cancelLater = queue!.after(2, () => ran.push('cancelled later'));
       queue!.after(3, () => {
         ran.push('kept');
         resolve();
       });
-      cancel();
+      cancelLater();
+      assert.equal(queue!.size, 3, 'a cancelled deadline behind the front waits to reach it');
+      cancelFirst();
+      assert.equal(queue!.size, 1, 'the front and the cancelled one behind it are gone');
     });
     assert.deepEqual(ran, ['kept']);
+    const lone = queue.after(1, () => ran.push('alone'));
+    lone();
+    assert.equal(queue.size, 0);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(ran, ['kept'], 'the disarmed timer ran nothing');
   });
 
   it('runs a deadline set on the clock at that time, and one already past at once', async () => {

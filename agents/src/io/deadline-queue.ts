@@ -18,7 +18,7 @@ export interface DeadlineQueue {
 interface Deadline {
   atNs: number;
   fn: () => void;
-  /** Cancelled deadlines stay in the heap until due, and run nothing. */
+  /** A cancelled deadline runs nothing; it leaves the heap once it is at the front, so the timer never wakes for it. */
   cancelled: boolean;
 }
 
@@ -64,6 +64,18 @@ export function createDeadlineQueue(): DeadlineQueue {
     return head;
   }
 
+  /** The timer follows the front of the heap once cancelled deadlines are off it, later or earlier. */
+  function rearm(): void {
+    while (heap.length > 0 && heap[0].cancelled) pop();
+    if (heap.length === 0) {
+      armedNs = Infinity;
+      timer.disarm();
+    } else if (heap[0].atNs !== armedNs) {
+      armedNs = heap[0].atNs;
+      timer.armAt(armedNs);
+    }
+  }
+
   function runDue(): void {
     armedNs = Infinity;
     const now = monotonicNs();
@@ -71,7 +83,7 @@ export function createDeadlineQueue(): DeadlineQueue {
       const due = pop();
       if (!due.cancelled) due.fn();
     }
-    if (heap.length > 0) arm(heap[0].atNs);
+    rearm();
   }
 
   function at(atNs: number, fn: () => void): () => void {
@@ -80,6 +92,8 @@ export function createDeadlineQueue(): DeadlineQueue {
     arm(heap[0].atNs);
     return () => {
       d.cancelled = true;
+      // A gateway's cached start packets are answered well before most of their deadlines.
+      if (heap[0] === d) rearm();
     };
   }
 

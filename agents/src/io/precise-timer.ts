@@ -11,6 +11,8 @@ import { watchReadable } from './readiness';
 export interface PreciseTimer {
   /** (Re)arms the timer to fire once at `deadlineNs` (CLOCK_MONOTONIC ns); past deadlines fire at once. */
   armAt(deadlineNs: number): void;
+  /** Fires nothing until armed again. */
+  disarm(): void;
   close(): void;
 }
 
@@ -50,6 +52,11 @@ export function createPreciseTimer(onFire: () => void): PreciseTimer {
       deadline = deadlineNs;
       // An all-zero it_value would disarm, so the earliest expiry is 1 ns.
       settime(Math.max(1, deadlineNs - WAKE_LEAD_NS));
+    },
+    disarm() {
+      // An all-zero it_value disarms, and clears an expiry not yet read.
+      deadline = 0;
+      settime(0);
     },
     close: () => {
       unwatch();
