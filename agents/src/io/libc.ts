@@ -77,6 +77,13 @@ export function errno(): number {
 }
 
 /** An Error for the last failed call, carrying the errno name in `code`. */
+/** setsockopt with an int value; `label` names the option in the error. */
+export function setIntOption(fd: number, level: number, name: number, value: number, label: string): void {
+  const opt = Buffer.alloc(4);
+  opt.writeInt32LE(value);
+  if (setsockopt(fd, level, name, opt, 4) < 0) throw sysError('setsockopt', label);
+}
+
 export function sysError(call: string, detail = ''): NodeJS.ErrnoException {
   const code = errno();
   const [name, text] = getSystemErrorMap().get(-code) ?? [`errno ${code}`, 'unknown error'];

@@ -138,12 +138,6 @@ function sockaddrNl(): Buffer {
   return addr;
 }
 
-function setIntOption(fd: number, level: number, name: number, value: number, label: string): void {
-  const opt = Buffer.alloc(4);
-  opt.writeInt32LE(value);
-  if (libc.setsockopt(fd, level, name, opt, 4) < 0) throw libc.sysError('setsockopt', label);
-}
-
 /** Reads the kernel's per-queue counters of this network namespace. */
 function kernelQueueCounters(): NfQueueStats['kernel'] {
   const out: NfQueueStats['kernel'] = {};
@@ -404,8 +398,8 @@ export function openNfQueue(options: NfQueueOptions): NfQueue {
   }
 
   try {
-    setIntOption(fd, libc.SOL_SOCKET, libc.SO_RCVBUFFORCE, options.rcvbufBytes ?? DEFAULT_RCVBUF, 'SO_RCVBUFFORCE');
-    setIntOption(fd, libc.SOL_NETLINK, libc.NETLINK_NO_ENOBUFS, 1, 'NETLINK_NO_ENOBUFS');
+    libc.setIntOption(fd, libc.SOL_SOCKET, libc.SO_RCVBUFFORCE, options.rcvbufBytes ?? DEFAULT_RCVBUF, 'SO_RCVBUFFORCE');
+    libc.setIntOption(fd, libc.SOL_NETLINK, libc.NETLINK_NO_ENOBUFS, 1, 'NETLINK_NO_ENOBUFS');
     if (libc.bind(fd, sockaddrNl(), 12) < 0) throw libc.sysError('bind', 'AF_NETLINK');
     for (const q of options.queues) {
       configure(q.num, (at) => {

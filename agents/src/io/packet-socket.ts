@@ -57,12 +57,6 @@ function rxScratch(): libc.NativeBlock {
   return block;
 }
 
-function setIntOption(fd: number, level: number, name: number, value: number, label: string): void {
-  const opt = Buffer.alloc(4);
-  opt.writeInt32LE(value);
-  if (libc.setsockopt(fd, level, name, opt, 4) < 0) throw libc.sysError('setsockopt', label);
-}
-
 function sockaddrLl(ifindex: number): Buffer {
   const addr = Buffer.alloc(20); // struct sockaddr_ll
   addr.writeUInt16LE(libc.AF_PACKET, 0);
@@ -83,11 +77,11 @@ export function openPacketSocket(ifname: string, opts: PacketSocketOptions = {})
   const fd = libc.socket(libc.AF_PACKET, libc.SOCK_RAW | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0);
   if (fd < 0) throw libc.sysError('socket', `AF_PACKET on ${ifname}`);
   try {
-    setIntOption(fd, libc.SOL_SOCKET, libc.SO_RCVBUFFORCE, opts.rcvbufBytes ?? DEFAULT_BUFFER_BYTES, 'SO_RCVBUFFORCE');
-    setIntOption(fd, libc.SOL_SOCKET, libc.SO_SNDBUFFORCE, opts.sndbufBytes ?? DEFAULT_BUFFER_BYTES, 'SO_SNDBUFFORCE');
+    libc.setIntOption(fd, libc.SOL_SOCKET, libc.SO_RCVBUFFORCE, opts.rcvbufBytes ?? DEFAULT_BUFFER_BYTES, 'SO_RCVBUFFORCE');
+    libc.setIntOption(fd, libc.SOL_SOCKET, libc.SO_SNDBUFFORCE, opts.sndbufBytes ?? DEFAULT_BUFFER_BYTES, 'SO_SNDBUFFORCE');
     // Without this, every frame we send would come back to us as received.
-    setIntOption(fd, libc.SOL_PACKET, libc.PACKET_IGNORE_OUTGOING, 1, 'PACKET_IGNORE_OUTGOING');
-    setIntOption(fd, libc.SOL_SOCKET, libc.SO_TIMESTAMPNS, 1, 'SO_TIMESTAMPNS');
+    libc.setIntOption(fd, libc.SOL_PACKET, libc.PACKET_IGNORE_OUTGOING, 1, 'PACKET_IGNORE_OUTGOING');
+    libc.setIntOption(fd, libc.SOL_SOCKET, libc.SO_TIMESTAMPNS, 1, 'SO_TIMESTAMPNS');
     if (libc.bind(fd, sockaddrLl(ifindex), 20) < 0) throw libc.sysError('bind', ifname);
   } catch (err) {
     libc.close(fd);

@@ -7,10 +7,9 @@ import * as libc from './libc';
 export function keepReceiveStampsOn(): () => void {
   const fd = libc.socket(libc.AF_INET, libc.SOCK_DGRAM | libc.SOCK_CLOEXEC, 0);
   if (fd < 0) throw libc.sysError('socket', 'AF_INET SOCK_DGRAM');
-  const on = Buffer.alloc(4);
-  on.writeInt32LE(1);
-  if (libc.setsockopt(fd, libc.SOL_SOCKET, libc.SO_TIMESTAMPNS, on, 4) < 0) {
-    const err = libc.sysError('setsockopt', 'SO_TIMESTAMPNS');
+  try {
+    libc.setIntOption(fd, libc.SOL_SOCKET, libc.SO_TIMESTAMPNS, 1, 'SO_TIMESTAMPNS');
+  } catch (err) {
     libc.close(fd);
     throw err;
   }

@@ -386,7 +386,6 @@ export function createGatewayCore(config: ClientGatewayConfig, counters: Counter
     fromWinner(packet, innerIp, innerTcp, entry, v);
   }
 
-
   function fromServer(packet: Buffer, v: Verdicts, wonInKernel = false): void {
     if (wonInKernel) return clones.won(packet, v);
     // One parse per packet: the kind decides between the tunnel (B, C) and plain segments.
